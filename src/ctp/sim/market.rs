@@ -1,0 +1,282 @@
+//! The simulated market of one instrument: a random walk of the last price with a
+//! five-level book around it, and the DepthMarketData snapshot a CTP front would send.
+
+use super::clock::BeijingTime;
+use super::instruments::{InstrumentSpec, round_decimals};
+use super::rng::Rng;
+use crate::protocol::fields::DepthMarketData;
+
+/// CTP's "no value" for prices.
+pub const UNSET: f64 = f64::MAX;
+
+/// One price level: price and resting volume.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Level {
+    pub price: f64,
+    pub volume: i32,
+}
+
+/// The market state of one instrument for the current trading day.
+#[derive(Debug, Clone)]
+pub struct Quote {
+    pub spec: &'static InstrumentSpec,
+    pub last: f64,
+    pub pre_close: f64,
+    pub open: f64,
+    pub high: f64,
+    pub low: f64,
+    pub volume: i32,
+    pub turnover: f64,
+    pub open_interest: f64,
+    pub pre_open_interest: f64,
+    pub upper_limit: f64,
+    pub lower_limit: f64,
+    pub bids: [Level; 5],
+    pub asks: [Level; 5],
+    /// How many snapshots were generated (for tests and stamps).
+    pub sequence: u64,
+}
+
+impl Quote {
+    /// Opens the day at `start` (the previous last price, or the settlement price).
+    pub fn new(spec: &'static InstrumentSpec, start: Option<f64>, rng: &mut Rng) -> Quote {
+        let (upper, lower) = spec.limits();
+        let last = start
+            .filter(|p| p.is_finite() && *p > lower && *p < upper)
+            .map_or(spec.pre_settlement, |p| spec.round_to_tick(p));
+        let mut q = Quote {
+            spec,
+            last,
+            pre_close: spec
+                .round_to_tick(spec.pre_settlement + spec.price_tick * rng.range(-3, 3) as f64),
+            open: last,
+            high: last,
+            low: last,
+            volume: 0,
+            turnover: 0.0,
+            open_interest: spec.open_interest,
+            pre_open_interest: spec.open_interest,
+            upper_limit: upper,
+            lower_limit: lower,
+            bids: [Level {
+                price: 0.0,
+                volume: 0,
+            }; 5],
+            asks: [Level {
+                price: 0.0,
+                volume: 0,
+            }; 5],
+            sequence: 0,
+        };
+        q.rebuild_book(rng);
+        q
+    }
+
+    fn clamp(&self, p: f64) -> f64 {
+        p.min(self.upper_limit).max(self.lower_limit)
+    }
+
+    fn rebuild_book(&mut self, rng: &mut Rng) {
+        let tick = self.spec.price_tick;
+        let d = self.spec.price_decimals();
+        // Mostly a one-tick spread with the last price on one side of it.
+        let bid1 = if rng.unit() < 0.5 {
+            self.last
+        } else {
+            self.last - tick
+        };
+        for i in 0..5 {
+            let bp = round_decimals(bid1 - tick * i as f64, d);
+            let ap = round_decimals(bid1 + tick * (i + 1) as f64, d);
+            self.bids[i] = Level {
+                price: if bp >= self.lower_limit { bp } else { 0.0 },
+                volume: if bp >= self.lower_limit {
+                    rng.range(1, 300) as i32
+                } else {
+                    0
+                },
+            };
+            self.asks[i] = Level {
+                price: if ap <= self.upper_limit { ap } else { 0.0 },
+                volume: if ap <= self.upper_limit {
+                    rng.range(1, 300) as i32
+                } else {
+                    0
+                },
+            };
+        }
+    }
+
+    /// Moves the market one step: the price walks a tick or two (pulled back towards
+    /// the settlement price), some volume trades, the book is redrawn.
+    pub fn step(&mut self, rng: &mut Rng) {
+        let tick = self.spec.price_tick;
+        let span = self.spec.pre_settlement * self.spec.limit_ratio;
+        let drift = (self.last - self.spec.pre_settlement) / span; // -1..1
+        let r = rng.unit();
+        if r < 0.55 {
+            let up = rng.unit() < 0.5 - 0.35 * drift;
+            let size = if rng.unit() < 0.85 { 1.0 } else { 2.0 };
+            let next = self.last + if up { tick * size } else { -tick * size };
+            self.last = self.spec.round_to_tick(self.clamp(next));
+        }
+        let traded = rng.range(1, 40) as i32;
+        self.record_trade(self.last, traded);
+        self.open_interest =
+            (self.open_interest + rng.range(-(traded as i64), traded as i64) as f64).max(0.0);
+        self.rebuild_book(rng);
+        self.sequence += 1;
+    }
+
+    /// Adds a trade at `price` to the day's statistics.
+    pub fn record_trade(&mut self, price: f64, volume: i32) {
+        if volume <= 0 {
+            return;
+        }
+        if self.volume == 0 {
+            self.open = price;
+            self.high = price;
+            self.low = price;
+        }
+        self.last = price;
+        self.high = self.high.max(price);
+        self.low = self.low.min(price);
+        self.volume = self.volume.saturating_add(volume);
+        self.turnover += price * f64::from(volume) * f64::from(self.spec.multiple);
+    }
+
+    /// Takes up to `volume` lots from the book side a buy (`true`) or sell order meets,
+    /// at prices no worse than `limit` (`None` = any). Returns the fills.
+    pub fn take(&mut self, buy: bool, volume: i32, limit: Option<f64>) -> Vec<(f64, i32)> {
+        let mut fills = Vec::new();
+        let mut left = volume;
+        let levels = if buy { &mut self.asks } else { &mut self.bids };
+        for level in levels.iter_mut() {
+            if left == 0 {
+                break;
+            }
+            if level.volume == 0 || level.price == 0.0 {
+                continue;
+            }
+            let acceptable = match limit {
+                None => true,
+                Some(l) if buy => level.price <= l + 1e-9,
+                Some(l) => level.price >= l - 1e-9,
+            };
+            if !acceptable {
+                break;
+            }
+            let n = left.min(level.volume);
+            level.volume -= n;
+            left -= n;
+            fills.push((level.price, n));
+        }
+        fills
+    }
+
+    /// The snapshot a CTP front sends. Unset prices are DBL_MAX, as CTP sends them.
+    pub fn snapshot(&self, trading_day: &str, now: &BeijingTime) -> DepthMarketData {
+        let s = self.spec;
+        let average = if self.volume > 0 {
+            let avg = self.turnover / f64::from(self.volume);
+            // CZCE reports the average price per unit; the others per lot.
+            if s.exchange == "CZCE" {
+                avg / f64::from(s.multiple)
+            } else {
+                avg
+            }
+        } else {
+            0.0
+        };
+        let traded = self.volume > 0;
+        let level = |l: &Level| if l.volume > 0 { l.price } else { UNSET };
+        DepthMarketData {
+            TradingDay: trading_day.to_string(),
+            reserve1: s.id.to_string(),
+            ExchangeID: s.exchange.to_string(),
+            reserve2: String::new(),
+            LastPrice: self.last,
+            PreSettlementPrice: s.pre_settlement,
+            PreClosePrice: self.pre_close,
+            PreOpenInterest: self.pre_open_interest,
+            OpenPrice: if traded { self.open } else { UNSET },
+            HighestPrice: if traded { self.high } else { UNSET },
+            LowestPrice: if traded { self.low } else { UNSET },
+            Volume: self.volume,
+            Turnover: self.turnover,
+            OpenInterest: self.open_interest,
+            ClosePrice: UNSET,
+            SettlementPrice: UNSET,
+            UpperLimitPrice: self.upper_limit,
+            LowerLimitPrice: self.lower_limit,
+            PreDelta: 0.0,
+            CurrDelta: UNSET,
+            UpdateTime: now.time(),
+            UpdateMillisec: now.millis as i32,
+            BidPrice1: level(&self.bids[0]),
+            BidVolume1: self.bids[0].volume,
+            AskPrice1: level(&self.asks[0]),
+            AskVolume1: self.asks[0].volume,
+            BidPrice2: level(&self.bids[1]),
+            BidVolume2: self.bids[1].volume,
+            AskPrice2: level(&self.asks[1]),
+            AskVolume2: self.asks[1].volume,
+            BidPrice3: level(&self.bids[2]),
+            BidVolume3: self.bids[2].volume,
+            AskPrice3: level(&self.asks[2]),
+            AskVolume3: self.asks[2].volume,
+            BidPrice4: level(&self.bids[3]),
+            BidVolume4: self.bids[3].volume,
+            AskPrice4: level(&self.asks[3]),
+            AskVolume4: self.asks[3].volume,
+            BidPrice5: level(&self.bids[4]),
+            BidVolume5: self.bids[4].volume,
+            AskPrice5: level(&self.asks[4]),
+            AskVolume5: self.asks[4].volume,
+            AveragePrice: average,
+            ActionDay: now.date(),
+            InstrumentID: s.id.to_string(),
+            ExchangeInstID: s.id.to_string(),
+            BandingUpperPrice: 0.0,
+            BandingLowerPrice: 0.0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ctp::sim::instruments::INSTRUMENTS;
+
+    #[test]
+    fn walk_stays_on_ticks_and_inside_limits() {
+        let mut rng = Rng::new(7);
+        for spec in INSTRUMENTS {
+            let mut q = Quote::new(spec, None, &mut rng);
+            for _ in 0..5000 {
+                q.step(&mut rng);
+                assert!(spec.on_tick(q.last), "{} {}", spec.id, q.last);
+                assert!(q.last <= q.upper_limit && q.last >= q.lower_limit);
+                assert!(q.bids[0].price < q.asks[0].price || q.asks[0].volume == 0);
+                for l in q.bids.iter().chain(&q.asks) {
+                    assert!(l.volume == 0 || spec.on_tick(l.price));
+                }
+            }
+            let d = q.snapshot("20261124", &BeijingTime::now());
+            assert_eq!(d.InstrumentID, spec.id);
+            assert!(d.Volume > 0 && d.Turnover > 0.0);
+            assert_eq!(d.ClosePrice, UNSET);
+        }
+    }
+
+    #[test]
+    fn take_respects_the_limit() {
+        let mut rng = Rng::new(1);
+        let spec = crate::ctp::sim::instruments::find("rb2605").unwrap();
+        let mut q = Quote::new(spec, None, &mut rng);
+        let ask1 = q.asks[0].price;
+        assert!(q.take(true, 10, Some(ask1 - spec.price_tick)).is_empty());
+        let fills = q.take(true, 1, Some(ask1));
+        assert_eq!(fills, vec![(ask1, 1)]);
+    }
+}

@@ -1,0 +1,285 @@
+//! The dispatcher: every request from every client — WebSocket frames and REPL
+//! commands alike — enters here as JSON text, is validated by the protocol parser,
+//! checked against the connection's login and rate limit, and routed to the shared
+//! market-data hub or to the connection's trading session. Answers go to the
+//! connection's [`Outbox`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use super::md_hub::{ClientId, MdHub};
+use super::outbox::Outbox;
+use super::td_session::{TdSession, TdSettings};
+use crate::config::Config;
+use crate::ctp::{Backend, BackendError};
+use crate::protocol::errors::{NOT_LOGGED_IN, RATE_LIMITED};
+use crate::protocol::fields::{Body, ReqUserLogin, UserLogout};
+use crate::protocol::message::{gateway_error, pong};
+use crate::protocol::{Endpoint, MdRequest, ParsedRequest, Reply, Request, TdRequest, parse};
+
+/// Shared state of the gateway: the backend, the market-data hub, limits and counters.
+pub struct Dispatcher {
+    pub config: Arc<Config>,
+    pub backend: Arc<dyn Backend>,
+    pub md: Arc<MdHub>,
+    td_settings: TdSettings,
+    next_client: AtomicU64,
+    connections: AtomicUsize,
+    /// Requests handled since start.
+    pub requests: AtomicU64,
+    pub started: Instant,
+}
+
+/// A connection was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused(pub String);
+
+impl Dispatcher {
+    /// Starts the shared market-data session on `backend`. Call inside a tokio runtime.
+    pub fn start(
+        config: Config,
+        backend: Arc<dyn Backend>,
+    ) -> Result<Arc<Dispatcher>, BackendError> {
+        let login = ReqUserLogin {
+            BrokerID: config.broker_id.clone(),
+            UserID: config.user_id.clone().unwrap_or_default(),
+            Password: config.password.clone().unwrap_or_default(),
+            UserProductInfo: config.user_product_info.clone(),
+            ..ReqUserLogin::default()
+        };
+        let md = MdHub::start(&*backend, login, config.limits.max_subscriptions_per_client)?;
+        let td_settings = TdSettings {
+            broker_id: config.broker_id.clone(),
+            app_id: config.app_id.clone(),
+            auth_code: config.auth_code.clone(),
+            user_product_info: config.user_product_info.clone(),
+            auto_confirm_settlement: config.auto_confirm_settlement,
+            query_interval: backend.query_interval(),
+            query_timeout: Duration::from_secs(30),
+        };
+        Ok(Arc::new(Dispatcher {
+            config: Arc::new(config),
+            backend,
+            md,
+            td_settings,
+            next_client: AtomicU64::new(1),
+            connections: AtomicUsize::new(0),
+            requests: AtomicU64::new(0),
+            started: Instant::now(),
+        }))
+    }
+
+    /// Open connections.
+    pub fn connection_count(&self) -> usize {
+        self.connections.load(Ordering::Relaxed)
+    }
+
+    /// Opens a client connection on `endpoint`, unless the connection limit is reached.
+    pub fn connect(self: &Arc<Self>, endpoint: Endpoint) -> Result<Connection, Refused> {
+        let max = self.config.limits.max_connections;
+        let n = self.connections.fetch_add(1, Ordering::AcqRel);
+        if n >= max {
+            self.connections.fetch_sub(1, Ordering::AcqRel);
+            return Err(Refused(format!("too many connections (limit {max})")));
+        }
+        let id = self.next_client.fetch_add(1, Ordering::Relaxed);
+        let limits = &self.config.limits;
+        let outbox = Arc::new(Outbox::new(limits.md_queue_depth, limits.td_queue_depth));
+        if endpoint == Endpoint::Md {
+            self.md.add_client(id, outbox.clone());
+        }
+        Ok(Connection {
+            id,
+            endpoint,
+            outbox,
+            dispatcher: self.clone(),
+            td: None,
+            bucket: TokenBucket::new(limits.requests_per_second),
+        })
+    }
+}
+
+/// What the transport needs to know about a handled frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// A request (or an error answer to one).
+    Request,
+    /// The client answered the server's heartbeat.
+    Pong,
+}
+
+/// Requests per second with a one-second burst.
+struct TokenBucket {
+    rate: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    fn new(per_second: u32) -> TokenBucket {
+        TokenBucket {
+            rate: f64::from(per_second.max(1)),
+            tokens: f64::from(per_second.max(1)),
+            last: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens =
+            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.rate);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// One client's connection to the gateway.
+pub struct Connection {
+    pub id: ClientId,
+    pub endpoint: Endpoint,
+    /// Everything the gateway sends this client.
+    pub outbox: Arc<Outbox>,
+    dispatcher: Arc<Dispatcher>,
+    td: Option<Arc<TdSession>>,
+    bucket: TokenBucket,
+}
+
+impl Connection {
+    /// Handles one frame of JSON text from the client.
+    pub fn handle(&mut self, text: &str) -> Handled {
+        self.dispatcher.requests.fetch_add(1, Ordering::Relaxed);
+        let parsed = match parse(text, self.endpoint) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::debug!(client = self.id, code = e.code, detail = %e.detail, "request refused");
+                self.outbox.push(e.to_json());
+                return Handled::Request;
+            }
+        };
+        if parsed.request == Request::Pong {
+            return Handled::Pong;
+        }
+        if !self.bucket.take() {
+            self.outbox.push(gateway_error(
+                &parsed.msg_type,
+                RATE_LIMITED,
+                &format!(
+                    "more than {} requests per second; slow down",
+                    self.dispatcher.config.limits.requests_per_second
+                ),
+                Some(i64::from(parsed.request_id)),
+            ));
+            return Handled::Request;
+        }
+        self.route(parsed);
+        Handled::Request
+    }
+
+    /// Sends a frame the transport could not read as text (binary or not UTF-8).
+    pub fn refuse_binary(&self, detail: &str) {
+        self.outbox.push(gateway_error(
+            "",
+            crate::protocol::errors::BAD_PARAMETERS,
+            detail,
+            None,
+        ));
+    }
+
+    fn not_logged_in(&self, p: &ParsedRequest, what: &str) {
+        self.outbox.push(gateway_error(
+            &p.msg_type,
+            NOT_LOGGED_IN,
+            &format!(
+                "log in first: send ReqUserLogin on {what} before {}",
+                p.msg_type
+            ),
+            Some(i64::from(p.request_id)),
+        ));
+    }
+
+    fn route(&mut self, p: ParsedRequest) {
+        let rid = p.request_id;
+        match &p.request {
+            Request::Ping { timestamp } => {
+                self.outbox.push(pong(timestamp.as_ref()));
+            }
+            Request::Pong => {}
+            Request::Md(md) => {
+                let hub = &self.dispatcher.md;
+                match md {
+                    MdRequest::Login(_) => hub.client_login(self.id, rid),
+                    MdRequest::Logout(l) => {
+                        let reply = Reply::response(
+                            "RspUserLogout",
+                            "UserLogout",
+                            Some(Body::from(UserLogout {
+                                BrokerID: l.BrokerID.clone(),
+                                UserID: l.UserID.clone(),
+                            })),
+                            Some(crate::protocol::errors::rsp_info(0)),
+                            rid,
+                            true,
+                        );
+                        self.outbox.push(reply.to_json());
+                    }
+                    MdRequest::Subscribe(ids) | MdRequest::Unsubscribe(ids) => {
+                        if !hub.is_logged_in(self.id) {
+                            return self.not_logged_in(&p, "/md/");
+                        }
+                        if matches!(md, MdRequest::Subscribe(_)) {
+                            hub.subscribe(self.id, rid, ids);
+                        } else {
+                            hub.unsubscribe(self.id, rid, ids);
+                        }
+                    }
+                }
+            }
+            Request::Td(req) => {
+                let opens = matches!(
+                    **req,
+                    TdRequest::ReqUserLogin(_) | TdRequest::ReqAuthenticate(_)
+                );
+                if !opens && !self.td.as_ref().is_some_and(|s| s.is_logged_in()) {
+                    return self.not_logged_in(&p, "/td/");
+                }
+                let d = &self.dispatcher;
+                let session = self
+                    .td
+                    .get_or_insert_with(|| {
+                        TdSession::new(
+                            self.outbox.clone(),
+                            d.backend.clone(),
+                            d.td_settings.clone(),
+                        )
+                    })
+                    .clone();
+                let Request::Td(req) = p.request else { return };
+                session.request(*req, rid);
+            }
+        }
+    }
+
+    /// The trading session, once one was opened.
+    pub fn td_session(&self) -> Option<&Arc<TdSession>> {
+        self.td.as_ref()
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if self.endpoint == Endpoint::Md {
+            self.dispatcher.md.remove_client(self.id);
+        }
+        if let Some(td) = self.td.take() {
+            td.close();
+        }
+        self.outbox.close(1000, "connection closed");
+        self.dispatcher.connections.fetch_sub(1, Ordering::AcqRel);
+    }
+}

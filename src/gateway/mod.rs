@@ -1,0 +1,13 @@
+//! Where a message is handled: the [`Dispatcher`] validates and routes every request;
+//! the [`MdHub`] is the market-data session all clients share; a [`TdSession`] is one
+//! client's trading session; an [`Outbox`] is the bounded queue to one client.
+
+pub mod dispatcher;
+pub mod md_hub;
+pub mod outbox;
+pub mod td_session;
+
+pub use dispatcher::{Connection, Dispatcher, Handled, Refused};
+pub use md_hub::MdHub;
+pub use outbox::Outbox;
+pub use td_session::TdSession;

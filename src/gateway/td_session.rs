@@ -1,0 +1,845 @@
+//! One trading session: a client's login on `/td/` (or the REPL's), its upstream CTP
+//! session, and everything between them.
+//!
+//! - **Login** follows what a CTP client must do and what webctp clients expect: on
+//!   `ReqUserLogin` the session connects, authenticates (`ReqAuthenticate`, when an
+//!   AppID is configured), logs in, confirms the settlement (configurable), and only
+//!   then answers `RspUserLogin` — carrying the confirm's error if it failed.
+//! - **Request IDs**: every upstream request gets the session's own ID, so clients may
+//!   reuse theirs (webctp examples send 0 everywhere); answers carry the client's ID.
+//! - **Queries** are queued and paced at the backend's interval, one in flight, and
+//!   retried on CTP's flow-control codes (-2/-3), so clients never see them.
+//! - **Reconnects**: when the front drops, the client is told; when it is back the
+//!   session logs in again by itself (with backoff if the front keeps dropping), unless
+//!   CTP refused the credentials — retrying those would lock the account (CTP 75).
+//!
+//! Backend events arrive on the backend's threads; the state is behind one mutex that
+//! is never held while calling into the backend.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+use super::outbox::Outbox;
+use crate::ctp::{Backend, FrontEvent, TdEvents, TdSession as UpstreamSession};
+use crate::protocol::errors::{ctp, rsp_info};
+use crate::protocol::fields::{
+    Body, ReqAuthenticate, ReqUserLogin, RspInfo, RspUserLogin, SettlementInfoConfirm,
+};
+use crate::protocol::message::{call_failed, front_status};
+use crate::protocol::{Reply, TdRequest};
+
+/// Settings a session takes from the configuration.
+#[derive(Clone)]
+pub struct TdSettings {
+    pub broker_id: String,
+    pub app_id: Option<String>,
+    pub auth_code: Option<String>,
+    pub user_product_info: String,
+    pub auto_confirm_settlement: bool,
+    pub query_interval: Duration,
+    /// How long a query may stay unanswered before the client is told it failed.
+    pub query_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// No upstream session.
+    Idle,
+    /// Waiting for the front.
+    Connecting,
+    /// Connected, not logged in.
+    Connected,
+    Authenticating,
+    LoggingIn,
+    Confirming,
+    LoggedIn,
+}
+
+#[derive(Debug, Clone)]
+enum Pending {
+    Client {
+        request_id: i32,
+        response: &'static str,
+        body_key: &'static str,
+        is_query: bool,
+    },
+    Auth,
+    Login,
+    Confirm,
+}
+
+/// Login errors after which logging in again is pointless or harmful.
+fn refuses_credentials(code: i32) -> bool {
+    matches!(code, 3 | 11 | 13 | 48 | 63 | 75 | 140 | 141 | 143 | 144)
+}
+
+struct State {
+    phase: Phase,
+    upstream: Option<Arc<dyn UpstreamSession>>,
+    /// The login to (re)play, with the password; never logged.
+    credentials: Option<ReqUserLogin>,
+    /// An explicit ReqAuthenticate from the client, sent once connected.
+    explicit_auth: Option<(ReqAuthenticate, i32)>,
+    authenticated: bool,
+    /// The client's RequestID of the login being answered (None for a re-login).
+    login_request: Option<i32>,
+    login: Option<(RspUserLogin, RspInfo)>,
+    /// Ever logged in: later logins are automatic re-logins.
+    was_logged_in: bool,
+    relogin_blocked: bool,
+    pending: HashMap<i32, Pending>,
+    next_rid: i32,
+    /// Upstream RequestID of each order insert -> the client's.
+    order_rids: HashMap<i32, i32>,
+    queries: VecDeque<(TdRequest, i32)>,
+    query_in_flight: Option<(i32, Instant)>,
+    last_query: Option<Instant>,
+    last_connect: Option<Instant>,
+    backoff: Duration,
+    closed: bool,
+}
+
+/// A client's trading session.
+pub struct TdSession {
+    outbox: Arc<Outbox>,
+    backend: Arc<dyn Backend>,
+    settings: TdSettings,
+    state: Mutex<State>,
+    pump: Notify,
+    runtime: tokio::runtime::Handle,
+    me: Weak<TdSession>,
+}
+
+/// Work decided under the lock and done after releasing it.
+#[derive(Default)]
+struct Actions {
+    send: Vec<Bytes>,
+    calls: Vec<(i32, TdRequest)>,
+    wake_pump: bool,
+    relogin_after: Option<Duration>,
+}
+
+impl TdSession {
+    /// A session that answers into `outbox`. Must be created inside a tokio runtime.
+    pub fn new(
+        outbox: Arc<Outbox>,
+        backend: Arc<dyn Backend>,
+        settings: TdSettings,
+    ) -> Arc<TdSession> {
+        let s = Arc::new_cyclic(|me| TdSession {
+            outbox,
+            backend,
+            settings,
+            state: Mutex::new(State {
+                phase: Phase::Idle,
+                upstream: None,
+                credentials: None,
+                explicit_auth: None,
+                authenticated: false,
+                login_request: None,
+                login: None,
+                was_logged_in: false,
+                relogin_blocked: false,
+                pending: HashMap::new(),
+                next_rid: 0,
+                order_rids: HashMap::new(),
+                queries: VecDeque::new(),
+                query_in_flight: None,
+                last_query: None,
+                last_connect: None,
+                backoff: Duration::ZERO,
+                closed: false,
+            }),
+            pump: Notify::new(),
+            runtime: tokio::runtime::Handle::current(),
+            me: me.clone(),
+        });
+        let me = Arc::downgrade(&s);
+        s.runtime.spawn(query_pump(me));
+        s
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether requests other than login may be sent.
+    pub fn is_logged_in(&self) -> bool {
+        self.lock().phase == Phase::LoggedIn
+    }
+
+    /// The login answer, once logged in.
+    pub fn login_info(&self) -> Option<RspUserLogin> {
+        let st = self.lock();
+        (st.phase == Phase::LoggedIn)
+            .then(|| st.login.as_ref().map(|l| l.0.clone()))
+            .flatten()
+    }
+
+    /// Ends the session: the upstream session is released.
+    pub fn close(&self) {
+        let mut st = self.lock();
+        st.closed = true;
+        st.upstream = None;
+        st.queries.clear();
+        drop(st);
+        self.pump.notify_one();
+    }
+
+    fn run(&self, a: Actions) {
+        for m in a.send {
+            self.outbox.push(m);
+        }
+        for (rid, req) in a.calls {
+            self.call(rid, &req);
+        }
+        if a.wake_pump {
+            self.pump.notify_one();
+        }
+        if let Some(delay) = a.relogin_after {
+            let me = self.me.clone();
+            self.runtime.spawn(async move {
+                tokio::time::sleep(delay).await;
+                if let Some(s) = me.upgrade() {
+                    let a = {
+                        let mut st = s.lock();
+                        if st.phase == Phase::Connected && !st.closed {
+                            s.start_auth(&mut st)
+                        } else {
+                            Actions::default()
+                        }
+                    };
+                    s.run(a);
+                }
+            });
+        }
+    }
+
+    /// Sends one request upstream; a refused call is answered at once.
+    fn call(&self, rid: i32, req: &TdRequest) {
+        let upstream = self.lock().upstream.clone();
+        let code = match upstream {
+            Some(u) => u.request(req, rid),
+            None => -1,
+        };
+        if code == 0 {
+            return;
+        }
+        let mut st = self.lock();
+        let pending = st.pending.remove(&rid);
+        if matches!(pending, Some(Pending::Client { is_query: true, .. })) {
+            st.query_in_flight = None;
+        }
+        drop(st);
+        match pending {
+            Some(Pending::Client {
+                request_id,
+                response,
+                ..
+            }) => {
+                self.outbox.push(call_failed(response, code, request_id));
+                self.pump.notify_one();
+            }
+            Some(Pending::Auth | Pending::Login | Pending::Confirm) => {
+                let a = {
+                    let mut st = self.lock();
+                    self.fail_login(&mut st, rsp_info(code), "RspUserLogin")
+                };
+                self.run(a);
+            }
+            None => {}
+        }
+    }
+
+    fn alloc(st: &mut State, p: Pending) -> i32 {
+        st.next_rid = st.next_rid.wrapping_add(1).max(1);
+        st.pending.insert(st.next_rid, p);
+        st.next_rid
+    }
+
+    /// Handles a client's trading request (the dispatcher checked the login).
+    pub fn request(&self, req: TdRequest, request_id: i32) {
+        let a = {
+            let mut st = self.lock();
+            if st.closed {
+                return;
+            }
+            match req {
+                TdRequest::ReqUserLogin(login) => self.begin_login(&mut st, login, request_id),
+                TdRequest::ReqAuthenticate(auth) => self.begin_auth(&mut st, auth, request_id),
+                other => {
+                    let spec = other.spec();
+                    if spec.is_query {
+                        st.queries.push_back((other, request_id));
+                        Actions {
+                            wake_pump: true,
+                            ..Actions::default()
+                        }
+                    } else {
+                        let is_insert = matches!(other, TdRequest::ReqOrderInsert(_));
+                        let rid = Self::alloc(
+                            &mut st,
+                            Pending::Client {
+                                request_id,
+                                response: spec.response,
+                                body_key: spec.response_body_key,
+                                is_query: false,
+                            },
+                        );
+                        if is_insert {
+                            st.order_rids.insert(rid, request_id);
+                        }
+                        Actions {
+                            calls: vec![(rid, other)],
+                            ..Actions::default()
+                        }
+                    }
+                }
+            }
+        };
+        self.run(a);
+    }
+
+    fn connect(&self, st: &mut State) -> Result<(), String> {
+        let me: Arc<dyn TdEvents> = match self.me.upgrade() {
+            Some(m) => m,
+            None => return Err("session closed".into()),
+        };
+        let upstream = self.backend.td_session(me).map_err(|e| e.to_string())?;
+        st.upstream = Some(upstream);
+        st.phase = Phase::Connecting;
+        Ok(())
+    }
+
+    fn begin_login(&self, st: &mut State, mut login: ReqUserLogin, request_id: i32) -> Actions {
+        if st.phase == Phase::LoggedIn || st.login_request.is_some() {
+            let msg = Reply::response(
+                "RspUserLogin",
+                "RspUserLogin",
+                None,
+                Some(rsp_info(ctp::DUPLICATE_LOGIN)),
+                request_id,
+                true,
+            );
+            return Actions {
+                send: vec![Bytes::from(msg.to_json())],
+                ..Actions::default()
+            };
+        }
+        if login.BrokerID.is_empty() {
+            login.BrokerID = self.settings.broker_id.clone();
+        }
+        if login.UserProductInfo.is_empty() {
+            login.UserProductInfo = self.settings.user_product_info.clone();
+        }
+        st.credentials = Some(login);
+        st.login_request = Some(request_id);
+        st.relogin_blocked = false;
+        match st.phase {
+            Phase::Idle => {
+                if let Err(e) = self.connect(st) {
+                    tracing::error!(error = %e, "cannot open a trading session");
+                    return self.fail_login(st, rsp_info(-1), "RspUserLogin");
+                }
+                Actions::default()
+            }
+            Phase::Connected => self.start_auth(st),
+            // Connecting: the login starts when the front answers.
+            _ => Actions::default(),
+        }
+    }
+
+    fn begin_auth(&self, st: &mut State, auth: ReqAuthenticate, request_id: i32) -> Actions {
+        match st.phase {
+            Phase::Idle => {
+                st.explicit_auth = Some((auth, request_id));
+                if let Err(e) = self.connect(st) {
+                    tracing::error!(error = %e, "cannot open a trading session");
+                    st.explicit_auth = None;
+                    let msg = call_failed("RspAuthenticate", -1, request_id);
+                    return Actions {
+                        send: vec![Bytes::from(msg)],
+                        ..Actions::default()
+                    };
+                }
+                Actions::default()
+            }
+            Phase::Connecting => {
+                st.explicit_auth = Some((auth, request_id));
+                Actions::default()
+            }
+            _ => {
+                let rid = Self::alloc(
+                    st,
+                    Pending::Client {
+                        request_id,
+                        response: "RspAuthenticate",
+                        body_key: "RspAuthenticate",
+                        is_query: false,
+                    },
+                );
+                Actions {
+                    calls: vec![(rid, TdRequest::ReqAuthenticate(auth))],
+                    ..Actions::default()
+                }
+            }
+        }
+    }
+
+    /// Connected with credentials: authenticate if needed, then log in.
+    fn start_auth(&self, st: &mut State) -> Actions {
+        let Some(cred) = st.credentials.clone() else {
+            return Actions::default();
+        };
+        if !st.authenticated
+            && let Some(app_id) = self.settings.app_id.clone()
+        {
+            st.phase = Phase::Authenticating;
+            let auth = ReqAuthenticate {
+                BrokerID: cred.BrokerID.clone(),
+                UserID: cred.UserID.clone(),
+                UserProductInfo: cred.UserProductInfo.clone(),
+                AuthCode: self.settings.auth_code.clone().unwrap_or_default(),
+                AppID: app_id,
+            };
+            let rid = Self::alloc(st, Pending::Auth);
+            return Actions {
+                calls: vec![(rid, TdRequest::ReqAuthenticate(auth))],
+                ..Actions::default()
+            };
+        }
+        st.phase = Phase::LoggingIn;
+        let rid = Self::alloc(st, Pending::Login);
+        Actions {
+            calls: vec![(rid, TdRequest::ReqUserLogin(cred))],
+            ..Actions::default()
+        }
+    }
+
+    /// The login failed with `info`: answer the client (or tell it the re-login failed).
+    fn fail_login(&self, st: &mut State, info: RspInfo, msg_type: &'static str) -> Actions {
+        let mut a = Actions::default();
+        if st.phase != Phase::Idle && st.phase != Phase::Connecting {
+            st.phase = Phase::Connected;
+        }
+        if let Some(rid) = st.login_request.take() {
+            if msg_type != "RspUserLogin" {
+                a.send.push(Bytes::from(
+                    Reply::response(msg_type, msg_type, None, Some(info.clone()), rid, true)
+                        .to_json(),
+                ));
+            }
+            a.send.push(Bytes::from(
+                Reply::response(
+                    "RspUserLogin",
+                    "RspUserLogin",
+                    None,
+                    Some(info.clone()),
+                    rid,
+                    true,
+                )
+                .to_json(),
+            ));
+            st.credentials = None;
+        } else if st.was_logged_in {
+            let blocked = refuses_credentials(info.ErrorID);
+            let detail = if blocked {
+                st.relogin_blocked = true;
+                st.credentials = None;
+                format!(
+                    "automatic re-login refused: {} (CTP {}); not retrying, log in again",
+                    info.ErrorMsg, info.ErrorID
+                )
+            } else {
+                a.relogin_after = Some(self.next_backoff(st));
+                format!(
+                    "automatic re-login failed: {} (CTP {}); retrying",
+                    info.ErrorMsg, info.ErrorID
+                )
+            };
+            tracing::warn!(error = info.ErrorID, "{detail}");
+            a.send
+                .push(Bytes::from(front_status(false, info.ErrorID, &detail)));
+        }
+        a
+    }
+
+    fn next_backoff(&self, st: &mut State) -> Duration {
+        st.backoff = if st.backoff.is_zero() {
+            Duration::from_secs(1)
+        } else {
+            (st.backoff * 2).min(Duration::from_secs(30))
+        };
+        st.backoff
+    }
+
+    fn finish_login(&self, st: &mut State, info: RspInfo) -> Actions {
+        let mut a = Actions::default();
+        let login = st.login.as_ref().map(|l| l.0.clone());
+        if info.ErrorID != 0 {
+            return self.fail_login(st, info, "RspUserLogin");
+        }
+        st.phase = Phase::LoggedIn;
+        let relogin = std::mem::replace(&mut st.was_logged_in, true) && st.login_request.is_none();
+        if let Some(rid) = st.login_request.take() {
+            a.send.push(Bytes::from(
+                Reply::response(
+                    "RspUserLogin",
+                    "RspUserLogin",
+                    login.map(Body::from),
+                    Some(info),
+                    rid,
+                    true,
+                )
+                .to_json(),
+            ));
+        } else if relogin {
+            tracing::info!("trading session logged in again after a reconnect");
+            a.send.push(Bytes::from(front_status(
+                true,
+                0,
+                "trading front is back; session logged in again",
+            )));
+        }
+        a.wake_pump = true;
+        a
+    }
+
+    fn on_internal(&self, st: &mut State, kind: Pending, r: Reply) -> Actions {
+        let info = r.rsp_info.clone().unwrap_or_else(|| rsp_info(0));
+        match kind {
+            Pending::Auth => {
+                if info.ErrorID != 0 {
+                    tracing::warn!(error = info.ErrorID, "ReqAuthenticate refused");
+                    return self.fail_login(st, info, "RspAuthenticate");
+                }
+                st.authenticated = true;
+                self.start_auth(st)
+            }
+            Pending::Login => {
+                if info.ErrorID != 0 {
+                    tracing::warn!(error = info.ErrorID, msg = %info.ErrorMsg, "ReqUserLogin refused");
+                    return self.fail_login(st, info, "RspUserLogin");
+                }
+                let login = match r.body {
+                    Some(Body::RspUserLogin(l)) => *l,
+                    _ => RspUserLogin::default(),
+                };
+                st.login = Some((login.clone(), info.clone()));
+                if self.settings.auto_confirm_settlement {
+                    st.phase = Phase::Confirming;
+                    let now = crate::ctp::sim::clock::BeijingTime::now();
+                    let confirm = SettlementInfoConfirm {
+                        BrokerID: login.BrokerID.clone(),
+                        InvestorID: login.UserID.clone(),
+                        ConfirmDate: now.date(),
+                        ConfirmTime: now.time(),
+                        ..SettlementInfoConfirm::default()
+                    };
+                    let rid = Self::alloc(st, Pending::Confirm);
+                    Actions {
+                        calls: vec![(rid, TdRequest::ReqSettlementInfoConfirm(confirm))],
+                        ..Actions::default()
+                    }
+                } else {
+                    self.finish_login(st, info)
+                }
+            }
+            Pending::Confirm => {
+                if info.ErrorID != 0 {
+                    tracing::warn!(error = info.ErrorID, "automatic settlement confirm failed");
+                    return self.finish_login(st, info);
+                }
+                let login_info = st
+                    .login
+                    .as_ref()
+                    .map_or_else(|| rsp_info(0), |l| l.1.clone());
+                self.finish_login(st, login_info)
+            }
+            Pending::Client { .. } => Actions::default(),
+        }
+    }
+
+    /// Points the RequestID inside order bodies back at the client's numbering.
+    fn restore_request_ids(st: &State, body: &mut Option<Body>) {
+        match body {
+            Some(Body::Order(o)) => {
+                if let Some(c) = st.order_rids.get(&o.RequestID) {
+                    o.RequestID = *c;
+                }
+            }
+            Some(Body::InputOrder(o)) => {
+                if let Some(c) = st.order_rids.get(&o.RequestID) {
+                    o.RequestID = *c;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Picks the next query to send, if the pacing allows; else how long to wait.
+    fn next_query(&self, st: &mut State) -> Result<Option<(i32, TdRequest)>, Duration> {
+        if st.phase != Phase::LoggedIn || st.closed || st.queries.is_empty() {
+            return Ok(None);
+        }
+        if let Some((_, since)) = st.query_in_flight {
+            let waited = since.elapsed();
+            if waited < self.settings.query_timeout {
+                return Err(self.settings.query_timeout - waited);
+            }
+            // The answer is lost (front trouble): fail it so the client is not stuck.
+            if let Some((rid, _)) = st.query_in_flight.take()
+                && let Some(Pending::Client {
+                    request_id,
+                    response,
+                    ..
+                }) = st.pending.remove(&rid)
+            {
+                tracing::warn!(response, "query unanswered; reported as failed");
+                self.outbox.push(call_failed(response, -1, request_id));
+            }
+        }
+        if let Some(last) = st.last_query {
+            let gap = last.elapsed();
+            if gap < self.settings.query_interval {
+                return Err(self.settings.query_interval - gap);
+            }
+        }
+        let Some((req, request_id)) = st.queries.pop_front() else {
+            return Ok(None);
+        };
+        let spec = req.spec();
+        let rid = Self::alloc(
+            st,
+            Pending::Client {
+                request_id,
+                response: spec.response,
+                body_key: spec.response_body_key,
+                is_query: true,
+            },
+        );
+        st.query_in_flight = Some((rid, Instant::now()));
+        st.last_query = Some(Instant::now());
+        Ok(Some((rid, req)))
+    }
+
+    /// Sends a paced query; returns how long to wait before trying again.
+    fn pump_once(&self) -> Option<Duration> {
+        let next = {
+            let mut st = self.lock();
+            self.next_query(&mut st)
+        };
+        match next {
+            Ok(Some((rid, req))) => {
+                let upstream = self.lock().upstream.clone();
+                let code = upstream.map_or(-1, |u| u.request(&req, rid));
+                match code {
+                    0 => Some(Duration::ZERO),
+                    -2 | -3 => {
+                        // CTP's flow control: put it back and wait; the client never sees it.
+                        let mut st = self.lock();
+                        st.query_in_flight = None;
+                        if let Some(Pending::Client { request_id, .. }) = st.pending.remove(&rid) {
+                            st.queries.push_front((req, request_id));
+                        }
+                        Some(self.settings.query_interval.max(Duration::from_millis(100)))
+                    }
+                    code => {
+                        let mut st = self.lock();
+                        st.query_in_flight = None;
+                        let p = st.pending.remove(&rid);
+                        drop(st);
+                        if let Some(Pending::Client {
+                            request_id,
+                            response,
+                            ..
+                        }) = p
+                        {
+                            self.outbox.push(call_failed(response, code, request_id));
+                        }
+                        Some(Duration::ZERO)
+                    }
+                }
+            }
+            Ok(None) => None,
+            Err(wait) => Some(wait),
+        }
+    }
+}
+
+/// Sends queued queries one at a time, paced. Runs until the session is closed.
+async fn query_pump(me: Weak<TdSession>) {
+    let Some(s) = me.upgrade() else { return };
+    loop {
+        if s.lock().closed {
+            return;
+        }
+        // Notify keeps a permit, so a wake-up between the check and the wait is not lost.
+        match s.pump_once() {
+            Some(d) if d.is_zero() => continue,
+            Some(d) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(d) => {}
+                    _ = s.pump.notified() => {}
+                }
+            }
+            None => s.pump.notified().await,
+        }
+    }
+}
+
+impl TdEvents for TdSession {
+    fn reply(&self, mut r: Reply) {
+        let a = {
+            let mut st = self.lock();
+            if st.closed {
+                return;
+            }
+            let Some(rid) = r.request_id else {
+                // A push (RtnOrder, RtnTrade, ErrRtnOrderInsert...).
+                Self::restore_request_ids(&st, &mut r.body);
+                drop(st);
+                self.outbox.push(r.to_json());
+                return;
+            };
+            let pending = if r.is_last {
+                st.pending.remove(&rid)
+            } else {
+                st.pending.get(&rid).cloned()
+            };
+            match pending {
+                Some(Pending::Client {
+                    request_id,
+                    response,
+                    body_key,
+                    is_query,
+                }) => {
+                    if r.msg_type == "RspError" {
+                        // Answer as the request's own response so the client sees its IsLast.
+                        r.msg_type = response;
+                        r.body_key = body_key;
+                        r.body = None;
+                        r.is_last = true;
+                        st.pending.remove(&rid);
+                    }
+                    if is_query && r.is_last {
+                        st.query_in_flight = None;
+                    }
+                    Self::restore_request_ids(&st, &mut r.body);
+                    r.request_id = Some(request_id);
+                    let mut a = Actions::default();
+                    if r.msg_type == "RspUserLogout" && r.error_id() == 0 {
+                        st.phase = Phase::Idle;
+                        st.upstream = None;
+                        st.credentials = None;
+                        st.authenticated = false;
+                        st.was_logged_in = false;
+                    }
+                    if r.msg_type == "RspAuthenticate" && r.error_id() == 0 {
+                        st.authenticated = true;
+                    }
+                    a.send.push(Bytes::from(r.to_json()));
+                    a.wake_pump = is_query && r.is_last;
+                    a
+                }
+                Some(kind) => {
+                    if !r.is_last {
+                        return;
+                    }
+                    self.on_internal(&mut st, kind, r)
+                }
+                None => {
+                    tracing::debug!(
+                        msg_type = r.msg_type,
+                        rid,
+                        "answer to an unknown request dropped"
+                    );
+                    Actions::default()
+                }
+            }
+        };
+        self.run(a);
+    }
+
+    fn front(&self, event: FrontEvent) {
+        let a = {
+            let mut st = self.lock();
+            if st.closed {
+                return;
+            }
+            match event {
+                FrontEvent::Connected => {
+                    let quick = st
+                        .last_connect
+                        .is_some_and(|t| t.elapsed() < Duration::from_secs(10));
+                    st.last_connect = Some(Instant::now());
+                    if !quick {
+                        st.backoff = Duration::ZERO;
+                    }
+                    st.phase = Phase::Connected;
+                    st.authenticated = false;
+                    let mut a = Actions::default();
+                    if let Some((auth, rid)) = st.explicit_auth.take() {
+                        let id = Self::alloc(
+                            &mut st,
+                            Pending::Client {
+                                request_id: rid,
+                                response: "RspAuthenticate",
+                                body_key: "RspAuthenticate",
+                                is_query: false,
+                            },
+                        );
+                        a.calls.push((id, TdRequest::ReqAuthenticate(auth)));
+                        return self.run(a);
+                    }
+                    if st.credentials.is_none() || st.relogin_blocked {
+                        return;
+                    }
+                    if st.was_logged_in && st.login_request.is_none() && quick {
+                        // The front keeps dropping: do not storm it with logins.
+                        a.relogin_after = Some(self.next_backoff(&mut st));
+                        tracing::warn!(delay = ?a.relogin_after, "front reconnected quickly again; delaying re-login");
+                        a
+                    } else {
+                        self.start_auth(&mut st)
+                    }
+                }
+                FrontEvent::Disconnected { reason } => {
+                    let mut a = Actions::default();
+                    let was_up = st.phase == Phase::LoggedIn;
+                    if st.phase != Phase::Idle {
+                        st.phase = Phase::Connecting;
+                    }
+                    st.query_in_flight = None;
+                    // In-flight requests will never be answered: fail them now.
+                    let pending: Vec<(i32, Pending)> = st.pending.drain().collect();
+                    for (_, p) in pending {
+                        if let Pending::Client {
+                            request_id,
+                            response,
+                            ..
+                        } = p
+                        {
+                            a.send
+                                .push(Bytes::from(call_failed(response, -1, request_id)));
+                        }
+                    }
+                    if was_up {
+                        tracing::warn!(reason, "trading front disconnected");
+                        a.send.push(Bytes::from(front_status(
+                            false,
+                            reason,
+                            "trading front disconnected; webctp logs in again when it is back",
+                        )));
+                    }
+                    a
+                }
+            }
+        };
+        self.run(a);
+    }
+}

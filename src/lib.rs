@@ -1,0 +1,29 @@
+//! webctp: a gateway and terminal for China's futures markets (CTP).
+//!
+//! # Layout
+//!
+//! A request travels **transport -> dispatcher -> session -> backend**, and events
+//! travel back the same way:
+//!
+//! - [`server`] is the WebSocket transport (warp): `/md/` and `/td/`, one task reading
+//!   frames and one writing them per client, heartbeats, `/healthz`.
+//! - [`cli`] is the other transport: the REPL and `webctp exec` turn typed commands
+//!   into the same JSON requests and draw the answers as tables.
+//! - [`protocol`] holds the wire types: CTP's structs (generated from the official
+//!   headers), the request parser that validates every message, and the replies.
+//! - [`gateway`] is where a message is handled: [`gateway::Dispatcher`] parses each
+//!   request and routes it; [`gateway::MdHub`] is the one market-data session shared
+//!   by all clients (reference-counted subscriptions, one serialization per tick,
+//!   per-client conflating queues); [`gateway::TdSession`] is one trading session per
+//!   login (login sequence, query pacing, reconnects).
+//! - [`ctp`] holds the backends behind one trait: [`ctp::sim`], an embedded exchange
+//!   with a crash-safe ledger, and [`ctp::native`], the official CTP libraries loaded
+//!   with dlopen.
+//! - [`config`] reads the YAML file, environment and flags.
+
+pub mod cli;
+pub mod config;
+pub mod ctp;
+pub mod gateway;
+pub mod protocol;
+pub mod server;

@@ -1,0 +1,346 @@
+//! Test harness: gateways on ephemeral loopback ports (in-process or the real binary)
+//! and WebSocket clients with timeouts.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use webctp::config::{Config, FileConfig, Overrides};
+use webctp::gateway::Dispatcher;
+
+/// Default timeout of every wait in the tests.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A fresh temporary directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let p = std::env::temp_dir().join(format!("webctp-test-{tag}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Builds a config from YAML text plus a data dir and port 0.
+pub fn config(yaml: &str, data_dir: &Path) -> Config {
+    let file = FileConfig::parse(yaml).expect("test config parses");
+    let o = Overrides {
+        port: Some(0),
+        host: Some("127.0.0.1".into()),
+        data_dir: Some(data_dir.to_path_buf()),
+        ..Overrides::default()
+    };
+    Config::resolve(file, None, o).expect("test config resolves")
+}
+
+/// A gateway running inside the test's runtime.
+pub struct InProcess {
+    pub dispatcher: Arc<Dispatcher>,
+    pub url: String,
+    pub md_url: String,
+    pub td_url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    pub dir: TempDir,
+}
+
+impl InProcess {
+    pub async fn start(yaml: &str) -> InProcess {
+        let dir = TempDir::new("gw");
+        let cfg = config(yaml, dir.path());
+        let dispatcher = webctp::cli::start_dispatcher(cfg).expect("gateway starts");
+        let (listeners, bound) = webctp::server::bind(&dispatcher).await.expect("binds");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let d = dispatcher.clone();
+        let task = tokio::spawn(async move {
+            webctp::server::serve(d, listeners, async move {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        InProcess {
+            dispatcher,
+            url: format!("ws://{}", bound.md),
+            md_url: format!("ws://{}/md/", bound.md),
+            td_url: format!("ws://{}/td/", bound.td),
+            stop: Some(tx),
+            task: Some(task),
+            dir,
+        }
+    }
+
+    /// Stops accepting and closes all clients; waits until done.
+    pub async fn shutdown(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = tokio::time::timeout(WAIT, t).await;
+        }
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A WebSocket client that skips the server's heartbeat Pings unless asked.
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub keep_pings: bool,
+}
+
+impl Client {
+    pub async fn connect(url: &str) -> Client {
+        let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+            .await
+            .expect("connect timed out")
+            .expect("connects");
+        Client {
+            ws,
+            keep_pings: false,
+        }
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.ws
+            .send(Message::text(text.to_string()))
+            .await
+            .expect("send");
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        self.send_text(&v.to_string()).await;
+    }
+
+    pub async fn send_raw(&mut self, m: Message) {
+        self.ws.send(m).await.expect("send");
+    }
+
+    /// The next message (JSON), or None on close. Panics after the timeout.
+    pub async fn recv_timeout(&mut self, t: Duration) -> Option<Value> {
+        loop {
+            let m = tokio::time::timeout(t, self.ws.next())
+                .await
+                .expect("no message before the timeout")?;
+            match m {
+                Ok(Message::Text(t)) => {
+                    let v: Value = serde_json::from_str(t.as_str()).expect("server sends JSON");
+                    if !self.keep_pings && v["MsgType"] == "Ping" {
+                        continue;
+                    }
+                    return Some(v);
+                }
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => continue,
+            }
+        }
+    }
+
+    pub async fn recv(&mut self) -> Value {
+        self.recv_timeout(WAIT).await.expect("connection open")
+    }
+
+    /// Waits for a message for which `pred` holds, dropping others.
+    pub async fn recv_until(&mut self, mut pred: impl FnMut(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let v = self
+                .recv_timeout(left.max(Duration::from_millis(1)))
+                .await
+                .expect("connection closed while waiting");
+            if pred(&v) {
+                return v;
+            }
+        }
+    }
+
+    /// Messages of `msg_type` until one with IsLast.
+    pub async fn recv_all(&mut self, msg_type: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        loop {
+            let v = self.recv_until(|v| v["MsgType"] == msg_type).await;
+            let last = v["IsLast"] == true;
+            out.push(v);
+            if last {
+                return out;
+            }
+        }
+    }
+
+    /// Collects everything that arrives within `d`.
+    pub async fn drain_for(&mut self, d: Duration) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + d;
+        let mut out = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return out;
+            }
+            match tokio::time::timeout(left, self.ws.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                    if self.keep_pings || v["MsgType"] != "Ping" {
+                        out.push(v);
+                    }
+                }
+                Ok(Some(Ok(_))) => {}
+                Ok(Some(Err(_))) | Ok(None) => return out,
+                Err(_) => return out,
+            }
+        }
+    }
+
+    /// Reads the close frame: (code, reason), or None if the stream ended without one.
+    pub async fn close_frame(&mut self) -> Option<(u16, String)> {
+        loop {
+            let m = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("close timed out")?;
+            match m {
+                Ok(Message::Close(Some(f))) => return Some((f.code.into(), f.reason.to_string())),
+                Ok(Message::Close(None)) => return Some((1005, String::new())),
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+    }
+
+    pub async fn md_login(&mut self) -> Value {
+        self.send(
+            json!({"MsgType": "ReqUserLogin", "ReqUserLogin": {"UserID": "", "Password": ""}}),
+        )
+        .await;
+        self.recv_until(|v| v["MsgType"] == "RspUserLogin").await
+    }
+
+    pub async fn td_login(&mut self, user: &str, password: &str) -> Value {
+        self.send(json!({"MsgType": "ReqUserLogin", "RequestID": 1,
+            "ReqUserLogin": {"UserID": user, "Password": password}}))
+            .await;
+        self.recv_until(|v| v["MsgType"] == "RspUserLogin").await
+    }
+
+    pub fn into_inner(self) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
+        self.ws
+    }
+}
+
+/// The real binary, started with `args`; killed on drop.
+pub struct Binary {
+    pub child: Child,
+    pub md_url: String,
+    pub td_url: String,
+    pub stderr_path: PathBuf,
+}
+
+pub fn binary_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_webctp"))
+}
+
+impl Binary {
+    /// Starts `webctp <args>` and waits for its "on ws://" line.
+    pub fn spawn(args: &[&str], env: &[(&str, &str)], log_dir: &Path) -> Binary {
+        use std::io::{BufRead, BufReader};
+        let stderr_path = log_dir.join(format!(
+            "stderr-{}.log",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let stderr = std::fs::File::create(&stderr_path).unwrap();
+        let mut cmd = Command::new(binary_path());
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr))
+            .env_remove("WEBCTP_CONFIG");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Some(Ok(line)) = lines.next() {
+                if line.contains(" on ws://") {
+                    let _ = tx.send(line);
+                }
+            }
+        });
+        let line = rx.recv_timeout(WAIT).unwrap_or_else(|_| {
+            panic!(
+                "binary did not start; stderr: {}",
+                std::fs::read_to_string(&stderr_path).unwrap_or_default()
+            )
+        });
+        let urls: Vec<&str> = line
+            .split_whitespace()
+            .filter(|w| w.starts_with("ws://"))
+            .collect();
+        Binary {
+            child,
+            md_url: urls[0].to_string(),
+            td_url: urls[1].to_string(),
+            stderr_path,
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let _ = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status();
+    }
+
+    /// Waits for the process to exit; returns its status code.
+    pub fn wait(&mut self, t: Duration) -> Option<i32> {
+        let deadline = std::time::Instant::now() + t;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return s.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

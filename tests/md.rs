@@ -1,0 +1,301 @@
+//! Market data over real WebSockets against the embedded sim.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use common::{Client, InProcess};
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+
+fn now_ns() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+#[tokio::test]
+async fn seed_examples_verbatim() {
+    let gw = InProcess::start("Sim: {TickRate: 20}").await;
+    let mut c = Client::connect(&gw.md_url).await;
+    c.send_text(r#"{"MsgType": "ReqUserLogin", "ReqUserLogin": {"UserID": "028742", "Password": "123456"}}"#)
+        .await;
+    let login = c.recv().await;
+    assert_eq!(login["MsgType"], "RspUserLogin");
+    assert_eq!(login["RspInfo"]["ErrorID"], 0);
+    assert_eq!(login["IsLast"], true);
+    assert_eq!(login["RequestID"], 0);
+    assert_eq!(
+        login["RspUserLogin"]["TradingDay"].as_str().unwrap().len(),
+        8
+    );
+
+    c.send_text(
+        r#"{"MsgType": "SubscribeMarketData", "InstrumentID": ["au2602", "rb2605", "TA601"]}"#,
+    )
+    .await;
+    let subs = c.recv_all("RspSubMarketData").await;
+    let ids: Vec<&str> = subs
+        .iter()
+        .map(|v| v["SpecificInstrument"]["InstrumentID"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["au2602", "rb2605", "TA601"]);
+    assert!(subs.iter().all(|v| v["RspInfo"]["ErrorID"] == 0));
+    assert_eq!(subs[0]["IsLast"], false);
+
+    let mut seen = HashSet::new();
+    while seen.len() < 3 {
+        let t = c.recv_until(|v| v["MsgType"] == "RtnDepthMarketData").await;
+        let d = &t["DepthMarketData"];
+        let id = d["InstrumentID"].as_str().unwrap().to_string();
+        assert!(["au2602", "rb2605", "TA601"].contains(&id.as_str()), "{id}");
+        assert!(t.get("RspInfo").is_none());
+        // Unset prices go out as 0 (webctp's convention); CurrDelta keeps DBL_MAX.
+        assert_eq!(d["ClosePrice"], 0.0);
+        assert_eq!(d["CurrDelta"], f64::MAX);
+        assert!(d["LastPrice"].as_f64().unwrap() > 0.0);
+        assert!(d["UpperLimitPrice"].as_f64() > d["LowerLimitPrice"].as_f64());
+        assert_eq!(d["UpdateTime"].as_str().unwrap().len(), 8);
+        seen.insert(id);
+    }
+
+    c.send_text(
+        r#"{"MsgType": "UnSubscribeMarketData", "InstrumentID": ["au2602", "rb2605", "TA601"]}"#,
+    )
+    .await;
+    let unsubs = c.recv_all("RspUnSubMarketData").await;
+    assert_eq!(unsubs.len(), 3);
+    // Ticks already queued may still arrive; after that, silence.
+    let _ = c.drain_for(Duration::from_millis(200)).await;
+    let later = c.drain_for(Duration::from_millis(600)).await;
+    assert!(
+        later.iter().all(|v| v["MsgType"] != "RtnDepthMarketData"),
+        "{later:?}"
+    );
+    assert_eq!(gw.dispatcher.md.upstream_subscriptions(), 0);
+}
+
+#[tokio::test]
+async fn three_exchanges_exactly_those_ticks() {
+    let gw = InProcess::start("Sim: {TickRate: 50}").await;
+    let mut c = Client::connect(&gw.md_url).await;
+    c.md_login().await;
+    let wanted = ["au2602", "m2605", "IF2512"];
+    c.send(json!({"MsgType": "SubscribeMarketData", "InstrumentID": wanted, "RequestID": 9}))
+        .await;
+    let subs = c.recv_all("RspSubMarketData").await;
+    assert!(subs.iter().all(|v| v["RequestID"] == 9));
+    let msgs = c.drain_for(Duration::from_millis(800)).await;
+    let mut exchanges = HashSet::new();
+    for m in msgs.iter().filter(|m| m["MsgType"] == "RtnDepthMarketData") {
+        let d = &m["DepthMarketData"];
+        assert!(wanted.contains(&d["InstrumentID"].as_str().unwrap()));
+        exchanges.insert(d["ExchangeID"].as_str().unwrap().to_string());
+    }
+    assert_eq!(
+        exchanges,
+        HashSet::from(["SHFE".into(), "DCE".into(), "CFFEX".into()])
+    );
+}
+
+#[tokio::test]
+async fn unknown_instrument_gets_ctp_error_16() {
+    let gw = InProcess::start("Sim: {TickRate: 5}").await;
+    let mut c = Client::connect(&gw.md_url).await;
+    c.md_login().await;
+    c.send(json!({"MsgType": "SubscribeMarketData", "InstrumentID": ["rb2605", "zz9999"]}))
+        .await;
+    let subs = c.recv_all("RspSubMarketData").await;
+    assert_eq!(subs.len(), 2);
+    assert_eq!(subs[0]["RspInfo"]["ErrorID"], 0);
+    assert_eq!(subs[1]["SpecificInstrument"]["InstrumentID"], "zz9999");
+    assert_eq!(subs[1]["RspInfo"]["ErrorID"], 16);
+    assert_eq!(subs[1]["RspInfo"]["ErrorMsg"], "CTP:找不到合约");
+    assert_eq!(gw.dispatcher.md.upstream_subscriptions(), 1);
+}
+
+#[tokio::test]
+async fn gateway_errors_keep_the_connection_open() {
+    let gw = InProcess::start("Sim: {TickRate: 5}").await;
+    let mut c = Client::connect(&gw.md_url).await;
+    // -401: subscribing before login.
+    c.send(json!({"MsgType": "SubscribeMarketData", "InstrumentID": ["rb2605"], "RequestID": 4}))
+        .await;
+    let e = c.recv().await;
+    assert_eq!(e["RspInfo"]["ErrorID"], -401);
+    assert_eq!(e["MsgType"], "SubscribeMarketData");
+    assert_eq!(e["RequestID"], 4);
+    // -400: malformed JSON, wrong types, missing fields.
+    for bad in [
+        "{not json",
+        r#"{"MsgType": 5}"#,
+        r#"{"MsgType": "SubscribeMarketData"}"#,
+        r#"{"MsgType": "SubscribeMarketData", "InstrumentID": [1]}"#,
+    ] {
+        c.send_text(bad).await;
+        let e = c.recv().await;
+        assert_eq!(e["RspInfo"]["ErrorID"], -400, "{bad}: {e}");
+        assert!(e["Detail"].as_str().unwrap().len() > 3);
+    }
+    c.send_raw(Message::binary(vec![1u8, 2, 3])).await;
+    assert_eq!(c.recv().await["RspInfo"]["ErrorID"], -400);
+    // -404: unknown MsgType, and a trading request on /md/.
+    c.send(json!({"MsgType": "ReqFly", "RequestID": 2})).await;
+    let e = c.recv().await;
+    assert_eq!(e["RspInfo"]["ErrorID"], -404);
+    c.send(json!({"MsgType": "ReqQryOrder", "QryOrder": {}}))
+        .await;
+    let e = c.recv().await;
+    assert_eq!(e["RspInfo"]["ErrorID"], -404);
+    assert!(e["Detail"].as_str().unwrap().contains("/td/"));
+    // Still usable.
+    c.send(json!({"MsgType": "Ping", "Timestamp": 42})).await;
+    let p = c.recv().await;
+    assert_eq!(p, json!({"MsgType": "Pong", "Timestamp": 42}));
+    c.md_login().await;
+    c.send(json!({"MsgType": "SubscribeMarketData", "InstrumentID": ["rb2605"]}))
+        .await;
+    assert_eq!(
+        c.recv_all("RspSubMarketData").await[0]["RspInfo"]["ErrorID"],
+        0
+    );
+}
+
+#[tokio::test]
+async fn server_heartbeat_drops_silent_clients() {
+    let gw =
+        InProcess::start("HeartbeatInterval: 0.2\nHeartbeatTimeout: 0.7\nSim: {TickRate: 1}").await;
+    let mut silent = Client::connect(&gw.md_url).await;
+    silent.keep_pings = true;
+    let mut polite = Client::connect(&gw.md_url).await;
+    polite.keep_pings = true;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(1500);
+    let mut pings = 0;
+    while tokio::time::Instant::now() < deadline {
+        for m in polite.drain_for(Duration::from_millis(100)).await {
+            if m["MsgType"] == "Ping" {
+                assert!(m["Timestamp"].as_u64().unwrap() > 1_600_000_000_000);
+                pings += 1;
+                polite
+                    .send(json!({"MsgType": "Pong", "Timestamp": m["Timestamp"]}))
+                    .await;
+            }
+        }
+    }
+    assert!(pings >= 3, "{pings}");
+    let (code, reason) = silent.close_frame().await.expect("close frame");
+    assert_eq!(code, 1001);
+    assert!(reason.contains("Pong"), "{reason}");
+    // The polite one is still served.
+    polite.send(json!({"MsgType": "Ping"})).await;
+    let pong = polite.recv_until(|v| v["MsgType"] == "Pong").await;
+    assert_eq!(pong["MsgType"], "Pong");
+}
+
+#[tokio::test]
+async fn shared_subscription_survives_one_unsubscribe() {
+    let gw = InProcess::start("Sim: {TickRate: 40}").await;
+    let mut a = Client::connect(&gw.md_url).await;
+    let mut b = Client::connect(&gw.md_url).await;
+    a.md_login().await;
+    b.md_login().await;
+    for c in [&mut a, &mut b] {
+        c.send(json!({"MsgType": "SubscribeMarketData", "InstrumentID": ["rb2605"]}))
+            .await;
+        c.recv_all("RspSubMarketData").await;
+    }
+    assert_eq!(gw.dispatcher.md.upstream_subscriptions(), 1);
+    for c in [&mut a, &mut b] {
+        c.recv_until(|v| v["MsgType"] == "RtnDepthMarketData").await;
+    }
+    a.send(json!({"MsgType": "UnSubscribeMarketData", "InstrumentID": ["rb2605"]}))
+        .await;
+    a.recv_all("RspUnSubMarketData").await;
+    assert_eq!(gw.dispatcher.md.upstream_subscriptions(), 1);
+    let _ = a.drain_for(Duration::from_millis(100)).await;
+    let b_msgs = b.drain_for(Duration::from_millis(500)).await;
+    let a_msgs = a.drain_for(Duration::from_millis(300)).await;
+    assert!(
+        b_msgs
+            .iter()
+            .filter(|m| m["MsgType"] == "RtnDepthMarketData")
+            .count()
+            >= 5
+    );
+    assert!(a_msgs.iter().all(|m| m["MsgType"] != "RtnDepthMarketData"));
+    // The last subscriber leaving releases the upstream subscription.
+    drop(b);
+    let deadline = tokio::time::Instant::now() + common::WAIT;
+    while gw.dispatcher.md.upstream_subscriptions() != 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "subscription not released"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn slow_client_does_not_delay_a_fast_one() {
+    let gw =
+        InProcess::start("Sim: {TickRate: 1500, StampTicks: true}\nLimits: {MdQueueDepth: 64}")
+            .await;
+    let ids = ["rb2605", "au2602", "m2605", "TA601"];
+    let mut slow = Client::connect(&gw.md_url).await;
+    slow.md_login().await;
+    slow.send(json!({"MsgType": "SubscribeMarketData", "InstrumentID": ids}))
+        .await;
+    slow.recv_all("RspSubMarketData").await;
+    let mut fast = Client::connect(&gw.md_url).await;
+    fast.md_login().await;
+    fast.send(json!({"MsgType": "SubscribeMarketData", "InstrumentID": ids}))
+        .await;
+    fast.recv_all("RspSubMarketData").await;
+
+    // The slow client reads nothing for three seconds while the fast one keeps up.
+    let start = std::time::Instant::now();
+    let mut worst = 0u128;
+    let mut n = 0;
+    while start.elapsed() < Duration::from_secs(3) {
+        let t = fast
+            .recv_until(|v| v["MsgType"] == "RtnDepthMarketData")
+            .await;
+        let stamp: u128 = t["DepthMarketData"]["reserve2"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        if start.elapsed() > Duration::from_millis(500) {
+            worst = worst.max(now_ns().saturating_sub(stamp));
+        }
+        n += 1;
+    }
+    assert!(n > 5000, "fast client got only {n} ticks");
+    assert!(
+        worst < 250_000_000,
+        "a tick reached the fast client {} ms late",
+        worst / 1_000_000
+    );
+
+    // The slow client was not disconnected, and what it reads now is recent:
+    // conflation kept the latest tick per instrument rather than a backlog.
+    let mut recent = false;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        let t = slow
+            .recv_until(|v| v["MsgType"] == "RtnDepthMarketData")
+            .await;
+        let stamp: u128 = t["DepthMarketData"]["reserve2"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        if now_ns().saturating_sub(stamp) < 200_000_000 {
+            recent = true;
+            break;
+        }
+    }
+    assert!(recent, "the slow client never caught up to recent ticks");
+}
