@@ -17,10 +17,12 @@ pub struct DepthMarketData {
     /// 交易日 (TThostFtdcDateType, at most 8 bytes)
     pub TradingDay: String,
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 交易所代码 (TThostFtdcExchangeIDType, at most 8 bytes)
     pub ExchangeID: String,
     /// 保留的无效字段 (TThostFtdcOldExchangeInstIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve2: String,
     /// 最新价 (TThostFtdcPriceType)
     pub LastPrice: f64,
@@ -153,6 +155,7 @@ pub struct ExchangeMarginRate {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 投机套保标志 (TThostFtdcHedgeFlagType)
     pub HedgeFlag: CtpChar,
@@ -211,10 +214,12 @@ pub struct InputOrderAction {
     /// 用户代码 (TThostFtdcUserIDType, at most 15 bytes)
     pub UserID: String,
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 投资单元代码 (TThostFtdcInvestUnitIDType, at most 16 bytes)
     pub InvestUnitID: String,
     /// 保留的无效字段 (TThostFtdcOldIPAddressType, at most 15 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve2: String,
     /// Mac地址 (TThostFtdcMacAddressType, at most 20 bytes)
     pub MacAddress: String,
@@ -256,6 +261,7 @@ pub struct InputOrder {
     /// 投资者代码 (TThostFtdcInvestorIDType, at most 12 bytes)
     pub InvestorID: String,
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 报单引用 (TThostFtdcOrderRefType, at most 12 bytes)
     pub OrderRef: String,
@@ -308,6 +314,7 @@ pub struct InputOrder {
     /// 交易编码 (TThostFtdcClientIDType, at most 10 bytes)
     pub ClientID: String,
     /// 保留的无效字段 (TThostFtdcOldIPAddressType, at most 15 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve2: String,
     /// Mac地址 (TThostFtdcMacAddressType, at most 20 bytes)
     pub MacAddress: String,
@@ -351,6 +358,7 @@ impl Validate for InputOrder {
 #[serde(default, deny_unknown_fields)]
 pub struct InstrumentCommissionRate {
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 投资者范围 (TThostFtdcInvestorRangeType)
     pub InvestorRange: CtpChar,
@@ -397,14 +405,17 @@ impl Validate for InstrumentCommissionRate {
 #[serde(default, deny_unknown_fields)]
 pub struct Instrument {
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 交易所代码 (TThostFtdcExchangeIDType, at most 8 bytes)
     pub ExchangeID: String,
     /// 合约名称 (TThostFtdcInstrumentNameType, at most 20 bytes)
     pub InstrumentName: String,
     /// 保留的无效字段 (TThostFtdcOldExchangeInstIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve2: String,
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve3: String,
     /// 产品类型 (TThostFtdcProductClassType)
     pub ProductClass: CtpChar,
@@ -449,6 +460,7 @@ pub struct Instrument {
     /// 是否使用大额单边保证金算法 (TThostFtdcMaxMarginSideAlgorithmType)
     pub MaxMarginSideAlgorithm: CtpChar,
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve4: String,
     /// 执行价 (TThostFtdcPriceType)
     pub StrikePrice: f64,
@@ -494,6 +506,7 @@ impl Validate for Instrument {
 #[serde(default, deny_unknown_fields)]
 pub struct InstrumentMarginRate {
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 投资者范围 (TThostFtdcInvestorRangeType)
     pub InvestorRange: CtpChar,
@@ -538,6 +551,7 @@ impl Validate for InstrumentMarginRate {
 #[serde(default, deny_unknown_fields)]
 pub struct InstrumentOrderCommRate {
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 投资者范围 (TThostFtdcInvestorRangeType)
     pub InvestorRange: CtpChar,
@@ -582,10 +596,12 @@ pub struct InstrumentStatus {
     /// 交易所代码 (TThostFtdcExchangeIDType, at most 8 bytes)
     pub ExchangeID: String,
     /// 保留的无效字段 (TThostFtdcOldExchangeInstIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 结算组代码 (TThostFtdcSettlementGroupIDType, at most 8 bytes)
     pub SettlementGroupID: String,
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve2: String,
     /// 合约交易状态 (TThostFtdcInstrumentStatusType)
     pub InstrumentStatus: CtpChar,
@@ -672,6 +688,7 @@ impl Validate for Investor {
 #[serde(default, deny_unknown_fields)]
 pub struct InvestorPositionDetail {
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -696,6 +713,7 @@ pub struct InvestorPositionDetail {
     /// 成交类型 (TThostFtdcTradeTypeType)
     pub TradeType: CtpChar,
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve2: String,
     /// 交易所代码 (TThostFtdcExchangeIDType, at most 8 bytes)
     pub ExchangeID: String,
@@ -757,6 +775,7 @@ impl Validate for InvestorPositionDetail {
 #[serde(default, deny_unknown_fields)]
 pub struct InvestorPosition {
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -878,6 +897,7 @@ impl Validate for InvestorPosition {
 #[serde(default, deny_unknown_fields)]
 pub struct OptionInstrCommRate {
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 投资者范围 (TThostFtdcInvestorRangeType)
     pub InvestorRange: CtpChar,
@@ -930,6 +950,7 @@ pub struct OptionInstrTradeCost {
     /// 投资者代码 (TThostFtdcInvestorIDType, at most 12 bytes)
     pub InvestorID: String,
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 投机套保标志 (TThostFtdcHedgeFlagType)
     pub HedgeFlag: CtpChar,
@@ -1016,12 +1037,14 @@ pub struct OrderAction {
     /// 状态信息 (TThostFtdcErrorMsgType, at most 80 bytes)
     pub StatusMsg: String,
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 营业部编号 (TThostFtdcBranchIDType, at most 8 bytes)
     pub BranchID: String,
     /// 投资单元代码 (TThostFtdcInvestUnitIDType, at most 16 bytes)
     pub InvestUnitID: String,
     /// 保留的无效字段 (TThostFtdcOldIPAddressType, at most 15 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve2: String,
     /// Mac地址 (TThostFtdcMacAddressType, at most 20 bytes)
     pub MacAddress: String,
@@ -1073,6 +1096,7 @@ pub struct Order {
     /// 投资者代码 (TThostFtdcInvestorIDType, at most 12 bytes)
     pub InvestorID: String,
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 报单引用 (TThostFtdcOrderRefType, at most 12 bytes)
     pub OrderRef: String,
@@ -1119,6 +1143,7 @@ pub struct Order {
     /// 客户代码 (TThostFtdcClientIDType, at most 10 bytes)
     pub ClientID: String,
     /// 保留的无效字段 (TThostFtdcOldExchangeInstIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve2: String,
     /// 交易所交易员代码 (TThostFtdcTraderIDType, at most 20 bytes)
     pub TraderID: String,
@@ -1191,6 +1216,7 @@ pub struct Order {
     /// 币种代码 (TThostFtdcCurrencyIDType, at most 3 bytes)
     pub CurrencyID: String,
     /// 保留的无效字段 (TThostFtdcOldIPAddressType, at most 15 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve3: String,
     /// Mac地址 (TThostFtdcMacAddressType, at most 20 bytes)
     pub MacAddress: String,
@@ -1256,6 +1282,7 @@ impl Validate for Order {
 #[serde(default, deny_unknown_fields)]
 pub struct Product {
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 产品名称 (TThostFtdcProductNameType, at most 20 bytes)
     pub ProductName: String,
@@ -1286,6 +1313,7 @@ pub struct Product {
     /// 质押资金可用范围 (TThostFtdcMortgageFundUseRangeType)
     pub MortgageFundUseRange: CtpChar,
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve2: String,
     /// 合约基础商品乘数 (TThostFtdcUnderlyingMultipleType)
     pub UnderlyingMultiple: f64,
@@ -1317,6 +1345,7 @@ impl Validate for Product {
 #[serde(default, deny_unknown_fields)]
 pub struct QryDepthMarketData {
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 交易所代码 (TThostFtdcExchangeIDType, at most 8 bytes)
     pub ExchangeID: String,
@@ -1357,6 +1386,7 @@ pub struct QryExchangeMarginRate {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 投机套保标志 (TThostFtdcHedgeFlagType)
     pub HedgeFlag: CtpChar,
@@ -1385,6 +1415,7 @@ pub struct QryInstrumentCommissionRate {
     /// 投资者代码 (TThostFtdcInvestorIDType, at most 12 bytes)
     pub InvestorID: String,
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 交易所代码 (TThostFtdcExchangeIDType, at most 8 bytes)
     pub ExchangeID: String,
@@ -1411,12 +1442,15 @@ impl Validate for QryInstrumentCommissionRate {
 #[serde(default, deny_unknown_fields)]
 pub struct QryInstrument {
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 交易所代码 (TThostFtdcExchangeIDType, at most 8 bytes)
     pub ExchangeID: String,
     /// 保留的无效字段 (TThostFtdcOldExchangeInstIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve2: String,
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve3: String,
     /// 合约代码 (TThostFtdcInstrumentIDType, at most 80 bytes)
     pub InstrumentID: String,
@@ -1448,6 +1482,7 @@ pub struct QryInstrumentMarginRate {
     /// 投资者代码 (TThostFtdcInvestorIDType, at most 12 bytes)
     pub InvestorID: String,
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 投机套保标志 (TThostFtdcHedgeFlagType)
     pub HedgeFlag: CtpChar,
@@ -1480,6 +1515,7 @@ pub struct QryInstrumentOrderCommRate {
     /// 投资者代码 (TThostFtdcInvestorIDType, at most 12 bytes)
     pub InvestorID: String,
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 合约代码 (TThostFtdcInstrumentIDType, at most 80 bytes)
     pub InstrumentID: String,
@@ -1522,6 +1558,7 @@ pub struct QryInvestorPositionDetail {
     /// 投资者代码 (TThostFtdcInvestorIDType, at most 12 bytes)
     pub InvestorID: String,
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 交易所代码 (TThostFtdcExchangeIDType, at most 8 bytes)
     pub ExchangeID: String,
@@ -1552,6 +1589,7 @@ pub struct QryInvestorPosition {
     /// 投资者代码 (TThostFtdcInvestorIDType, at most 12 bytes)
     pub InvestorID: String,
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 交易所代码 (TThostFtdcExchangeIDType, at most 8 bytes)
     pub ExchangeID: String,
@@ -1582,6 +1620,7 @@ pub struct QryMaxOrderVolume {
     /// 投资者代码 (TThostFtdcInvestorIDType, at most 12 bytes)
     pub InvestorID: String,
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 买卖方向 (TThostFtdcDirectionType)
     pub Direction: CtpChar,
@@ -1620,6 +1659,7 @@ pub struct QryOptionInstrCommRate {
     /// 投资者代码 (TThostFtdcInvestorIDType, at most 12 bytes)
     pub InvestorID: String,
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 交易所代码 (TThostFtdcExchangeIDType, at most 8 bytes)
     pub ExchangeID: String,
@@ -1650,6 +1690,7 @@ pub struct QryOptionInstrTradeCost {
     /// 投资者代码 (TThostFtdcInvestorIDType, at most 12 bytes)
     pub InvestorID: String,
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 投机套保标志 (TThostFtdcHedgeFlagType)
     pub HedgeFlag: CtpChar,
@@ -1686,6 +1727,7 @@ pub struct QryOrder {
     /// 投资者代码 (TThostFtdcInvestorIDType, at most 12 bytes)
     pub InvestorID: String,
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 交易所代码 (TThostFtdcExchangeIDType, at most 8 bytes)
     pub ExchangeID: String,
@@ -1721,6 +1763,7 @@ impl Validate for QryOrder {
 #[serde(default, deny_unknown_fields)]
 pub struct QryProduct {
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 产品类型 (TThostFtdcProductClassType)
     pub ProductClass: CtpChar,
@@ -1799,6 +1842,7 @@ pub struct QryTrade {
     /// 投资者代码 (TThostFtdcInvestorIDType, at most 12 bytes)
     pub InvestorID: String,
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 交易所代码 (TThostFtdcExchangeIDType, at most 8 bytes)
     pub ExchangeID: String,
@@ -1934,6 +1978,7 @@ pub struct ReqUserLogin {
     /// 动态密码 (TThostFtdcPasswordType, at most 40 bytes)
     pub OneTimePassword: String,
     /// 保留的无效字段 (TThostFtdcOldIPAddressType, at most 15 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 登录备注 (TThostFtdcLoginRemarkType, at most 35 bytes)
     pub LoginRemark: String,
@@ -2140,6 +2185,7 @@ impl Validate for SettlementInfo {
 #[serde(default, deny_unknown_fields)]
 pub struct SpecificInstrument {
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 合约代码 (TThostFtdcInstrumentIDType, at most 80 bytes)
     pub InstrumentID: String,
@@ -2162,6 +2208,7 @@ pub struct Trade {
     /// 投资者代码 (TThostFtdcInvestorIDType, at most 12 bytes)
     pub InvestorID: String,
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 报单引用 (TThostFtdcOrderRefType, at most 12 bytes)
     pub OrderRef: String,
@@ -2182,6 +2229,7 @@ pub struct Trade {
     /// 交易角色 (TThostFtdcTradingRoleType)
     pub TradingRole: CtpChar,
     /// 保留的无效字段 (TThostFtdcOldExchangeInstIDType, at most 30 bytes)
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve2: String,
     /// 开平标志 (TThostFtdcOffsetFlagType)
     pub OffsetFlag: CtpChar,

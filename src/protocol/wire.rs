@@ -25,8 +25,7 @@ impl Formatter for WireFormatter {
         if let Some(()) = write_simple_f64(w, v)? {
             return Ok(());
         }
-        let mut buf = ryu::Buffer::new();
-        w.write_all(buf.format_finite(v).as_bytes())
+        serde_json::ser::CompactFormatter.write_f64(w, v)
     }
 }
 

@@ -122,6 +122,13 @@ pub fn fields_rs(h: &Headers) -> String {
                 _ => format!("{} ({})", f.doc, f.typedef),
             };
             doc_comment(&mut o, "    ", &doc);
+            if f.name.starts_with("reserve") && ty == "String" {
+                // Dead fields kept for ABI compatibility: sent only when set.
+                let _ = writeln!(
+                    o,
+                    "    #[serde(skip_serializing_if = \"String::is_empty\")]"
+                );
+            }
             let _ = writeln!(o, "    pub {}: {},", f.name, ty);
         }
         o.push_str("}\n\n");
