@@ -116,6 +116,10 @@ pub struct SimFileConfig {
     /// Seed of the random walk, for reproducible runs.
     #[serde(rename = "Seed")]
     pub seed: Option<u64>,
+    /// Settle automatically when the clock passes into the next trading day (18:00
+    /// Beijing time, weekends skipped). Off, the day only ends on `settle`.
+    #[serde(rename = "AutoSettle")]
+    pub auto_settle: Option<bool>,
     /// Put the generation time (ns since the epoch) into `reserve2` of every tick, so
     /// that a benchmark can measure tick latency. Off by default.
     #[serde(rename = "StampTicks")]
@@ -240,6 +244,7 @@ pub struct SimConfig {
     pub durability: Durability,
     pub seed: Option<u64>,
     pub stamp_ticks: bool,
+    pub auto_settle: bool,
     pub front_outage: Option<FrontOutage>,
 }
 
@@ -253,6 +258,7 @@ impl Default for SimConfig {
             durability: Durability::Fsync,
             seed: None,
             stamp_ticks: false,
+            auto_settle: true,
             front_outage: None,
         }
     }
@@ -406,6 +412,7 @@ impl Config {
             durability: sim_file.durability.unwrap_or_default(),
             seed: sim_file.seed,
             stamp_ticks: sim_file.stamp_ticks.unwrap_or(false),
+            auto_settle: sim_file.auto_settle.unwrap_or(true),
             front_outage: sim_file.front_outage,
         };
         if !(sim.tick_rate.is_finite() && sim.tick_rate >= 0.0 && sim.tick_rate <= 1_000_000.0) {

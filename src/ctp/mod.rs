@@ -87,15 +87,23 @@ pub trait Backend: Send + Sync {
     }
     /// Writes everything that must survive a restart (called on shutdown).
     fn flush(&self) {}
+    /// Ends the trading day now (the sim's settlement); returns the new trading day.
+    fn settle(&self) -> Result<String, String> {
+        Err(format!(
+            "the {} backend is settled by its broker",
+            self.name()
+        ))
+    }
 }
 
 /// Opens the configured backend: the sim by default, the official libraries when
 /// fronts are configured.
 pub fn open(config: &crate::config::Config) -> Result<Arc<dyn Backend>, BackendError> {
     match config.backend {
-        crate::config::BackendKind::Sim => {
-            Ok(Arc::new(sim::SimBackend::start(config.sim.clone())?))
-        }
+        crate::config::BackendKind::Sim => Ok(Arc::new(sim::SimBackend::start(
+            config.sim.clone(),
+            &config.data_dir,
+        )?)),
         crate::config::BackendKind::Native => Err(BackendError(
             "the native backend is not available in this build yet".into(),
         )),

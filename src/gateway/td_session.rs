@@ -564,9 +564,11 @@ impl TdSession {
         }
     }
 
-    /// Points the RequestID inside order bodies back at the client's numbering.
+    /// Points the RequestID inside order bodies back at the client's numbering, and
+    /// sends unset market prices as 0 the way the market-data endpoint does.
     fn restore_request_ids(st: &State, body: &mut Option<Body>) {
         match body {
+            Some(Body::DepthMarketData(d)) => super::md_hub::adjust_unset_prices(d),
             Some(Body::Order(o)) => {
                 if let Some(c) = st.order_rids.get(&o.RequestID) {
                     o.RequestID = *c;

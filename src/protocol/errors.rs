@@ -38,6 +38,7 @@ pub mod ctp {
     pub const INVALID_LOGIN: i32 = 3;
     pub const DUPLICATE_LOGIN: i32 = 5;
     pub const NOT_LOGIN_YET: i32 = 6;
+    pub const NO_PRIVILEGE: i32 = 9;
     pub const OLD_PASSWORD_MISMATCH: i32 = 14;
     pub const BAD_FIELD: i32 = 15;
     pub const INSTRUMENT_NOT_FOUND: i32 = 16;

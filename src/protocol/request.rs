@@ -348,6 +348,7 @@ fn parse_td(msg_type: &str, obj: &mut Map<String, Value>) -> Result<TdRequest, F
         keys.push(msg_type);
     }
     keys.extend_from_slice(body_key_aliases(spec.msg_type));
+    keys.dedup();
     let Some((key, body)) = take_body(obj, &keys, true)? else {
         return Err((BAD_PARAMETERS, format!("missing field `{}`", spec.body_key)));
     };

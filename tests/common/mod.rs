@@ -68,6 +68,11 @@ pub struct InProcess {
 
 impl InProcess {
     pub async fn start(yaml: &str) -> InProcess {
+        // RUST_LOG=webctp=debug shows the gateway's logs in a failing test.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let dir = TempDir::new("gw");
         let cfg = config(yaml, dir.path());
         let dispatcher = webctp::cli::start_dispatcher(cfg).expect("gateway starts");
@@ -342,5 +347,60 @@ impl Drop for Binary {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A limit order insert request.
+pub fn order(
+    rid: i64,
+    inst: &str,
+    direction: &str,
+    offset: &str,
+    price: f64,
+    volume: i32,
+) -> Value {
+    json!({"MsgType": "ReqOrderInsert", "RequestID": rid, "InputOrder": {
+        "InstrumentID": inst, "Direction": direction, "CombOffsetFlag": offset,
+        "CombHedgeFlag": "1", "OrderPriceType": "2", "LimitPrice": price,
+        "VolumeTotalOriginal": volume, "TimeCondition": "3", "VolumeCondition": "1",
+        "ContingentCondition": "1", "ForceCloseReason": "0"}})
+}
+
+/// A query request with an empty or given filter.
+pub fn query(msg_type: &str, rid: i64, filter: Value) -> Value {
+    let key = msg_type.trim_start_matches("Req");
+    json!({"MsgType": msg_type, "RequestID": rid, key: filter})
+}
+
+impl Client {
+    /// Sends a query and collects every record of its answer.
+    pub async fn ask(&mut self, msg_type: &str, rid: i64, filter: Value) -> Vec<Value> {
+        self.send(query(msg_type, rid, filter)).await;
+        let rsp = format!("Rsp{}", msg_type.trim_start_matches("Req"));
+        let mut out = Vec::new();
+        loop {
+            let v = self
+                .recv_until(|v| v["MsgType"] == rsp.as_str() && v["RequestID"] == rid)
+                .await;
+            let last = v["IsLast"] == true;
+            out.push(v);
+            if last {
+                return out;
+            }
+        }
+    }
+
+    /// The current book of an instrument: (bid1, ask1, tick-aligned limits).
+    pub async fn book(&mut self, inst: &str) -> (f64, f64, f64, f64) {
+        let d = self
+            .ask("ReqQryDepthMarketData", 900, json!({"InstrumentID": inst}))
+            .await;
+        let d = &d[0]["DepthMarketData"];
+        (
+            d["BidPrice1"].as_f64().unwrap(),
+            d["AskPrice1"].as_f64().unwrap(),
+            d["UpperLimitPrice"].as_f64().unwrap(),
+            d["LowerLimitPrice"].as_f64().unwrap(),
+        )
     }
 }

@@ -85,18 +85,17 @@ impl InstrumentSpec {
         (n - n.round()).abs() < 1e-6
     }
 
-    /// Upper and lower limit prices of the day.
+    /// Upper and lower limit prices of a day settled at the listed price.
     pub fn limits(&self) -> (f64, f64) {
-        let span = self.pre_settlement * self.limit_ratio;
+        self.limits_around(self.pre_settlement)
+    }
+
+    /// Upper and lower limit prices of a day whose previous settlement is `settle`.
+    pub fn limits_around(&self, settle: f64) -> (f64, f64) {
+        let span = settle * self.limit_ratio;
         let ticks = (span / self.price_tick).floor();
-        let up = round_decimals(
-            self.pre_settlement + ticks * self.price_tick,
-            self.price_decimals(),
-        );
-        let down = round_decimals(
-            self.pre_settlement - ticks * self.price_tick,
-            self.price_decimals(),
-        );
+        let up = round_decimals(settle + ticks * self.price_tick, self.price_decimals());
+        let down = round_decimals(settle - ticks * self.price_tick, self.price_decimals());
         (up, down)
     }
 }

@@ -20,6 +20,8 @@ pub struct Level {
 #[derive(Debug, Clone)]
 pub struct Quote {
     pub spec: &'static InstrumentSpec,
+    /// The previous day's settlement price: limits and the walk's anchor.
+    pub pre_settlement: f64,
     pub last: f64,
     pub pre_close: f64,
     pub open: f64,
@@ -38,17 +40,25 @@ pub struct Quote {
 }
 
 impl Quote {
-    /// Opens the day at `start` (the previous last price, or the settlement price).
-    pub fn new(spec: &'static InstrumentSpec, start: Option<f64>, rng: &mut Rng) -> Quote {
-        let (upper, lower) = spec.limits();
+    /// Opens a day whose previous settlement is `pre_settlement` at `start` (the last
+    /// price seen, or the settlement price).
+    pub fn new(
+        spec: &'static InstrumentSpec,
+        pre_settlement: f64,
+        start: Option<f64>,
+        rng: &mut Rng,
+    ) -> Quote {
+        let pre_settlement = spec.round_to_tick(pre_settlement);
+        let (upper, lower) = spec.limits_around(pre_settlement);
         let last = start
             .filter(|p| p.is_finite() && *p > lower && *p < upper)
-            .map_or(spec.pre_settlement, |p| spec.round_to_tick(p));
+            .map_or(pre_settlement, |p| spec.round_to_tick(p));
         let mut q = Quote {
             spec,
+            pre_settlement,
             last,
             pre_close: spec
-                .round_to_tick(spec.pre_settlement + spec.price_tick * rng.range(-3, 3) as f64),
+                .round_to_tick(pre_settlement + spec.price_tick * rng.range(-3, 3) as f64),
             open: last,
             high: last,
             low: last,
@@ -111,8 +121,8 @@ impl Quote {
     /// the settlement price), some volume trades, the book is redrawn.
     pub fn step(&mut self, rng: &mut Rng) {
         let tick = self.spec.price_tick;
-        let span = self.spec.pre_settlement * self.spec.limit_ratio;
-        let drift = (self.last - self.spec.pre_settlement) / span; // -1..1
+        let span = self.pre_settlement * self.spec.limit_ratio;
+        let drift = (self.last - self.pre_settlement) / span; // -1..1
         let r = rng.unit();
         if r < 0.55 {
             let up = rng.unit() < 0.5 - 0.35 * drift;
@@ -196,7 +206,7 @@ impl Quote {
             ExchangeID: s.exchange.to_string(),
             reserve2: String::new(),
             LastPrice: self.last,
-            PreSettlementPrice: s.pre_settlement,
+            PreSettlementPrice: self.pre_settlement,
             PreClosePrice: self.pre_close,
             PreOpenInterest: self.pre_open_interest,
             OpenPrice: if traded { self.open } else { UNSET },
@@ -252,7 +262,7 @@ mod tests {
     fn walk_stays_on_ticks_and_inside_limits() {
         let mut rng = Rng::new(7);
         for spec in INSTRUMENTS {
-            let mut q = Quote::new(spec, None, &mut rng);
+            let mut q = Quote::new(spec, spec.pre_settlement, None, &mut rng);
             for _ in 0..5000 {
                 q.step(&mut rng);
                 assert!(spec.on_tick(q.last), "{} {}", spec.id, q.last);
@@ -273,7 +283,7 @@ mod tests {
     fn take_respects_the_limit() {
         let mut rng = Rng::new(1);
         let spec = crate::ctp::sim::instruments::find("rb2605").unwrap();
-        let mut q = Quote::new(spec, None, &mut rng);
+        let mut q = Quote::new(spec, spec.pre_settlement, None, &mut rng);
         let ask1 = q.asks[0].price;
         assert!(q.take(true, 10, Some(ask1 - spec.price_tick)).is_empty());
         let fills = q.take(true, 1, Some(ask1));

@@ -2,26 +2,38 @@
 //! generator, order matching, accounts and a crash-safe ledger — behind the same
 //! interface as the official CTP libraries.
 //!
-//! Threads: a market thread moves prices at the configured rate and matches resting
-//! orders; a delivery thread hands answers to the gateway, so that (as with real
-//! CTP) no answer arrives inside the call that caused it.
+//! Threads: the market thread moves prices at the configured rate, matches resting
+//! orders and rolls the trading day; the ledger thread writes the journal and then
+//! delivers trading answers; a delivery thread hands market-data answers to the
+//! gateway, so that (as with real CTP) no answer arrives inside the call that caused it.
 
+pub mod account;
 pub mod clock;
+pub mod exchange;
 pub mod instruments;
+pub mod ledger;
 pub mod market;
+pub mod queries;
 pub mod rng;
+pub mod td;
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
+
 use self::clock::BeijingTime;
+use self::exchange::{Exchange, Record};
 use self::instruments::INSTRUMENTS;
+use self::ledger::Ledger;
 use self::market::Quote;
 use self::rng::Rng;
+use self::td::{LoginGuard, SimTdSession};
 use crate::config::SimConfig;
 use crate::ctp::{Backend, BackendError, FrontEvent, MdEvents, MdSession, TdEvents, TdSession};
 use crate::protocol::Reply;
@@ -30,28 +42,36 @@ use crate::protocol::fields::{Body, ReqUserLogin, RspUserLogin, SpecificInstrume
 
 /// FrontID the sim reports.
 pub const FRONT_ID: i32 = 1;
+/// SysVersion the sim reports.
+pub const VERSION: &str = concat!("webctp-sim ", env!("CARGO_PKG_VERSION"));
 /// CTP's `OnFrontDisconnected` reason for a failed network read.
 const REASON_READ_FAILED: i32 = 0x1001;
 
 type Job = Box<dyn FnOnce() + Send>;
 
-struct Market {
-    quotes: Vec<Quote>,
-    rng: Rng,
-    trading_day: String,
-}
-
 struct Front {
     down_until: Option<Instant>,
+}
+
+/// Last prices saved between runs, so a restarted sim continues the same market.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct MarketSnapshot {
+    trading_day: String,
+    last: Vec<(String, f64)>,
 }
 
 /// State shared by the sim's threads and sessions.
 pub(crate) struct SimCore {
     config: SimConfig,
-    market: Mutex<Market>,
+    data_dir: PathBuf,
+    exchange: Mutex<Exchange>,
+    ledger: Ledger,
     md_sessions: Mutex<Vec<Weak<SimMdSession>>>,
+    td_sessions: Mutex<Vec<Weak<SimTdSession>>>,
     front: Mutex<Front>,
     deliver: Mutex<mpsc::Sender<Job>>,
+    logins: Mutex<LoginGuard>,
+    next_session: AtomicI32,
     shutdown: AtomicBool,
 }
 
@@ -73,12 +93,109 @@ impl SimCore {
         v.iter().filter_map(Weak::upgrade).collect()
     }
 
+    pub(crate) fn td_sessions(&self) -> Vec<Arc<SimTdSession>> {
+        let mut v = self.td_sessions.lock().unwrap_or_else(|e| e.into_inner());
+        v.retain(|w| w.strong_count() > 0);
+        v.iter().filter_map(Weak::upgrade).collect()
+    }
+
     fn trading_day(&self) -> String {
-        self.market
+        self.exchange
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .trading_day
             .clone()
+    }
+
+    fn snapshot_path(&self) -> PathBuf {
+        self.data_dir.join("market.json")
+    }
+
+    /// Saves last prices (not critical: a lost snapshot only restarts the walk).
+    fn save_market(&self) {
+        let snap = {
+            let ex = self.exchange.lock().unwrap_or_else(|e| e.into_inner());
+            MarketSnapshot {
+                trading_day: ex.trading_day.clone(),
+                last: INSTRUMENTS
+                    .iter()
+                    .zip(&ex.quotes)
+                    .map(|(s, q)| (s.id.to_string(), q.last))
+                    .collect(),
+            }
+        };
+        let tmp = self.data_dir.join("market.json.tmp");
+        let ok = serde_json::to_vec(&snap)
+            .ok()
+            .and_then(|b| std::fs::write(&tmp, b).ok())
+            .and_then(|_| std::fs::rename(&tmp, self.snapshot_path()).ok());
+        if ok.is_none() {
+            tracing::debug!("could not save the market snapshot");
+        }
+    }
+
+    /// Ends the trading day if the clock has moved past it.
+    fn roll_if_due(&self, ex: &mut Exchange) {
+        let today = BeijingTime::now().trading_day();
+        let ledger_day = clock::parse_date(&ex.trading_day).unwrap_or(today);
+        if today > ledger_day {
+            self.roll(ex, &clock::date_string(today));
+        }
+    }
+
+    /// Takes the front down for `duration`: every session hears OnFrontDisconnected,
+    /// requests fail with -1, and OnFrontConnected follows (the clients log in again).
+    fn drop_front(self: &Arc<Self>, duration: Duration) {
+        {
+            let mut f = self.front.lock().unwrap_or_else(|e| e.into_inner());
+            f.down_until = Some(Instant::now() + duration);
+        }
+        tracing::warn!(?duration, "sim front dropped");
+        let down = FrontEvent::Disconnected {
+            reason: REASON_READ_FAILED,
+        };
+        for s in self.md_sessions() {
+            s.logged_in.store(false, Ordering::Relaxed);
+            s.subscribed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
+            let ev = s.events.clone();
+            self.post(Box::new(move || ev.front(down)));
+        }
+        let mut jobs: Vec<ledger::Delivery> = Vec::new();
+        for s in self.td_sessions() {
+            s.disconnected();
+            let ev = s.events.clone();
+            jobs.push(Box::new(move || ev.front(down)));
+        }
+        let _ = self.ledger.append(&[], jobs);
+        let core = Arc::downgrade(self);
+        thread::spawn(move || {
+            thread::sleep(duration);
+            let Some(core) = core.upgrade() else { return };
+            core.front
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .down_until = None;
+            tracing::info!("sim front is back");
+            for s in core.md_sessions() {
+                let ev = s.events.clone();
+                core.post(Box::new(move || ev.front(FrontEvent::Connected)));
+            }
+            let mut jobs: Vec<ledger::Delivery> = Vec::new();
+            for s in core.td_sessions() {
+                let ev = s.events.clone();
+                jobs.push(Box::new(move || ev.front(FrontEvent::Connected)));
+            }
+            let _ = core.ledger.append(&[], jobs);
+        });
+    }
+
+    fn roll(&self, ex: &mut Exchange, next_day: &str) {
+        tracing::info!(from = %ex.trading_day, to = next_day, "settling the trading day");
+        let records = ex.decide_roll(next_day, &BeijingTime::now());
+        td::commit_and_flush(self, ex, records);
     }
 }
 
@@ -87,28 +204,88 @@ pub struct SimBackend {
     core: Arc<SimCore>,
 }
 
+/// Replays the journal into a fresh exchange and checks the result.
+fn rebuild(records: &[Record], seed: Option<u64>) -> Result<Exchange, BackendError> {
+    let rng = seed.map_or_else(Rng::from_time, Rng::new);
+    let day = clock::date_string(BeijingTime::now().trading_day());
+    let mut ex = Exchange::new(day, rng);
+    for r in records {
+        ex.apply(r);
+    }
+    ex.verify().map_err(|e| {
+        BackendError(format!(
+            "the sim ledger does not check out ({e}); refusing to start so nothing is lost"
+        ))
+    })?;
+    Ok(ex)
+}
+
 impl SimBackend {
-    /// Starts the exchange's threads.
-    pub fn start(config: SimConfig) -> Result<SimBackend, BackendError> {
-        let mut rng = config.seed.map_or_else(Rng::from_time, Rng::new);
-        let quotes = INSTRUMENTS
-            .iter()
-            .map(|s| Quote::new(s, None, &mut rng))
-            .collect();
-        let trading_day = clock::date_string(BeijingTime::now().trading_day());
+    /// Opens the ledger in `data_dir/sim` (replaying and checking it) and starts the
+    /// exchange's threads.
+    pub fn start(config: SimConfig, data_dir: &Path) -> Result<SimBackend, BackendError> {
+        let dir = data_dir.join("sim");
+        let (ledger, replay) =
+            Ledger::open(&dir, config.durability).map_err(|e| BackendError(e.to_string()))?;
+        let started = Instant::now();
+        let mut ex = rebuild(&replay.records, config.seed)?;
+        if !replay.records.is_empty() {
+            tracing::info!(
+                records = replay.records.len(),
+                accounts = ex.accounts.len(),
+                orders = ex.orders.len(),
+                trades = ex.trades.len(),
+                trading_day = %ex.trading_day,
+                elapsed = ?started.elapsed(),
+                "sim ledger replayed and checked"
+            );
+        }
+        // Continue the walk from the saved last prices of the same day.
+        if let Ok(bytes) = std::fs::read(dir.join("market.json"))
+            && let Ok(snap) = serde_json::from_slice::<MarketSnapshot>(&bytes)
+            && snap.trading_day == ex.trading_day
+        {
+            let Exchange { quotes, rng, .. } = &mut ex;
+            for (id, last) in snap.last {
+                if let Some(i) = instruments::index_of(&id) {
+                    let pre = quotes[i].pre_settlement;
+                    quotes[i] = Quote::new(&INSTRUMENTS[i], pre, Some(last), rng);
+                }
+            }
+        }
         let (tx, rx) = mpsc::channel::<Job>();
+        let mut initial = Vec::new();
+        if replay.records.is_empty() {
+            initial.push(Record::Start {
+                day: ex.trading_day.clone(),
+            });
+        }
+        for acc in &config.accounts {
+            if !ex.accounts.contains_key(&acc.user_id) {
+                let funds = acc.funds.unwrap_or(config.initial_funds);
+                initial.push(ex.open_account(&acc.user_id, &acc.password, funds));
+            }
+        }
+        if !initial.is_empty() {
+            ledger.append(&initial, Vec::new()).map_err(BackendError)?;
+        }
         let core = Arc::new(SimCore {
             config,
-            market: Mutex::new(Market {
-                quotes,
-                rng,
-                trading_day,
-            }),
+            data_dir: dir,
+            exchange: Mutex::new(ex),
+            ledger,
             md_sessions: Mutex::new(Vec::new()),
+            td_sessions: Mutex::new(Vec::new()),
             front: Mutex::new(Front { down_until: None }),
             deliver: Mutex::new(tx),
+            logins: Mutex::new(LoginGuard::default()),
+            next_session: AtomicI32::new((std::process::id() as i32 & 0xffff) << 12),
             shutdown: AtomicBool::new(false),
         });
+        if core.config.auto_settle {
+            let mut ex = core.exchange.lock().unwrap_or_else(|e| e.into_inner());
+            core.roll_if_due(&mut ex);
+        }
         thread::Builder::new()
             .name("sim-deliver".into())
             .spawn(move || {
@@ -123,29 +300,56 @@ impl SimBackend {
             .spawn(move || market_thread(weak))
             .map_err(|e| BackendError(format!("cannot start the sim: {e}")))?;
         if let Some(outage) = core.config.front_outage {
-            let backend = SimBackend { core: core.clone() };
+            let weak = Arc::downgrade(&core);
             thread::spawn(move || {
                 thread::sleep(Duration::from_secs_f64(outage.after_secs.max(0.0)));
-                let _ = backend.drop_front(Duration::from_secs_f64(outage.for_secs.max(0.0)));
+                if let Some(core) = weak.upgrade() {
+                    core.drop_front(Duration::from_secs_f64(outage.for_secs.max(0.0)));
+                }
             });
         }
         Ok(SimBackend { core })
+    }
+
+    /// Ends the trading day now: resting orders are cancelled, positions settle at the
+    /// last prices and move to yesterday's, and a new day starts.
+    pub fn settle(&self) -> String {
+        let mut ex = self.core.exchange.lock().unwrap_or_else(|e| e.into_inner());
+        let next = clock::parse_date(&ex.trading_day)
+            .map(|d| clock::date_string(clock::next_business_day(d + 1)))
+            .unwrap_or_else(|| clock::date_string(BeijingTime::now().trading_day()));
+        self.core.roll(&mut ex, &next);
+        drop(ex);
+        self.core.ledger.flush();
+        next
     }
 }
 
 impl Drop for SimBackend {
     fn drop(&mut self) {
         self.core.shutdown.store(true, Ordering::Relaxed);
+        self.core.save_market();
+        self.core.ledger.flush();
     }
 }
 
-/// Moves prices at the configured rate and sends ticks to subscribed sessions.
+/// Moves prices at the configured rate, fills resting orders the new book crosses,
+/// sends ticks to subscribed sessions and rolls the trading day.
 fn market_thread(core: Weak<SimCore>) {
     let mut next: Vec<Instant> = Vec::new();
+    let mut last_housekeeping = Instant::now();
     loop {
         let Some(core) = core.upgrade() else { return };
         if core.shutdown.load(Ordering::Relaxed) {
             return;
+        }
+        if last_housekeeping.elapsed() >= Duration::from_secs(1) {
+            last_housekeeping = Instant::now();
+            if core.config.auto_settle {
+                let mut ex = core.exchange.lock().unwrap_or_else(|e| e.into_inner());
+                core.roll_if_due(&mut ex);
+            }
+            core.save_market();
         }
         let rate = core.config.tick_rate;
         if rate <= 0.0 {
@@ -166,22 +370,23 @@ fn market_thread(core: Weak<SimCore>) {
         let up = core.front_up();
         let mut ticks = Vec::new();
         {
-            let mut m = core.market.lock().unwrap_or_else(|e| e.into_inner());
-            let Market {
-                quotes,
-                rng,
-                trading_day,
-            } = &mut *m;
+            let mut ex = core.exchange.lock().unwrap_or_else(|e| e.into_inner());
             let stamp_now = BeijingTime::now();
-            for (i, q) in quotes.iter_mut().enumerate() {
+            let mut records = Vec::new();
+            for i in 0..INSTRUMENTS.len() {
                 // Catch up at most a few steps; a stalled thread should not burst.
                 let mut steps = 0;
                 while next[i] <= now && steps < 64 {
-                    q.step(rng);
+                    let Exchange { quotes, rng, .. } = &mut *ex;
+                    quotes[i].step(rng);
                     next[i] += interval;
                     steps += 1;
+                    for idx in ex.crossing_orders(i) {
+                        let fills = ex.decide_match(idx, &stamp_now);
+                        records.extend(fills);
+                    }
                     if up && sessions.iter().any(|s| s.wants(i)) {
-                        let mut d = q.snapshot(trading_day, &stamp_now);
+                        let mut d = ex.quotes[i].snapshot(&ex.trading_day, &stamp_now);
                         if core.config.stamp_ticks {
                             d.reserve2 = clock::unix_nanos().to_string();
                         }
@@ -191,6 +396,9 @@ fn market_thread(core: Weak<SimCore>) {
                 if next[i] + interval < now {
                     next[i] = now;
                 }
+            }
+            if !records.is_empty() {
+                td::commit_and_flush(&core, &mut ex, records);
             }
         }
         for (i, d) in ticks {
@@ -216,7 +424,7 @@ impl Backend for SimBackend {
     }
 
     fn version(&self) -> String {
-        format!("webctp sim {}", env!("CARGO_PKG_VERSION"))
+        VERSION.to_string()
     }
 
     fn md_session(&self, events: Arc<dyn MdEvents>) -> Result<Arc<dyn MdSession>, BackendError> {
@@ -238,10 +446,27 @@ impl Backend for SimBackend {
         Ok(s)
     }
 
-    fn td_session(&self, _events: Arc<dyn TdEvents>) -> Result<Arc<dyn TdSession>, BackendError> {
-        Err(BackendError(
-            "the simulated exchange does not trade yet".into(),
-        ))
+    fn td_session(&self, events: Arc<dyn TdEvents>) -> Result<Arc<dyn TdSession>, BackendError> {
+        let id = self.core.next_session.fetch_add(1, Ordering::Relaxed);
+        let s = Arc::new(SimTdSession::new(
+            Arc::downgrade(&self.core),
+            events.clone(),
+            id,
+        ));
+        self.core
+            .td_sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::downgrade(&s));
+        if self.core.front_up() {
+            // Through the ledger's queue, so it reaches the session after nothing else.
+            let ev = events.clone();
+            let _ = self
+                .core
+                .ledger
+                .append(&[], vec![Box::new(move || ev.front(FrontEvent::Connected))]);
+        }
+        Ok(s)
     }
 
     fn query_interval(&self) -> Duration {
@@ -249,39 +474,17 @@ impl Backend for SimBackend {
     }
 
     fn drop_front(&self, duration: Duration) -> Result<(), String> {
-        {
-            let mut f = self.core.front.lock().unwrap_or_else(|e| e.into_inner());
-            f.down_until = Some(Instant::now() + duration);
-        }
-        tracing::warn!(?duration, "sim front dropped");
-        for s in self.core.md_sessions() {
-            s.logged_in.store(false, Ordering::Relaxed);
-            s.subscribed
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clear();
-            let ev = s.events.clone();
-            self.core.post(Box::new(move || {
-                ev.front(FrontEvent::Disconnected {
-                    reason: REASON_READ_FAILED,
-                })
-            }));
-        }
-        let core = Arc::downgrade(&self.core);
-        thread::spawn(move || {
-            thread::sleep(duration);
-            let Some(core) = core.upgrade() else { return };
-            core.front
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .down_until = None;
-            tracing::info!("sim front is back");
-            for s in core.md_sessions() {
-                let ev = s.events.clone();
-                core.post(Box::new(move || ev.front(FrontEvent::Connected)));
-            }
-        });
+        self.core.drop_front(duration);
         Ok(())
+    }
+
+    fn flush(&self) {
+        self.core.save_market();
+        self.core.ledger.flush();
+    }
+
+    fn settle(&self) -> Result<String, String> {
+        Ok(SimBackend::settle(self))
     }
 }
 
@@ -352,7 +555,7 @@ impl MdSession for SimMdSession {
             CZCETime: now.time(),
             FFEXTime: now.time(),
             INETime: now.time(),
-            SysVersion: self::VERSION.into(),
+            SysVersion: VERSION.into(),
             GFEXTime: now.time(),
             ..RspUserLogin::default()
         };
@@ -403,6 +606,3 @@ impl MdSession for SimMdSession {
         0
     }
 }
-
-/// SysVersion the sim reports.
-pub const VERSION: &str = concat!("webctp-sim ", env!("CARGO_PKG_VERSION"));

@@ -1,0 +1,406 @@
+//! The sim's journal: every [`Record`] is appended to `ledger.journal` in the data
+//! directory before anything that depends on it reaches a client.
+//!
+//! Records are framed as `[length u32][crc32 u32][JSON]`. A writer thread takes
+//! everything appended since its last write, writes it in one go, syncs it
+//! (`fdatasync` unless `Durability: os`), and only then runs the deliveries queued
+//! with those records — so an acknowledged order is always on disk (group commit).
+//! A crash can only tear the last, unacknowledged record; replay drops such a tail.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+
+use super::exchange::Record;
+use crate::config::Durability;
+
+/// Something to run once the records before it are durable.
+pub type Delivery = Box<dyn FnOnce() + Send>;
+
+/// A problem with the ledger, worded for the user.
+#[derive(Debug)]
+pub struct LedgerError(pub String);
+
+impl std::fmt::Display for LedgerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Default)]
+struct Pending {
+    buf: Vec<u8>,
+    deliveries: Vec<Delivery>,
+    /// Batches appended / fully written and delivered.
+    appended: u64,
+    done: u64,
+    closed: bool,
+    failed: Option<String>,
+}
+
+struct Shared {
+    pending: Mutex<Pending>,
+    work: Condvar,
+    finished: Condvar,
+}
+
+/// The open journal of one data directory (which it locks).
+pub struct Ledger {
+    shared: Arc<Shared>,
+    writer: Mutex<Option<thread::JoinHandle<()>>>,
+    pub path: PathBuf,
+    _lock: File,
+}
+
+/// Creates a directory (and parents) readable only by its owner.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        // An existing directory keeps its mode unless we tighten it.
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(dir)
+    }
+}
+
+fn lock_dir(dir: &Path) -> Result<File, LedgerError> {
+    let path = dir.join("LOCK");
+    let mut f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| LedgerError(format!("cannot open {}: {e}", path.display())))?;
+    if f.try_lock().is_err() {
+        let mut owner = String::new();
+        let _ = f.read_to_string(&mut owner);
+        let owner = owner.trim();
+        return Err(LedgerError(format!(
+            "the sim data directory {} is in use by another webctp process{}; stop it, use another --data-dir, or talk to the running gateway with `webctp exec --url ws://HOST:PORT ...`",
+            dir.display(),
+            if owner.is_empty() {
+                String::new()
+            } else {
+                format!(" (pid {owner})")
+            }
+        )));
+    }
+    let _ = f.set_len(0);
+    let _ = write!(f, "{}", std::process::id());
+    let _ = f.sync_data();
+    Ok(f)
+}
+
+/// Frames one record.
+pub fn encode(rec: &Record, out: &mut Vec<u8>) {
+    let json = serde_json::to_vec(rec).unwrap_or_default();
+    let len = u32::try_from(json.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&json).to_le_bytes());
+    out.extend_from_slice(&json);
+}
+
+/// What reading a journal found.
+pub struct Replay {
+    pub records: Vec<Record>,
+    /// Bytes of an incomplete last record that were dropped.
+    pub torn_tail: usize,
+}
+
+/// Decodes a journal. A damaged record that ends the file is a torn write and is
+/// dropped; damage followed by more records is corruption.
+pub fn decode(data: &[u8]) -> Result<(Replay, usize), LedgerError> {
+    let mut records = Vec::new();
+    let mut pos = 0;
+    while pos < data.len() {
+        let rest = &data[pos..];
+        let header_ok = rest.len() >= 8;
+        let (len, crc) = if header_ok {
+            (
+                u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize,
+                u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]),
+            )
+        } else {
+            (0, 0)
+        };
+        let complete = header_ok && rest.len() >= 8 + len;
+        let body = if complete { &rest[8..8 + len] } else { &[][..] };
+        let valid = complete && crc32fast::hash(body) == crc;
+        let parsed = if valid {
+            serde_json::from_slice::<Record>(body).ok()
+        } else {
+            None
+        };
+        match parsed {
+            Some(r) => {
+                records.push(r);
+                pos += 8 + len;
+            }
+            None => {
+                let last = !complete || pos + 8 + len >= data.len();
+                if last {
+                    return Ok((
+                        Replay {
+                            records,
+                            torn_tail: data.len() - pos,
+                        },
+                        pos,
+                    ));
+                }
+                return Err(LedgerError(format!(
+                    "the journal is damaged at byte {pos} (a record in the middle does not check out); refusing to start rather than lose trades"
+                )));
+            }
+        }
+    }
+    Ok((
+        Replay {
+            records,
+            torn_tail: 0,
+        },
+        pos,
+    ))
+}
+
+impl Ledger {
+    /// Locks `dir`, reads its journal (dropping a torn tail) and starts the writer.
+    pub fn open(dir: &Path, durability: Durability) -> Result<(Ledger, Replay), LedgerError> {
+        create_private_dir(dir)
+            .map_err(|e| LedgerError(format!("cannot create {}: {e}", dir.display())))?;
+        let lock = lock_dir(dir)?;
+        let path = dir.join("ledger.journal");
+        let mut data = Vec::new();
+        if path.exists() {
+            File::open(&path)
+                .and_then(|mut f| f.read_to_end(&mut data))
+                .map_err(|e| LedgerError(format!("cannot read {}: {e}", path.display())))?;
+        }
+        let (replay, good) = decode(&data)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| LedgerError(format!("cannot open {}: {e}", path.display())))?;
+        if replay.torn_tail > 0 {
+            tracing::warn!(
+                bytes = replay.torn_tail,
+                "dropping an incomplete record at the end of the journal (it was never acknowledged)"
+            );
+            file.set_len(good as u64)
+                .and_then(|_| file.sync_data())
+                .map_err(|e| LedgerError(format!("cannot repair {}: {e}", path.display())))?;
+        }
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Pending::default()),
+            work: Condvar::new(),
+            finished: Condvar::new(),
+        });
+        let s = shared.clone();
+        let writer = thread::Builder::new()
+            .name("sim-ledger".into())
+            .spawn(move || writer_loop(s, file, durability == Durability::Fsync))
+            .map_err(|e| LedgerError(format!("cannot start the ledger writer: {e}")))?;
+        Ok((
+            Ledger {
+                shared,
+                writer: Mutex::new(Some(writer)),
+                path,
+                _lock: lock,
+            },
+            replay,
+        ))
+    }
+
+    /// Queues records, and deliveries to run once they are durable. Records and
+    /// deliveries of successive calls keep their order.
+    pub fn append(&self, records: &[Record], deliveries: Vec<Delivery>) -> Result<(), String> {
+        let mut p = self
+            .shared
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = &p.failed {
+            return Err(e.clone());
+        }
+        for r in records {
+            encode(r, &mut p.buf);
+        }
+        p.deliveries.extend(deliveries);
+        p.appended += 1;
+        drop(p);
+        self.shared.work.notify_one();
+        Ok(())
+    }
+
+    /// Whether a write failed (then nothing more is accepted).
+    pub fn failed(&self) -> Option<String> {
+        self.shared
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .failed
+            .clone()
+    }
+
+    /// Waits until everything appended so far is written and delivered.
+    pub fn flush(&self) {
+        let mut p = self
+            .shared
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let target = p.appended;
+        while p.done < target && p.failed.is_none() && !p.closed {
+            p = self
+                .shared
+                .finished
+                .wait(p)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        self.flush();
+        {
+            let mut p = self
+                .shared
+                .pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            p.closed = true;
+        }
+        self.shared.work.notify_all();
+        if let Some(h) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn writer_loop(shared: Arc<Shared>, mut file: File, fsync: bool) {
+    loop {
+        let (buf, deliveries, batch) = {
+            let mut p = shared.pending.lock().unwrap_or_else(|e| e.into_inner());
+            while p.buf.is_empty() && p.deliveries.is_empty() && !p.closed {
+                p = shared.work.wait(p).unwrap_or_else(|e| e.into_inner());
+            }
+            if p.buf.is_empty() && p.deliveries.is_empty() && p.closed {
+                return;
+            }
+            (
+                std::mem::take(&mut p.buf),
+                std::mem::take(&mut p.deliveries),
+                p.appended,
+            )
+        };
+        if !buf.is_empty() {
+            let result = file
+                .write_all(&buf)
+                .and_then(|_| if fsync { file.sync_data() } else { Ok(()) });
+            if let Err(e) = result {
+                let msg =
+                    format!("writing the sim ledger failed: {e}; no further orders are accepted");
+                tracing::error!("{msg}");
+                let mut p = shared.pending.lock().unwrap_or_else(|e| e.into_inner());
+                p.failed = Some(msg);
+                drop(p);
+                shared.finished.notify_all();
+                // Nothing that depends on the lost records may be delivered.
+                return;
+            }
+        }
+        for d in deliveries {
+            // A panic in one delivery must not stop the ledger.
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(d)).is_err() {
+                tracing::error!("a delivery panicked");
+            }
+        }
+        let mut p = shared.pending.lock().unwrap_or_else(|e| e.into_inner());
+        p.done = p.done.max(batch);
+        drop(p);
+        shared.finished.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(n: i32) -> Record {
+        Record::Confirm {
+            user: format!("u{n}"),
+            day: "20261124".into(),
+            date: "20261124".into(),
+            time: "09:00:00".into(),
+        }
+    }
+
+    #[test]
+    fn torn_tail_is_dropped_but_damage_in_the_middle_is_refused() {
+        let mut data = Vec::new();
+        for i in 0..3 {
+            encode(&rec(i), &mut data);
+        }
+        let full = data.len();
+        let (r, good) = decode(&data).unwrap();
+        assert_eq!(r.records.len(), 3);
+        assert_eq!(good, full);
+        // Every prefix decodes to the records that are whole.
+        for cut in 0..full {
+            let (r, good) = decode(&data[..cut]).unwrap();
+            assert!(good <= cut);
+            assert_eq!(r.torn_tail, cut - good);
+        }
+        // A flipped byte inside the first record, with records after it: corruption.
+        let mut bad = data.clone();
+        bad[12] ^= 0xff;
+        assert!(decode(&bad).is_err());
+        // The same in the last record: a torn tail.
+        let mut tail = data.clone();
+        let n = tail.len();
+        tail[n - 2] ^= 0xff;
+        let (r, _) = decode(&tail).unwrap();
+        assert_eq!(r.records.len(), 2);
+    }
+
+    #[test]
+    fn deliveries_wait_for_their_records_and_the_dir_is_locked() {
+        let dir = std::env::temp_dir().join(format!("webctp-ledger-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        {
+            let (ledger, replay) = Ledger::open(&dir, Durability::Fsync).unwrap();
+            assert!(replay.records.is_empty());
+            assert!(Ledger::open(&dir, Durability::Fsync).is_err());
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            for i in 0..50 {
+                let s = seen.clone();
+                ledger
+                    .append(&[rec(i)], vec![Box::new(move || s.lock().unwrap().push(i))])
+                    .unwrap();
+            }
+            ledger.flush();
+            assert_eq!(*seen.lock().unwrap(), (0..50).collect::<Vec<_>>());
+        }
+        let (_ledger, replay) = Ledger::open(&dir, Durability::Fsync).unwrap();
+        assert_eq!(replay.records.len(), 50);
+        assert_eq!(replay.records[7], rec(7));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

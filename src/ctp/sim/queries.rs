@@ -1,0 +1,553 @@
+//! Answers to the trading queries, read from the exchange's state. Each returns the
+//! records of one answer; an empty list is answered with a null body.
+
+use super::account::{Account, Position, Side, margin_per_lot};
+use super::clock::BeijingTime;
+use super::exchange::Exchange;
+
+use super::instruments::{EXCHANGES, INSTRUMENTS, InstrumentSpec};
+use crate::protocol::CtpChar;
+use crate::protocol::fields::*;
+
+const BROKER: &str = "9999";
+
+fn matches(filter: &str, value: &str) -> bool {
+    filter.is_empty() || filter == value
+}
+
+fn spec_matches(s: &InstrumentSpec, instrument: &str, exchange: &str) -> bool {
+    matches(instrument, s.id) && matches(exchange, s.exchange)
+}
+
+/// ReqQryOrder.
+pub fn orders(ex: &Exchange, user: &str, q: &QryOrder) -> Vec<Body> {
+    ex.orders
+        .iter()
+        .filter(|o| o.user == user)
+        .filter(|o| matches(&q.InstrumentID, &o.order.InstrumentID))
+        .filter(|o| matches(&q.ExchangeID, &o.order.ExchangeID))
+        .filter(|o| {
+            q.OrderSysID.trim().is_empty() || q.OrderSysID.trim() == o.order.OrderSysID.trim()
+        })
+        .filter(|o| q.InsertTimeStart.is_empty() || o.order.InsertTime >= q.InsertTimeStart)
+        .filter(|o| q.InsertTimeEnd.is_empty() || o.order.InsertTime <= q.InsertTimeEnd)
+        .map(|o| Body::from(o.order.clone()))
+        .collect()
+}
+
+/// ReqQryTrade.
+pub fn trades(ex: &Exchange, user: &str, q: &QryTrade) -> Vec<Body> {
+    ex.trades
+        .iter()
+        .filter(|t| t.InvestorID == user)
+        .filter(|t| matches(&q.InstrumentID, &t.InstrumentID))
+        .filter(|t| matches(&q.ExchangeID, &t.ExchangeID))
+        .filter(|t| q.TradeID.trim().is_empty() || q.TradeID.trim() == t.TradeID.trim())
+        .filter(|t| q.TradeTimeStart.is_empty() || t.TradeTime >= q.TradeTimeStart)
+        .filter(|t| q.TradeTimeEnd.is_empty() || t.TradeTime <= q.TradeTimeEnd)
+        .map(|t| Body::from(t.clone()))
+        .collect()
+}
+
+/// One InvestorPosition row over the lots `today` selects (None = all).
+fn position_row(
+    ex: &Exchange,
+    user: &str,
+    inst: usize,
+    side: Side,
+    p: &Position,
+    today: Option<bool>,
+) -> InvestorPosition {
+    let spec = &INSTRUMENTS[inst];
+    let day = &ex.trading_day;
+    let last = ex.quotes[inst].last;
+    let mult = f64::from(spec.multiple);
+    let lots: Vec<_> = p
+        .lots
+        .iter()
+        .filter(|l| today.is_none_or(|t| (l.open_date == *day) == t))
+        .collect();
+    let volume: i32 = lots.iter().map(|l| l.volume).sum();
+    let today_volume: i32 = lots
+        .iter()
+        .filter(|l| l.open_date == *day)
+        .map(|l| l.volume)
+        .sum();
+    let margin: f64 = lots.iter().map(|l| l.margin * f64::from(l.volume)).sum();
+    let cost: f64 = lots
+        .iter()
+        .map(|l| l.ref_price * f64::from(l.volume) * mult)
+        .sum();
+    let open_cost: f64 = lots
+        .iter()
+        .map(|l| l.open_price * f64::from(l.volume) * mult)
+        .sum();
+    let profit: f64 = lots
+        .iter()
+        .map(|l| (last - l.ref_price) * side.sign() * f64::from(l.volume) * mult)
+        .sum();
+    // Today's activity belongs to the today row (or the only row).
+    let activity = today != Some(false);
+    let (long_frozen, short_frozen) = {
+        let close_frozen = match today {
+            Some(true) => p.frozen_close.today,
+            Some(false) => p.frozen_close.yesterday,
+            None => p.frozen_close.total(),
+        };
+        let open_frozen = if activity { p.frozen_open } else { 0 };
+        match side {
+            Side::Long => (open_frozen, close_frozen),
+            Side::Short => (close_frozen, open_frozen),
+        }
+    };
+    let ratio = match side {
+        Side::Long => spec.long_margin_ratio,
+        Side::Short => spec.short_margin_ratio,
+    };
+    InvestorPosition {
+        BrokerID: BROKER.into(),
+        InvestorID: user.into(),
+        PosiDirection: CtpChar(side.posi_direction()),
+        HedgeFlag: CtpChar(b'1'),
+        PositionDate: CtpChar(if today == Some(false) { b'2' } else { b'1' }),
+        YdPosition: if today == Some(true) { 0 } else { p.yd_start },
+        Position: volume,
+        LongFrozen: long_frozen,
+        ShortFrozen: short_frozen,
+        OpenVolume: if activity { p.open_volume } else { 0 },
+        CloseVolume: if activity { p.close_volume } else { 0 },
+        OpenAmount: if activity { p.open_amount } else { 0.0 },
+        CloseAmount: if activity { p.close_amount } else { 0.0 },
+        PositionCost: cost,
+        PreMargin: 0.0,
+        UseMargin: margin,
+        Commission: if activity { p.commission } else { 0.0 },
+        CloseProfit: if activity {
+            p.close_profit_by_date
+        } else {
+            0.0
+        },
+        PositionProfit: profit,
+        PreSettlementPrice: ex.quotes[inst].pre_settlement,
+        SettlementPrice: last,
+        TradingDay: day.clone(),
+        SettlementID: 1,
+        OpenCost: open_cost,
+        ExchangeMargin: margin,
+        CloseProfitByDate: if activity {
+            p.close_profit_by_date
+        } else {
+            0.0
+        },
+        CloseProfitByTrade: if activity {
+            p.close_profit_by_trade
+        } else {
+            0.0
+        },
+        TodayPosition: today_volume,
+        MarginRateByMoney: ratio,
+        ExchangeID: spec.exchange.into(),
+        InstrumentID: spec.id.into(),
+        ..InvestorPosition::default()
+    }
+}
+
+/// ReqQryInvestorPosition: SHFE and INE report today's and yesterday's lots in
+/// separate rows (PositionDate 1 and 2); the other exchanges in one row.
+pub fn positions(ex: &Exchange, user: &str, q: &QryInvestorPosition) -> Vec<Body> {
+    let Some(a) = ex.accounts.get(user) else {
+        return Vec::new();
+    };
+    let day = &ex.trading_day;
+    let mut out = Vec::new();
+    for ((inst, side), p) in &a.positions {
+        let spec = &INSTRUMENTS[*inst];
+        if !spec_matches(spec, &q.InstrumentID, &q.ExchangeID) {
+            continue;
+        }
+        if spec.splits_today() {
+            let has_today = p.today(day) > 0
+                || p.open_volume > 0
+                || p.frozen_open > 0
+                || p.frozen_close.today > 0;
+            let has_yd = p.yd_start > 0 || p.yesterday(day) > 0;
+            if has_today || !has_yd {
+                out.push(Body::from(position_row(
+                    ex,
+                    user,
+                    *inst,
+                    *side,
+                    p,
+                    Some(true),
+                )));
+            }
+            if has_yd {
+                out.push(Body::from(position_row(
+                    ex,
+                    user,
+                    *inst,
+                    *side,
+                    p,
+                    Some(false),
+                )));
+            }
+        } else {
+            out.push(Body::from(position_row(ex, user, *inst, *side, p, None)));
+        }
+    }
+    out
+}
+
+/// ReqQryInvestorPositionDetail: one record per open lot.
+pub fn position_details(ex: &Exchange, user: &str, q: &QryInvestorPositionDetail) -> Vec<Body> {
+    let Some(a) = ex.accounts.get(user) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for ((inst, side), p) in &a.positions {
+        let spec = &INSTRUMENTS[*inst];
+        if !spec_matches(spec, &q.InstrumentID, &q.ExchangeID) {
+            continue;
+        }
+        let last = ex.quotes[*inst].last;
+        let mult = f64::from(spec.multiple);
+        for l in &p.lots {
+            let v = f64::from(l.volume) * mult * side.sign();
+            out.push(Body::from(InvestorPositionDetail {
+                BrokerID: BROKER.into(),
+                InvestorID: user.into(),
+                HedgeFlag: CtpChar(b'1'),
+                Direction: CtpChar(side.open_direction()),
+                OpenDate: l.open_date.clone(),
+                TradeID: l.trade_id.clone(),
+                Volume: l.volume,
+                OpenPrice: l.open_price,
+                TradingDay: ex.trading_day.clone(),
+                SettlementID: 1,
+                TradeType: CtpChar(b'0'),
+                ExchangeID: spec.exchange.into(),
+                PositionProfitByDate: (last - l.ref_price) * v,
+                PositionProfitByTrade: (last - l.open_price) * v,
+                Margin: l.margin * f64::from(l.volume),
+                ExchMargin: l.margin * f64::from(l.volume),
+                MarginRateByMoney: match side {
+                    Side::Long => spec.long_margin_ratio,
+                    Side::Short => spec.short_margin_ratio,
+                },
+                LastSettlementPrice: if l.open_date == ex.trading_day {
+                    ex.quotes[*inst].pre_settlement
+                } else {
+                    l.ref_price
+                },
+                SettlementPrice: last,
+                InstrumentID: spec.id.into(),
+                ..InvestorPositionDetail::default()
+            }));
+        }
+    }
+    out
+}
+
+/// ReqQryTradingAccount.
+pub fn trading_account(ex: &Exchange, a: &Account) -> TradingAccount {
+    let last = ex.last_prices();
+    let balance = a.balance(&last);
+    let curr_margin = a.curr_margin();
+    let available = a.available(&last);
+    TradingAccount {
+        BrokerID: BROKER.into(),
+        AccountID: a.user_id.clone(),
+        PreBalance: a.pre_balance,
+        PreMargin: a.pre_margin,
+        Deposit: a.deposit,
+        Withdraw: a.withdraw,
+        FrozenMargin: a.frozen_margin,
+        FrozenCommission: a.frozen_commission,
+        CurrMargin: curr_margin,
+        Commission: a.commission,
+        CloseProfit: a.close_profit,
+        PositionProfit: a.position_profit(&last),
+        Balance: balance,
+        Available: available,
+        WithdrawQuota: available.max(0.0),
+        TradingDay: ex.trading_day.clone(),
+        SettlementID: 1,
+        ExchangeMargin: curr_margin,
+        CurrencyID: "CNY".into(),
+        ..TradingAccount::default()
+    }
+}
+
+/// ReqQryInvestor.
+pub fn investor(user: &str) -> Investor {
+    Investor {
+        InvestorID: user.into(),
+        BrokerID: BROKER.into(),
+        InvestorGroupID: "sim".into(),
+        InvestorName: format!("模拟账户 {user}"),
+        IdentifiedCardType: CtpChar(b'1'),
+        IsActive: 1,
+        OpenDate: BeijingTime::now().date(),
+        ..Investor::default()
+    }
+}
+
+/// ReqQryTradingCode: one client ID per exchange.
+pub fn trading_codes(user: &str, q: &QryTradingCode) -> Vec<Body> {
+    EXCHANGES
+        .iter()
+        .filter(|(ex, _)| matches(&q.ExchangeID, ex))
+        .map(|(ex, _)| {
+            Body::from(TradingCode {
+                InvestorID: user.into(),
+                BrokerID: BROKER.into(),
+                ExchangeID: (*ex).into(),
+                ClientID: format!("9999{user}"),
+                IsActive: 1,
+                ClientIDType: CtpChar(b'1'),
+                ..TradingCode::default()
+            })
+        })
+        .collect()
+}
+
+fn selected<'a>(
+    instrument: &'a str,
+    exchange: &'a str,
+) -> impl Iterator<Item = &'static InstrumentSpec> + 'a {
+    INSTRUMENTS
+        .iter()
+        .filter(move |s| spec_matches(s, instrument, exchange))
+}
+
+/// ReqQryInstrumentMarginRate (the broker's rates).
+pub fn margin_rates(user: &str, q: &QryInstrumentMarginRate) -> Vec<Body> {
+    selected(&q.InstrumentID, &q.ExchangeID)
+        .map(|s| {
+            Body::from(InstrumentMarginRate {
+                InvestorRange: CtpChar(b'1'),
+                BrokerID: BROKER.into(),
+                InvestorID: user.into(),
+                HedgeFlag: CtpChar(b'1'),
+                LongMarginRatioByMoney: s.long_margin_ratio,
+                ShortMarginRatioByMoney: s.short_margin_ratio,
+                ExchangeID: s.exchange.into(),
+                InstrumentID: s.id.into(),
+                ..InstrumentMarginRate::default()
+            })
+        })
+        .collect()
+}
+
+/// ReqQryExchangeMarginRate (the exchange's minimum, below the broker's).
+pub fn exchange_margin_rates(q: &QryExchangeMarginRate) -> Vec<Body> {
+    selected(&q.InstrumentID, &q.ExchangeID)
+        .map(|s| {
+            Body::from(ExchangeMarginRate {
+                BrokerID: BROKER.into(),
+                HedgeFlag: CtpChar(b'1'),
+                LongMarginRatioByMoney: s.long_margin_ratio - 0.02,
+                ShortMarginRatioByMoney: s.short_margin_ratio - 0.02,
+                ExchangeID: s.exchange.into(),
+                InstrumentID: s.id.into(),
+                ..ExchangeMarginRate::default()
+            })
+        })
+        .collect()
+}
+
+/// ReqQryInstrumentCommissionRate.
+pub fn commission_rates(user: &str, q: &QryInstrumentCommissionRate) -> Vec<Body> {
+    selected(&q.InstrumentID, &q.ExchangeID)
+        .map(|s| {
+            Body::from(InstrumentCommissionRate {
+                InvestorRange: CtpChar(b'1'),
+                BrokerID: BROKER.into(),
+                InvestorID: user.into(),
+                OpenRatioByMoney: s.open_commission.by_money,
+                OpenRatioByVolume: s.open_commission.by_volume,
+                CloseRatioByMoney: s.close_commission.by_money,
+                CloseRatioByVolume: s.close_commission.by_volume,
+                CloseTodayRatioByMoney: s.close_today_commission.by_money,
+                CloseTodayRatioByVolume: s.close_today_commission.by_volume,
+                ExchangeID: s.exchange.into(),
+                InstrumentID: s.id.into(),
+                ..InstrumentCommissionRate::default()
+            })
+        })
+        .collect()
+}
+
+/// ReqQryInstrumentOrderCommRate: the sim charges nothing per order or cancel.
+pub fn order_comm_rates(user: &str, q: &QryInstrumentOrderCommRate) -> Vec<Body> {
+    selected(&q.InstrumentID, "")
+        .map(|s| {
+            Body::from(InstrumentOrderCommRate {
+                InvestorRange: CtpChar(b'1'),
+                BrokerID: BROKER.into(),
+                InvestorID: user.into(),
+                HedgeFlag: CtpChar(b'1'),
+                ExchangeID: s.exchange.into(),
+                InstrumentID: s.id.into(),
+                ..InstrumentOrderCommRate::default()
+            })
+        })
+        .collect()
+}
+
+/// ReqQryDepthMarketData: the current snapshot (all instruments for an empty filter).
+pub fn depth(ex: &Exchange, q: &QryDepthMarketData) -> Vec<Body> {
+    let now = BeijingTime::now();
+    INSTRUMENTS
+        .iter()
+        .zip(&ex.quotes)
+        .filter(|(s, _)| spec_matches(s, &q.InstrumentID, &q.ExchangeID))
+        .map(|(_, quote)| Body::from(quote.snapshot(&ex.trading_day, &now)))
+        .collect()
+}
+
+/// ReqQryInstrument.
+pub fn instruments(q: &QryInstrument) -> Vec<Body> {
+    INSTRUMENTS
+        .iter()
+        .filter(|s| spec_matches(s, &q.InstrumentID, &q.ExchangeID))
+        .filter(|s| matches(&q.ProductID, s.product))
+        .filter(|s| matches(&q.ExchangeInstID, s.id))
+        .map(|s| Body::from(instrument(s)))
+        .collect()
+}
+
+/// The Instrument record of a listed contract.
+pub fn instrument(s: &InstrumentSpec) -> Instrument {
+    let month: String = s.id.chars().filter(char::is_ascii_digit).collect();
+    let (year, mon) = match month.len() {
+        4 => (
+            2000 + month[..2].parse::<i32>().unwrap_or(0),
+            month[2..].parse().unwrap_or(0),
+        ),
+        // CZCE codes carry one year digit.
+        3 => (
+            2020 + month[..1].parse::<i32>().unwrap_or(0),
+            month[1..].parse().unwrap_or(0),
+        ),
+        _ => (0, 0),
+    };
+    Instrument {
+        ExchangeID: s.exchange.into(),
+        InstrumentName: s.name.into(),
+        ProductClass: CtpChar(b'1'),
+        DeliveryYear: year,
+        DeliveryMonth: mon,
+        MaxMarketOrderVolume: s.max_market_volume,
+        MinMarketOrderVolume: 1,
+        MaxLimitOrderVolume: s.max_limit_volume,
+        MinLimitOrderVolume: 1,
+        VolumeMultiple: s.multiple,
+        PriceTick: s.price_tick,
+        CreateDate: s.create_date.into(),
+        OpenDate: s.create_date.into(),
+        ExpireDate: s.expire_date.into(),
+        StartDelivDate: s.expire_date.into(),
+        EndDelivDate: s.expire_date.into(),
+        InstLifePhase: CtpChar(b'1'),
+        IsTrading: 1,
+        PositionType: CtpChar(b'2'),
+        PositionDateType: CtpChar(if s.splits_today() { b'1' } else { b'2' }),
+        LongMarginRatio: s.long_margin_ratio,
+        ShortMarginRatio: s.short_margin_ratio,
+        MaxMarginSideAlgorithm: CtpChar(b'1'),
+        StrikePrice: 0.0,
+        OptionsType: CtpChar::NUL,
+        UnderlyingMultiple: 1.0,
+        CombinationType: CtpChar(b'0'),
+        InstrumentID: s.id.into(),
+        ExchangeInstID: s.id.into(),
+        ProductID: s.product.into(),
+        ..Instrument::default()
+    }
+}
+
+/// ReqQryProduct.
+pub fn products(q: &QryProduct) -> Vec<Body> {
+    let mut seen = std::collections::HashSet::new();
+    INSTRUMENTS
+        .iter()
+        .filter(|s| matches(&q.ProductID, s.product) && matches(&q.ExchangeID, s.exchange))
+        .filter(|_| !q.ProductClass.is_set() || q.ProductClass.0 == b'1')
+        .filter(|s| seen.insert(s.product))
+        .map(|s| {
+            let name: String = s.name.chars().filter(|c| !c.is_ascii_digit()).collect();
+            Body::from(Product {
+                ProductName: name,
+                ExchangeID: s.exchange.into(),
+                ProductClass: CtpChar(b'1'),
+                VolumeMultiple: s.multiple,
+                PriceTick: s.price_tick,
+                MaxMarketOrderVolume: s.max_market_volume,
+                MinMarketOrderVolume: 1,
+                MaxLimitOrderVolume: s.max_limit_volume,
+                MinLimitOrderVolume: 1,
+                PositionType: CtpChar(b'2'),
+                PositionDateType: CtpChar(if s.splits_today() { b'1' } else { b'2' }),
+                CloseDealType: CtpChar(b'0'),
+                TradeCurrencyID: "CNY".into(),
+                MortgageFundUseRange: CtpChar(b'0'),
+                UnderlyingMultiple: 1.0,
+                ProductID: s.product.into(),
+                ExchangeProductID: s.product.into(),
+                ..Product::default()
+            })
+        })
+        .collect()
+}
+
+/// ReqQryExchange.
+pub fn exchanges(q: &QryExchange) -> Vec<Body> {
+    EXCHANGES
+        .iter()
+        .filter(|(id, _)| matches(&q.ExchangeID, id))
+        .map(|(id, name)| {
+            Body::from(crate::protocol::fields::Exchange {
+                ExchangeID: (*id).into(),
+                ExchangeName: (*name).into(),
+                ExchangeProperty: CtpChar(b'0'),
+            })
+        })
+        .collect()
+}
+
+/// ReqQryMaxOrderVolume: how many lots the account could open (or close) now.
+pub fn max_order_volume(ex: &Exchange, a: &Account, q: &QryMaxOrderVolume) -> QryMaxOrderVolume {
+    let mut out = q.clone();
+    out.BrokerID = BROKER.into();
+    out.InvestorID = a.user_id.clone();
+    let Some(inst) = super::instruments::index_of(&q.InstrumentID) else {
+        out.MaxVolume = 0;
+        return out;
+    };
+    let spec = &INSTRUMENTS[inst];
+    out.ExchangeID = spec.exchange.into();
+    let buy = q.Direction.0 != b'1';
+    let open = !q.OffsetFlag.is_set() || q.OffsetFlag.0 == b'0';
+    out.MaxVolume = if open {
+        let side = if buy { Side::Long } else { Side::Short };
+        let price = ex.quotes[inst].last;
+        let per_lot =
+            margin_per_lot(spec, side, price) + spec.open_commission.of(price, 1, spec.multiple);
+        let affordable = (a.available(&ex.last_prices()) / per_lot).floor();
+        (affordable.max(0.0) as i32).min(spec.max_limit_volume)
+    } else {
+        let side = if buy { Side::Short } else { Side::Long };
+        let free = a
+            .positions
+            .get(&(inst, side))
+            .map(|p| p.closable(&ex.trading_day))
+            .unwrap_or_default();
+        match (spec.splits_today(), q.OffsetFlag.0) {
+            (true, b'3') => free.today,
+            (true, _) => free.yesterday,
+            (false, _) => free.total(),
+        }
+    };
+    out
+}
