@@ -76,8 +76,13 @@ pub trait Backend: Send + Sync {
     fn version(&self) -> String;
     /// Starts the shared market-data session; it reports `Connected` when ready.
     fn md_session(&self, events: Arc<dyn MdEvents>) -> Result<Arc<dyn MdSession>, BackendError>;
-    /// Opens a trading session; it reports `Connected` when requests can be sent.
-    fn td_session(&self, events: Arc<dyn TdEvents>) -> Result<Arc<dyn TdSession>, BackendError>;
+    /// Opens a trading session for `user` (the UserID about to log in; it names the
+    /// session's flow files); it reports `Connected` when requests can be sent.
+    fn td_session(
+        &self,
+        events: Arc<dyn TdEvents>,
+        user: &str,
+    ) -> Result<Arc<dyn TdSession>, BackendError>;
     /// The pause CTP requires between two queries of one session (zero for the sim).
     fn query_interval(&self) -> Duration;
     /// Takes the front down for `duration` (the sim's fault injection).

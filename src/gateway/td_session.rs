@@ -304,12 +304,12 @@ impl TdSession {
         self.run(a);
     }
 
-    fn connect(&self, st: &mut State) -> Result<(), String> {
+    fn connect(&self, st: &mut State, user: &str) -> Result<(), String> {
         let me: Arc<dyn TdEvents> = match self.me.upgrade() {
             Some(m) => m,
             None => return Err("session closed".into()),
         };
-        let upstream = self.backend.td_session(me).map_err(|e| e.to_string())?;
+        let upstream = self.backend.td_session(me, user).map_err(|e| e.to_string())?;
         st.upstream = Some(upstream);
         st.phase = Phase::Connecting;
         Ok(())
@@ -336,12 +336,13 @@ impl TdSession {
         if login.UserProductInfo.is_empty() {
             login.UserProductInfo = self.settings.user_product_info.clone();
         }
+        let user = login.UserID.clone();
         st.credentials = Some(login);
         st.login_request = Some(request_id);
         st.relogin_blocked = false;
         match st.phase {
             Phase::Idle => {
-                if let Err(e) = self.connect(st) {
+                if let Err(e) = self.connect(st, &user) {
                     tracing::error!(error = %e, "cannot open a trading session");
                     return self.fail_login(st, rsp_info(-1), "RspUserLogin");
                 }
@@ -356,8 +357,9 @@ impl TdSession {
     fn begin_auth(&self, st: &mut State, auth: ReqAuthenticate, request_id: i32) -> Actions {
         match st.phase {
             Phase::Idle => {
+                let user = auth.UserID.clone();
                 st.explicit_auth = Some((auth, request_id));
-                if let Err(e) = self.connect(st) {
+                if let Err(e) = self.connect(st, &user) {
                     tracing::error!(error = %e, "cannot open a trading session");
                     st.explicit_auth = None;
                     let msg = call_failed("RspAuthenticate", -1, request_id);

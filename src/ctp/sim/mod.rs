@@ -446,7 +446,11 @@ impl Backend for SimBackend {
         Ok(s)
     }
 
-    fn td_session(&self, events: Arc<dyn TdEvents>) -> Result<Arc<dyn TdSession>, BackendError> {
+    fn td_session(
+        &self,
+        events: Arc<dyn TdEvents>,
+        _user: &str,
+    ) -> Result<Arc<dyn TdSession>, BackendError> {
         let id = self.core.next_session.fetch_add(1, Ordering::Relaxed);
         let s = Arc::new(SimTdSession::new(
             Arc::downgrade(&self.core),
