@@ -19,6 +19,9 @@ pub struct Cli {
     pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Open the terminal without serving /md/ and /td/.
+    #[arg(long)]
+    pub no_server: bool,
 }
 
 /// Options shared by every command.
@@ -185,6 +188,6 @@ pub struct ExecArgs {
     #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
     pub wait: f64,
     /// The command and its arguments, e.g. `buy rb2605 1 @3170`; `-` reads stdin.
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(required = true, num_args = 1..)]
     pub command: Vec<String>,
 }

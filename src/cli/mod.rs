@@ -1,6 +1,16 @@
 //! The command line: `webctp` (gateway + terminal), `webctp serve`, `webctp exec`.
+//!
+//! The terminal turns typed commands ([`commands`]) into the same JSON requests as
+//! WebSocket clients send, through the same dispatcher ([`link`]), and draws the
+//! answers ([`render`]); [`session`] matches answers to commands.
 
 pub mod args;
+pub mod commands;
+pub mod exec;
+pub mod link;
+pub mod render;
+pub mod repl;
+pub mod session;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -23,8 +33,14 @@ pub fn load_config(g: &GlobalArgs) -> Result<Config, ConfigError> {
     Config::resolve(file, source, g.overrides())
 }
 
-/// Sends logs to stderr at the configured level (`RUST_LOG` refines it).
-fn init_logging(level: &str) {
+/// Where logs go.
+enum LogTo {
+    Stderr,
+    /// A file (the terminal owns the screen); warnings are also printed.
+    File(std::path::PathBuf, Arc<repl::ReplPrinter>),
+}
+
+fn log_filter(level: &str) -> tracing_subscriber::EnvFilter {
     use tracing_subscriber::EnvFilter;
     let level = match level.to_ascii_lowercase().as_str() {
         "warning" | "warn" => "warn".to_string(),
@@ -32,15 +48,71 @@ fn init_logging(level: &str) {
         "notset" => "trace".to_string(),
         other => other.to_string(),
     };
-    let filter = EnvFilter::try_from_env("RUST_LOG")
+    EnvFilter::try_from_env("RUST_LOG")
         .or_else(|_| EnvFilter::try_new(format!("webctp={level},warp=warn,{level}")))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+}
+
+/// A log writer that hands each line to the terminal's printer.
+#[derive(Clone)]
+struct PrinterWriter(Arc<repl::ReplPrinter>);
+
+impl std::io::Write for PrinterWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use session::Printer;
+        let text = String::from_utf8_lossy(buf);
+        self.0.print(text.trim_end());
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Starts logging at the configured level (`RUST_LOG` refines it).
+fn init_logging(level: &str, to: LogTo) {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    match to {
+        LogTo::Stderr => {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(log_filter(level))
+                .with_writer(std::io::stderr)
+                .with_target(false)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .try_init();
+        }
+        LogTo::File(path, printer) => {
+            let file = path
+                .parent()
+                .map(crate::ctp::sim::ledger::create_private_dir)
+                .and_then(|_| {
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&path)
+                        .ok()
+                });
+            let warn_layer = tracing_subscriber::fmt::layer()
+                .with_writer(move || PrinterWriter(printer.clone()))
+                .with_target(false)
+                .without_time()
+                .with_ansi(false)
+                .with_filter(tracing_subscriber::filter::LevelFilter::WARN);
+            let file_layer = file.map(|f| {
+                tracing_subscriber::fmt::layer()
+                    .with_writer(Arc::new(f))
+                    .with_ansi(false)
+                    .with_target(false)
+                    .with_filter(log_filter(level))
+            });
+            let _ = tracing_subscriber::registry()
+                .with(file_layer)
+                .with(warn_layer)
+                .try_init();
+        }
+    }
 }
 
 /// Resolves when SIGINT or SIGTERM arrives.
@@ -69,6 +141,74 @@ pub async fn shutdown_signal() {
 pub fn start_dispatcher(config: Config) -> Result<Arc<Dispatcher>, String> {
     let backend = ctp::open(&config).map_err(|e| e.to_string())?;
     Dispatcher::start(config, backend).map_err(|e| e.to_string())
+}
+
+/// Reads a password without echo from the controlling terminal.
+fn read_secret(prompt: &str) -> Option<String> {
+    rpassword::prompt_password(prompt)
+        .ok()
+        .filter(|p| !p.is_empty())
+}
+
+/// `webctp`: the gateway (unless `--no-server`) and the terminal in one process.
+async fn terminal(
+    config: Config,
+    serve_too: bool,
+    json: bool,
+    printer: Arc<repl::ReplPrinter>,
+) -> Result<(), String> {
+    let history = repl::history_path(&config.data_dir);
+    let dispatcher = start_dispatcher(config)?;
+    let mut banner = format!(
+        "webctp {} on the {} backend ({})",
+        env!("CARGO_PKG_VERSION"),
+        dispatcher.backend.name(),
+        dispatcher.backend.version()
+    );
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = if serve_too {
+        let (listeners, bound) = server::bind(&dispatcher).await.map_err(|e| e.to_string())?;
+        banner.push_str(&format!(
+            "\ngateway on ws://{}/md/ and ws://{}/td/",
+            bound.md, bound.td
+        ));
+        let d = dispatcher.clone();
+        Some(tokio::spawn(server::serve(d, listeners, async move {
+            let _ = stop_rx.await;
+        })))
+    } else {
+        None
+    };
+    banner.push_str("\ntype `help` for commands, `login` to start trading, Ctrl-D to leave");
+    {
+        use session::Printer;
+        printer.print(&banner);
+    }
+    let (link, rx) = link::Link::in_process(&dispatcher)?;
+    let waits = session::Waits {
+        answer: std::time::Duration::from_secs(10),
+        order_final: false,
+    };
+    let sess = session::Session::start(
+        link,
+        rx,
+        dispatcher.config.clone(),
+        Some(dispatcher.backend.clone()),
+        printer.clone(),
+        Some(Box::new(read_secret)),
+        waits,
+    );
+    if json {
+        sess.set_mode(commands::OutputMode::Json);
+    }
+    repl::run(sess, printer, history).await;
+    let _ = stop_tx.send(());
+    if let Some(s) = server {
+        let _ = s.await;
+    } else {
+        dispatcher.backend.flush();
+    }
+    Ok(())
 }
 
 async fn serve(config: Config) -> Result<(), String> {
@@ -119,7 +259,17 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(&config.log_level);
+    let printer = Arc::new(repl::ReplPrinter::stdout());
+    let level = match (&cli.command, cli.global.log_level.is_some()) {
+        // `exec` prints results; its logs stay quiet unless asked for.
+        (Some(Command::Exec(_)), false) => "warn".to_string(),
+        _ => config.log_level.clone(),
+    };
+    let to = match &cli.command {
+        None => LogTo::File(config.data_dir.join("webctp.log"), printer.clone()),
+        Some(_) => LogTo::Stderr,
+    };
+    init_logging(&level, to);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -130,17 +280,25 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let json = cli.global.json;
     let result = runtime.block_on(async move {
         match cli.command {
-            Some(Command::Serve) | None => serve(config).await,
-            Some(Command::Exec(_)) => Err("exec is not available yet".to_string()),
+            Some(Command::Serve) => serve(config).await,
+            None => terminal(config, !cli.no_server, json, printer).await,
+            Some(Command::Exec(a)) => {
+                let code = exec::run(config, a, json).await;
+                return Err(code);
+            }
         }
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        .map_err(|e| {
             eprintln!("webctp: {e}");
             ExitCode::FAILURE
-        }
+        })
+    });
+    // The runtime may hold tasks blocked on sockets; do not wait for them.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => code,
     }
 }
