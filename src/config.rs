@@ -544,6 +544,18 @@ mod tests {
     }
 
     #[test]
+    fn shipped_configs_parse() {
+        for (name, text) in [
+            ("sim.yaml", include_str!("../config/sim.yaml")),
+            ("simnow-7x24.yaml", include_str!("../config/simnow-7x24.yaml")),
+            ("simnow-standard.yaml", include_str!("../config/simnow-standard.yaml")),
+        ] {
+            let f = FileConfig::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            Config::resolve(f, None, Overrides::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+
+    #[test]
     fn debug_hides_secrets() {
         let o = Overrides {
             password: Some("hunter2".into()),

@@ -93,7 +93,7 @@ struct State {
     relogin_blocked: bool,
     pending: HashMap<i32, Pending>,
     next_rid: i32,
-    /// Upstream RequestID of each order insert -> the client's.
+    /// Upstream RequestID of each order insert and action -> the client's.
     order_rids: HashMap<i32, i32>,
     queries: VecDeque<(TdRequest, i32)>,
     query_in_flight: Option<(i32, Instant)>,
@@ -280,7 +280,7 @@ impl TdSession {
                             ..Actions::default()
                         }
                     } else {
-                        let is_insert = matches!(other, TdRequest::ReqOrderInsert(_));
+                        let is_order = matches!(other, TdRequest::ReqOrderInsert(_) | TdRequest::ReqOrderAction(_));
                         let rid = Self::alloc(
                             &mut st,
                             Pending::Client {
@@ -290,7 +290,7 @@ impl TdSession {
                                 is_query: false,
                             },
                         );
-                        if is_insert {
+                        if is_order {
                             st.order_rids.insert(rid, request_id);
                         }
                         Actions {
@@ -309,7 +309,10 @@ impl TdSession {
             Some(m) => m,
             None => return Err("session closed".into()),
         };
-        let upstream = self.backend.td_session(me, user).map_err(|e| e.to_string())?;
+        let upstream = self
+            .backend
+            .td_session(me, user)
+            .map_err(|e| e.to_string())?;
         st.upstream = Some(upstream);
         st.phase = Phase::Connecting;
         Ok(())
@@ -577,6 +580,16 @@ impl TdSession {
                 }
             }
             Some(Body::InputOrder(o)) => {
+                if let Some(c) = st.order_rids.get(&o.RequestID) {
+                    o.RequestID = *c;
+                }
+            }
+            Some(Body::InputOrderAction(o)) => {
+                if let Some(c) = st.order_rids.get(&o.RequestID) {
+                    o.RequestID = *c;
+                }
+            }
+            Some(Body::OrderAction(o)) => {
                 if let Some(c) = st.order_rids.get(&o.RequestID) {
                     o.RequestID = *c;
                 }
