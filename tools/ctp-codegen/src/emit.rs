@@ -465,8 +465,9 @@ pub fn spi_glue_rs(h: &Headers) -> String {
     let mut o = String::from(BANNER);
     o.push_str(
         "//! SPI objects implemented in Rust: every callback of the library's threads is turned\n\
-         //! into a [`Reply`] or a connection event for a [`SpiSink`], inside `catch_unwind` so\n\
-         //! that no panic unwinds into C++. Also the request calls into the API objects.\n\n\
+         //! into a [`Reply`] or a connection event for a [`SpiSink`](super::spi::SpiSink), inside\n\
+         //! `catch_unwind` so that no panic unwinds into C++. Also the request calls into\n\
+         //! the API objects.\n\n\
          #![allow(non_snake_case)]\n\n\
          use std::ffi::{c_char, c_int, c_void};\n\n\
          use crate::protocol::fields::*;\n\
@@ -582,7 +583,7 @@ pub fn fake_api_glue_rs(h: &Headers) -> String {
     o.push_str(
         "//! The API objects of the fake CTP library: vtables whose request slots decode the C\n\
          //! struct and hand a protocol request to the engine; the other slots are in\n\
-         //! `control.rs`.\n\n\
+         //! `control`.\n\n\
          #![allow(non_snake_case)]\n\n\
          use std::ffi::{c_char, c_int, c_void};\n\n\
          use webctp::ctp::native::convert::CtpStruct;\n\
@@ -634,7 +635,7 @@ pub fn fake_api_glue_rs(h: &Headers) -> String {
         );
         for m in &c.methods {
             if module == "td" && m.name.starts_with("Req") {
-                let _ = writeln!(o, "    {0}: {0},", m.name);
+                let _ = writeln!(o, "    {0},", m.name);
             } else {
                 let _ = writeln!(o, "    {0}: {module}::{0},", m.name);
             }
