@@ -109,8 +109,6 @@ pub fn open(config: &crate::config::Config) -> Result<Arc<dyn Backend>, BackendE
             config.sim.clone(),
             &config.data_dir,
         )?)),
-        crate::config::BackendKind::Native => Err(BackendError(
-            "the native backend is not available in this build yet".into(),
-        )),
+        crate::config::BackendKind::Native => Ok(Arc::new(native::NativeBackend::load(config)?)),
     }
 }
