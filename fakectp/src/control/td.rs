@@ -1,0 +1,155 @@
+//! `CThostFtdcTraderApi` methods backed by a sim trading session; the request slots
+//! (generated in `api_glue`) end in [`request`].
+
+use std::ffi::{c_char, c_int, c_void};
+use std::sync::Arc;
+
+use webctp::ctp::native::vtables::*;
+use webctp::protocol::TdRequest;
+
+use super::{c_str, guard};
+use crate::api::{ApiState, FakeApi, Kind};
+use crate::api_glue::TD_API_VTBL;
+
+type Obj = FakeApi<CThostFtdcTraderApiVtbl>;
+
+/// A new trading API object.
+pub fn create() -> *mut CThostFtdcTraderApi {
+    Obj::create(&TD_API_VTBL.vtbl, Kind::Td).cast()
+}
+
+/// Runs `f` with the object's state (`fallback` for a null object or a panic).
+fn with<T: Copy>(
+    this: *mut CThostFtdcTraderApi,
+    fallback: T,
+    f: impl FnOnce(&Arc<ApiState>) -> T,
+) -> T {
+    super::with::<CThostFtdcTraderApiVtbl, T>(this.cast(), fallback, f)
+}
+
+/// A decoded request: to the sim session, whose answer code is CTP's (-1 while the
+/// front is down).
+pub fn request(this: *mut CThostFtdcTraderApi, req: TdRequest, nRequestID: c_int) -> c_int {
+    with(this, -1, |s| match s.td() {
+        Some(td) => td.request(&req, nRequestID),
+        None => -1,
+    })
+}
+
+/// A request the sim does not serve: it cannot be sent.
+pub fn unsupported(this: *mut CThostFtdcTraderApi, name: &str) -> c_int {
+    let _ = this;
+    tracing::debug!(request = name, "fakectp does not serve this request");
+    -1
+}
+
+pub unsafe extern "C" fn Release(this: *mut CThostFtdcTraderApi) {
+    guard((), || unsafe { Obj::release(this.cast()) })
+}
+
+pub unsafe extern "C" fn Init(this: *mut CThostFtdcTraderApi) {
+    with(this, (), |s| s.init())
+}
+
+pub unsafe extern "C" fn Join(this: *mut CThostFtdcTraderApi) -> c_int {
+    with(this, 0, |s| {
+        let s = s.clone();
+        while !s.stopped.load(std::sync::atomic::Ordering::Acquire) {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        0
+    })
+}
+
+pub unsafe extern "C" fn GetTradingDay(this: *mut CThostFtdcTraderApi) -> *const c_char {
+    with(this, std::ptr::null(), |s| s.trading_day_ptr())
+}
+
+pub unsafe extern "C" fn GetFrontInfo(this: *mut CThostFtdcTraderApi, pFrontInfo: *mut c_void) {
+    // CThostFtdcFrontInfoField is not among the bound structs; left as it is.
+    let _ = (this, pFrontInfo);
+}
+
+pub unsafe extern "C" fn RegisterFront(
+    this: *mut CThostFtdcTraderApi,
+    pszFrontAddress: *mut c_char,
+) {
+    with(this, (), |s| {
+        if let Some(f) = unsafe { c_str(pszFrontAddress) } {
+            s.add_front(f);
+        }
+    })
+}
+
+pub unsafe extern "C" fn RegisterNameServer(
+    this: *mut CThostFtdcTraderApi,
+    pszNsAddress: *mut c_char,
+) {
+    // A name server leads to fronts; here it is one.
+    unsafe { RegisterFront(this, pszNsAddress) }
+}
+
+pub unsafe extern "C" fn RegisterFensUserInfo(
+    this: *mut CThostFtdcTraderApi,
+    pFensUserInfo: *mut c_void,
+) {
+    let _ = (this, pFensUserInfo);
+}
+
+pub unsafe extern "C" fn RegisterSpi(
+    this: *mut CThostFtdcTraderApi,
+    pSpi: *mut CThostFtdcTraderSpi,
+) {
+    with(this, (), |s| s.set_spi(pSpi.cast()))
+}
+
+pub unsafe extern "C" fn SubscribePrivateTopic(
+    this: *mut CThostFtdcTraderApi,
+    nResumeType: THOST_TE_RESUME_TYPE,
+) {
+    // The sim only has live flows: every resume type behaves like QUICK.
+    let _ = this;
+    guard((), || {
+        tracing::debug!(resume = nResumeType, "private topic")
+    })
+}
+
+pub unsafe extern "C" fn SubscribePublicTopic(
+    this: *mut CThostFtdcTraderApi,
+    nResumeType: THOST_TE_RESUME_TYPE,
+) {
+    let _ = this;
+    guard((), || tracing::debug!(resume = nResumeType, "public topic"))
+}
+
+pub unsafe extern "C" fn RegisterUserSystemInfo(
+    this: *mut CThostFtdcTraderApi,
+    pUserSystemInfo: *mut c_void,
+) -> c_int {
+    let _ = (this, pUserSystemInfo);
+    0
+}
+
+pub unsafe extern "C" fn SubmitUserSystemInfo(
+    this: *mut CThostFtdcTraderApi,
+    pUserSystemInfo: *mut c_void,
+) -> c_int {
+    let _ = (this, pUserSystemInfo);
+    0
+}
+
+pub unsafe extern "C" fn RegisterWechatUserSystemInfo(
+    this: *mut CThostFtdcTraderApi,
+    pUserSystemInfo: *mut c_void,
+) -> c_int {
+    let _ = (this, pUserSystemInfo);
+    0
+}
+
+pub unsafe extern "C" fn SubmitWechatUserSystemInfo(
+    this: *mut CThostFtdcTraderApi,
+    pUserSystemInfo: *mut c_void,
+) -> c_int {
+    let _ = (this, pUserSystemInfo);
+    0
+}

@@ -1,0 +1,114 @@
+//! The sim behind every API object of the process, started on first use from the
+//! `FAKECTP_*` environment.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use webctp::config::{Durability, FrontOutage, SimAccount, SimConfig};
+use webctp::ctp::sim::SimBackend;
+
+static SIM: OnceLock<Result<SimBackend, String>> = OnceLock::new();
+
+/// The process's sim, started on the first call.
+pub fn sim() -> Result<&'static SimBackend, &'static str> {
+    SIM.get_or_init(start).as_ref().map_err(String::as_str)
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Starts logging to stderr if `FAKECTP_LOG` asks for it.
+pub fn init_logging() {
+    if let Some(filter) = var("FAKECTP_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .try_init();
+    }
+}
+
+/// `FAKECTP_OUTAGE=after,for` in seconds.
+fn parse_outage(text: &str) -> Result<FrontOutage, String> {
+    let mut parts = text.split(',').map(|p| p.trim().parse::<f64>());
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(Ok(after_secs)), Some(Ok(for_secs)), None) => Ok(FrontOutage {
+            after_secs,
+            for_secs,
+        }),
+        _ => Err(format!(
+            "FAKECTP_OUTAGE={text:?}: expected after_secs,for_secs"
+        )),
+    }
+}
+
+/// `FAKECTP_ACCOUNTS=user:password,...`.
+fn parse_accounts(text: &str) -> Result<Vec<SimAccount>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(|a| match a.split_once(':') {
+            Some((user, pw)) if !user.is_empty() => Ok(SimAccount {
+                user_id: user.to_string(),
+                password: pw.to_string(),
+                funds: None,
+            }),
+            _ => Err(format!("FAKECTP_ACCOUNTS: {a:?} is not user:password")),
+        })
+        .collect()
+}
+
+fn config() -> Result<SimConfig, String> {
+    let mut cfg = SimConfig {
+        // The tests restart often; the OS cache is durable enough for them.
+        durability: Durability::Os,
+        auto_settle: false,
+        ..SimConfig::default()
+    };
+    if let Some(rate) = var("FAKECTP_TICK_RATE") {
+        cfg.tick_rate = rate
+            .trim()
+            .parse()
+            .ok()
+            .filter(|r: &f64| r.is_finite() && *r >= 0.0)
+            .ok_or_else(|| format!("FAKECTP_TICK_RATE={rate:?} is not a rate"))?;
+    }
+    if let Some(o) = var("FAKECTP_OUTAGE") {
+        cfg.front_outage = Some(parse_outage(&o)?);
+    }
+    if let Some(a) = var("FAKECTP_ACCOUNTS") {
+        cfg.accounts = parse_accounts(&a)?;
+    }
+    Ok(cfg)
+}
+
+fn start() -> Result<SimBackend, String> {
+    init_logging();
+    let dir = var("FAKECTP_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("fakectp-{}", std::process::id())));
+    let sim = SimBackend::start(config()?, &dir).map_err(|e| e.to_string())?;
+    if var("FAKECTP_SETTLE").as_deref() == Some("1") {
+        let day = sim.settle();
+        tracing::info!(trading_day = %day, "fakectp settled the day at start");
+    }
+    tracing::info!(dir = %dir.display(), "fakectp sim started");
+    Ok(sim)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_values() {
+        let o = parse_outage("2.5, 1").unwrap();
+        assert_eq!((o.after_secs, o.for_secs), (2.5, 1.0));
+        assert!(parse_outage("3").is_err());
+        let a = parse_accounts("u1:pw, u2:").unwrap();
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[1].password, "");
+        assert!(parse_accounts(":x").is_err());
+    }
+}
