@@ -1,0 +1,556 @@
+//! The native backend end to end: the real `webctp` binary loads `libfakectp.so` (built
+//! from this repository, symlinked under the official file names) with dlopen, calls
+//! its factories and vtables, and receives callbacks on the fake's threads with GBK
+//! strings in C structs — the whole FFI path, without a network. Clients talk to the
+//! gateway over WebSockets exactly as they would with the sim.
+//!
+//! One more test runs the official 6.7.11 libraries when they are present (`libs/` or
+//! `WEBCTP_TEST_CTP_LIB_DIR`) against a front that does not answer.
+
+mod common;
+
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::{Binary, Client, TempDir, WAIT, order};
+use serde_json::{Value, json};
+
+/// Builds `libfakectp.so` once per test run and links it under both official names
+/// in a directory of its own.
+fn fake_lib_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args(["build", "-p", "fakectp", "--message-format=json"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if !cfg!(debug_assertions) {
+            cmd.arg("--release");
+        }
+        let out = cmd.output().expect("cargo runs");
+        assert!(out.status.success(), "cargo build -p fakectp failed");
+        let lib = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "fakectp")
+            .flat_map(|m| {
+                m["filenames"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|f| f.as_str().map(PathBuf::from))
+            })
+            .find(|f| f.extension().is_some_and(|e| e == "so"))
+            .expect("cargo reports libfakectp.so");
+        let dir = lib.with_file_name("fakectp-as-ctp");
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in ["libthostmduserapi_se.so", "libthosttraderapi_se.so"] {
+            let link = dir.join(name);
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(&lib, &link).unwrap();
+        }
+        dir
+    })
+}
+
+/// A gateway on the native backend over the fake library.
+struct Gateway {
+    bin: Binary,
+    data: PathBuf,
+    _dir: TempDir,
+}
+
+impl Gateway {
+    fn start(tag: &str, fake_env: &[(&str, &str)]) -> Gateway {
+        let lib_dir = fake_lib_dir();
+        let dir = TempDir::new(tag);
+        let data = dir.path().join("data");
+        let fake_data = dir.path().join("fake");
+        let config = dir.path().join("webctp.yaml");
+        // The fake has no query flow limit; pace queries quickly to keep tests short.
+        std::fs::write(&config, "QueryInterval: 10\n").unwrap();
+        let mut env: Vec<(&str, &str)> = vec![("FAKECTP_DATA_DIR", fake_data.to_str().unwrap())];
+        env.extend_from_slice(fake_env);
+        let bin = Binary::spawn(
+            &[
+                "serve",
+                "--config",
+                config.to_str().unwrap(),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--backend",
+                "native",
+                "--ctp-lib-dir",
+                lib_dir.to_str().unwrap(),
+                "--td-front",
+                "tcp://127.0.0.1:1",
+                "--md-front",
+                "tcp://127.0.0.1:1",
+                "--data-dir",
+                data.to_str().unwrap(),
+            ],
+            &env,
+            dir.path(),
+        );
+        Gateway {
+            bin,
+            data,
+            _dir: dir,
+        }
+    }
+
+    fn health(&self) -> Value {
+        http_json(&self.bin.md_url, "/healthz")
+    }
+}
+
+/// GET `path` on the gateway of a `ws://host:port/...` URL; the JSON body.
+fn http_json(ws_url: &str, path: &str) -> Value {
+    let addr = ws_url
+        .trim_start_matches("ws://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// Waits until `f` holds, polling.
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test]
+async fn market_data_through_the_library() {
+    let gw = Gateway::start("native-md", &[("FAKECTP_TICK_RATE", "20")]);
+    eventually("the md front", || gw.health()["md_front_up"] == true);
+    let h = gw.health();
+    assert_eq!(h["backend"], "native");
+    assert!(h["version"].as_str().unwrap().contains("fakectp"), "{h}");
+
+    let mut c = Client::connect(&gw.bin.md_url).await;
+    let login = c.md_login().await;
+    assert_eq!(login["RspInfo"]["ErrorID"], 0, "{login}");
+    assert_eq!(
+        login["RspUserLogin"]["TradingDay"].as_str().unwrap().len(),
+        8
+    );
+
+    let wanted = ["au2602", "rb2605", "TA601"];
+    c.send(json!({"MsgType": "SubscribeMarketData", "InstrumentID": wanted, "RequestID": 3}))
+        .await;
+    let subs = c.recv_all("RspSubMarketData").await;
+    let ids: Vec<&str> = subs
+        .iter()
+        .map(|v| v["SpecificInstrument"]["InstrumentID"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, wanted);
+    assert!(subs.iter().all(|v| v["RspInfo"]["ErrorID"] == 0));
+
+    let mut seen = HashSet::new();
+    while seen.len() < 3 {
+        let t = c.recv_until(|v| v["MsgType"] == "RtnDepthMarketData").await;
+        let d = &t["DepthMarketData"];
+        let id = d["InstrumentID"].as_str().unwrap().to_string();
+        assert!(wanted.contains(&id.as_str()), "{id}");
+        // DBL_MAX crossed the C struct: unset prices go out as 0, CurrDelta keeps it.
+        assert_eq!(d["ClosePrice"], 0.0);
+        assert_eq!(d["CurrDelta"], f64::MAX);
+        assert!(d["LastPrice"].as_f64().unwrap() > 0.0);
+        assert_eq!(d["UpdateTime"].as_str().unwrap().len(), 8);
+        seen.insert(id);
+    }
+
+    // CTP's error text arrives in GBK and is decoded.
+    c.send(json!({"MsgType": "SubscribeMarketData", "InstrumentID": ["zz9999"]}))
+        .await;
+    let bad = c.recv_until(|v| v["MsgType"] == "RspSubMarketData").await;
+    assert_eq!(bad["RspInfo"]["ErrorID"], 16);
+    assert_eq!(bad["RspInfo"]["ErrorMsg"], "CTP:找不到合约");
+
+    c.send(json!({"MsgType": "UnSubscribeMarketData", "InstrumentID": wanted}))
+        .await;
+    assert_eq!(c.recv_all("RspUnSubMarketData").await.len(), 3);
+    let _ = c.drain_for(Duration::from_millis(200)).await;
+    let later = c.drain_for(Duration::from_millis(500)).await;
+    assert!(
+        later.iter().all(|v| v["MsgType"] != "RtnDepthMarketData"),
+        "{later:?}"
+    );
+    assert!(
+        gw.data
+            .join("native/md/tcp___127.0.0.1_1/DialogRsp.con")
+            .is_file()
+    );
+}
+
+/// Order and trade pushes until the order reaches a final status.
+async fn until_final(c: &mut Client) -> (Vec<Value>, Vec<Value>) {
+    let mut orders = Vec::new();
+    let mut trades = Vec::new();
+    loop {
+        let v = c
+            .recv_until(|v| matches!(v["MsgType"].as_str(), Some("RtnOrder" | "RtnTrade")))
+            .await;
+        if v["MsgType"] == "RtnTrade" {
+            trades.push(v);
+            continue;
+        }
+        let status = v["Order"]["OrderStatus"].as_str().unwrap().to_string();
+        orders.push(v);
+        if status == "0" || status == "5" {
+            break;
+        }
+    }
+    let traded = orders.last().unwrap()["Order"]["VolumeTraded"]
+        .as_i64()
+        .unwrap();
+    while trades
+        .iter()
+        .map(|t| t["Trade"]["Volume"].as_i64().unwrap())
+        .sum::<i64>()
+        < traded
+    {
+        trades.push(c.recv_until(|v| v["MsgType"] == "RtnTrade").await);
+    }
+    (orders, trades)
+}
+
+#[tokio::test]
+async fn trading_through_the_library() {
+    let gw = Gateway::start(
+        "native-td",
+        &[
+            ("FAKECTP_TICK_RATE", "0"),
+            ("FAKECTP_ACCOUNTS", "u-native:123456"),
+            ("FAKECTP_SETTLE", "1"),
+            ("WEBCTP_LOG_LEVEL", "debug"),
+        ],
+    );
+    let mut c = Client::connect(&gw.bin.td_url).await;
+    let login = c.td_login("u-native", "123456").await;
+    assert_eq!(login["RspInfo"]["ErrorID"], 0, "{login}");
+    assert_eq!(login["RspInfo"]["ErrorMsg"], "CTP:正确");
+    let body = &login["RspUserLogin"];
+    assert_eq!(body["UserID"], "u-native");
+    assert_eq!(body["FrontID"], 1);
+    assert_ne!(body["SessionID"], 0);
+    // One flow directory per user and front.
+    assert!(
+        gw.data
+            .join("native/td/u-native/tcp___127.0.0.1_1/DialogRsp.con")
+            .is_file()
+    );
+
+    // The statement came in parts cut inside GBK characters; it arrives whole.
+    let info = c.ask("ReqQrySettlementInfo", 2, json!({})).await;
+    assert_eq!(info.len(), 1, "{info:?}");
+    let content = info[0]["SettlementInfo"]["Content"].as_str().unwrap();
+    assert!(content.contains("结算单"), "{content}");
+    assert!(content.contains("期末结存"), "{content}");
+    assert!(content.contains("u-native"), "{content}");
+    assert!(!content.contains('\u{FFFD}'), "{content}");
+    let confirm = c.ask("ReqQrySettlementInfoConfirm", 3, json!({})).await;
+    assert_eq!(
+        confirm[0]["SettlementInfoConfirm"]["InvestorID"],
+        "u-native"
+    );
+
+    // A filled order: RtnOrder statuses and RtnTrade, Chinese status text decoded.
+    let (_, ask, _, low) = c.book("rb2605").await;
+    c.send(order(10, "rb2605", "0", "0", ask + 3.0, 2)).await;
+    let (orders, trades) = until_final(&mut c).await;
+    assert_eq!(orders[0]["Order"]["OrderStatus"], "a");
+    assert_eq!(orders[0]["Order"]["StatusMsg"], "报单已提交");
+    assert_eq!(orders.last().unwrap()["Order"]["OrderStatus"], "0");
+    let volume: i64 = trades
+        .iter()
+        .map(|t| t["Trade"]["Volume"].as_i64().unwrap())
+        .sum();
+    assert_eq!(volume, 2);
+
+    // A resting order, cancelled.
+    c.send(order(11, "rb2605", "0", "0", low, 1)).await;
+    let resting = c
+        .recv_until(|v| v["MsgType"] == "RtnOrder" && v["Order"]["OrderStatus"] == "3")
+        .await;
+    let sys_id = resting["Order"]["OrderSysID"].as_str().unwrap().to_string();
+    c.send(
+        json!({"MsgType": "ReqOrderAction", "RequestID": 12, "InputOrderAction": {
+        "ExchangeID": "SHFE", "OrderSysID": sys_id, "ActionFlag": "0", "InstrumentID": "rb2605"}}),
+    )
+    .await;
+    let cancelled = c.recv_until(|v| v["MsgType"] == "RtnOrder").await;
+    assert_eq!(cancelled["Order"]["OrderStatus"], "5");
+
+    // A rejection: CTP's GBK error text, in the answer and in the error push.
+    c.send(order(13, "zz9999", "0", "0", 100.0, 1)).await;
+    let rsp = c.recv_until(|v| v["MsgType"] == "RspOrderInsert").await;
+    assert_eq!(rsp["RequestID"], 13);
+    assert_eq!(rsp["RspInfo"]["ErrorID"], 16);
+    assert_eq!(rsp["RspInfo"]["ErrorMsg"], "CTP:找不到合约");
+    let err = c.recv_until(|v| v["MsgType"] == "ErrRtnOrderInsert").await;
+    assert_eq!(err["RspInfo"]["ErrorMsg"], "CTP:找不到合约");
+
+    // Queries: one message per record, IsLast on the last only.
+    let pos = c
+        .ask(
+            "ReqQryInvestorPosition",
+            20,
+            json!({"InstrumentID": "rb2605"}),
+        )
+        .await;
+    assert_eq!(pos.len(), 1, "{pos:?}");
+    assert_eq!(pos[0]["InvestorPosition"]["Position"], 2);
+    let orders = c.ask("ReqQryOrder", 21, json!({})).await;
+    assert_eq!(orders.len(), 2, "{orders:?}");
+    assert_eq!(orders[0]["IsLast"], false);
+    assert_eq!(orders[1]["IsLast"], true);
+    let ex = c.ask("ReqQryExchange", 22, json!({})).await;
+    assert_eq!(ex.len(), 6);
+    assert!(ex[..5].iter().all(|m| m["IsLast"] == false));
+    let ins = c
+        .ask("ReqQryInstrument", 23, json!({"InstrumentID": "rb2605"}))
+        .await;
+    assert_eq!(ins[0]["Instrument"]["InstrumentName"], "螺纹钢2605");
+    let acc = c.ask("ReqQryTradingAccount", 24, json!({})).await;
+    assert!(acc[0]["TradingAccount"]["CurrMargin"].as_f64().unwrap() > 0.0);
+    let none = c
+        .ask("ReqQryTrade", 25, json!({"InstrumentID": "au2602"}))
+        .await;
+    assert_eq!(none.len(), 1);
+    assert!(none[0]["Trade"].is_null());
+
+    // Logging out drops the session inside the library's callback: the API object is
+    // released on a thread of its own, then a new login gets a new one.
+    c.send(
+        json!({"MsgType": "ReqUserLogout", "RequestID": 30, "UserLogout": {"UserID": "u-native"}}),
+    )
+    .await;
+    let out = c.recv_until(|v| v["MsgType"] == "RspUserLogout").await;
+    assert_eq!(out["RspInfo"]["ErrorID"], 0, "{out}");
+    eventually("the trader API to be released", || {
+        gw.bin
+            .stderr()
+            .contains("CTP API object released api=\"td\"")
+    });
+    let again = c.td_login("u-native", "123456").await;
+    assert_eq!(again["RspInfo"]["ErrorID"], 0, "{again}");
+    let acc = c.ask("ReqQryTradingAccount", 31, json!({})).await;
+    assert!(acc[0]["TradingAccount"].is_object());
+}
+
+#[tokio::test]
+async fn front_outage_disconnects_and_reconnects() {
+    // The fake's sim starts with the gateway; its front drops 3 s later for 1 s.
+    let gw = Gateway::start(
+        "native-outage",
+        &[("FAKECTP_TICK_RATE", "20"), ("FAKECTP_OUTAGE", "3,1")],
+    );
+    let mut md = Client::connect(&gw.bin.md_url).await;
+    assert_eq!(md.md_login().await["RspInfo"]["ErrorID"], 0);
+    md.send(json!({"MsgType": "SubscribeMarketData", "InstrumentID": ["rb2605"]}))
+        .await;
+    md.recv_until(|v| v["MsgType"] == "RtnDepthMarketData")
+        .await;
+    let mut td = Client::connect(&gw.bin.td_url).await;
+    assert_eq!(td.td_login("u-outage", "pw").await["RspInfo"]["ErrorID"], 0);
+
+    let down = md
+        .recv_until(|v| v["MsgType"] == "OnFrontDisconnected")
+        .await;
+    assert_ne!(down["RspInfo"]["ErrorID"], 0);
+    md.recv_until(|v| v["MsgType"] == "OnFrontConnected").await;
+    let tick = md
+        .recv_until(|v| v["MsgType"] == "RtnDepthMarketData")
+        .await;
+    assert_eq!(tick["DepthMarketData"]["InstrumentID"], "rb2605");
+
+    td.recv_until(|v| v["MsgType"] == "OnFrontDisconnected")
+        .await;
+    let back = td.recv_until(|v| v["MsgType"] == "OnFrontConnected").await;
+    assert!(back["Detail"].as_str().unwrap().contains("logged in again"));
+    let acc = td.ask("ReqQryTradingAccount", 5, json!({})).await;
+    assert_eq!(acc[0]["RspInfo"]["ErrorID"], 0);
+    assert!(acc[0]["TradingAccount"].is_object());
+}
+
+/// Runs the binary until it exits (it must, within the timeout): (code, stderr).
+fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut cmd = Command::new(common::binary_path());
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .env_remove("WEBCTP_CONFIG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+            return (status.code(), err);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("webctp {args:?} did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn missing_or_wrong_libraries_are_clear_errors() {
+    let dir = TempDir::new("native-nolib");
+    let data = dir.path().join("data");
+    let base = |lib_dir: &str| {
+        vec![
+            "serve".to_string(),
+            "--port".into(),
+            "0".into(),
+            "--backend".into(),
+            "native".into(),
+            "--ctp-lib-dir".into(),
+            lib_dir.to_string(),
+            "--td-front".into(),
+            "tcp://127.0.0.1:1".into(),
+            "--data-dir".into(),
+            data.to_str().unwrap().to_string(),
+        ]
+    };
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let args = base(empty.to_str().unwrap());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, err) = run_to_exit(&args, &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("libthostmduserapi_se"), "{err}");
+    assert!(err.contains(empty.to_str().unwrap()), "{err}");
+
+    // A library that says it is another CTP version is refused by name.
+    let args = base(fake_lib_dir().to_str().unwrap());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, err) = run_to_exit(&args, &[("FAKECTP_API_VERSION", "v6.6.9_20220920 fake")]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("v6.6.9_20220920 fake"), "{err}");
+    assert!(err.contains("6.7"), "{err}");
+}
+
+/// Where the official libraries are, if anywhere.
+fn official_lib_dir() -> Option<PathBuf> {
+    let dirs = std::env::var_os("WEBCTP_TEST_CTP_LIB_DIR")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([Path::new(env!("CARGO_MANIFEST_DIR")).join("libs")]);
+    for dir in dirs {
+        let has = |prefix: &str| {
+            std::fs::read_dir(&dir).is_ok_and(|entries| {
+                entries.filter_map(Result::ok).any(|e| {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    n.starts_with(prefix) && n.ends_with(".so")
+                })
+            })
+        };
+        if has("libthostmduserapi_se") && has("libthosttraderapi_se") {
+            return Some(dir);
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn official_libraries_start_against_an_unreachable_front() {
+    let Some(lib_dir) = official_lib_dir() else {
+        println!(
+            "skipped: the official CTP libraries are not in libs/ (scripts/install-ctp-libs.sh) \
+             and WEBCTP_TEST_CTP_LIB_DIR is not set"
+        );
+        return;
+    };
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let front = format!("tcp://127.0.0.1:{port}");
+    let dir = TempDir::new("native-official");
+    let data = dir.path().join("data");
+    let mut bin = Binary::spawn(
+        &[
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--backend",
+            "native",
+            "--ctp-lib-dir",
+            lib_dir.to_str().unwrap(),
+            "--td-front",
+            &front,
+            "--md-front",
+            &front,
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &[("WEBCTP_LOG_LEVEL", "debug")],
+        dir.path(),
+    );
+    let err = bin.stderr();
+    assert!(err.contains("v6.7.11"), "{err}");
+    // A trading login creates a trader API object too; it waits for the front.
+    let mut td = Client::connect(&bin.td_url).await;
+    td.send(json!({"MsgType": "ReqUserLogin", "RequestID": 1,
+        "ReqUserLogin": {"UserID": "u1", "Password": "pw"}}))
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        bin.child.try_wait().unwrap().is_none(),
+        "webctp died: {}",
+        bin.stderr()
+    );
+    let h = http_json(&bin.md_url, "/healthz");
+    assert_eq!(h["md_front_up"], false, "{h}");
+    assert!(h["version"].as_str().unwrap().contains("v6.7.11"), "{h}");
+    assert!(
+        data.join(format!("native/md/tcp___127.0.0.1_{port}/DialogRsp.con"))
+            .is_file()
+    );
+    assert!(
+        data.join(format!("native/td/u1/tcp___127.0.0.1_{port}/DialogRsp.con"))
+            .is_file()
+    );
+    // Closing the client releases the trader API off the library's threads.
+    drop(td);
+    eventually("the trader API to be released", || {
+        bin.stderr().contains("CTP API object released api=\"td\"")
+    });
+    bin.signal("-TERM");
+    assert_eq!(bin.wait(WAIT), Some(0), "{}", bin.stderr());
+}
