@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Regenerates the committed CTP bindings from the official 6.7.11 headers:
+# src/ctp/native/{ffi,vtables,convert,spi_glue}.rs, src/protocol/{fields,td_requests}.rs
+# and fakectp/src/{api_glue,spi_calls}.rs.
+#
+# Fetches the headers first (scripts/fetch-ctp-headers.sh). bindgen needs libclang
+# (Debian/Ubuntu: apt-get install libclang-dev); without it, pass --skip-bindgen to
+# regenerate everything but ffi.rs. Extra arguments go to ctp-codegen, e.g. --check.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/fetch-ctp-headers.sh"
+cd "$root"
+cargo run --quiet --package ctp-codegen -- --headers "$root/target/ctp-headers/v6.7.11" "$@"
