@@ -120,8 +120,9 @@ pub struct SimFileConfig {
     /// Beijing time, weekends skipped). Off, the day only ends on `settle`.
     #[serde(rename = "AutoSettle")]
     pub auto_settle: Option<bool>,
-    /// Put the generation time (ns since the epoch) into `reserve2` of every tick, so
-    /// that a benchmark can measure tick latency. Off by default.
+    /// Put `<generation time in ns since the epoch>:<tick number of the instrument>`
+    /// into `reserve2` of every tick, so that a benchmark can measure latency and
+    /// count gaps. Off by default.
     #[serde(rename = "StampTicks")]
     pub stamp_ticks: Option<bool>,
     /// Drop the simulated front for a while: `{After: s, For: s}`.
@@ -547,11 +548,18 @@ mod tests {
     fn shipped_configs_parse() {
         for (name, text) in [
             ("sim.yaml", include_str!("../config/sim.yaml")),
-            ("simnow-7x24.yaml", include_str!("../config/simnow-7x24.yaml")),
-            ("simnow-standard.yaml", include_str!("../config/simnow-standard.yaml")),
+            (
+                "simnow-7x24.yaml",
+                include_str!("../config/simnow-7x24.yaml"),
+            ),
+            (
+                "simnow-standard.yaml",
+                include_str!("../config/simnow-standard.yaml"),
+            ),
         ] {
             let f = FileConfig::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
-            Config::resolve(f, None, Overrides::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            Config::resolve(f, None, Overrides::default())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
         }
     }
 

@@ -21,6 +21,7 @@
 //!   with dlopen.
 //! - [`config`] reads the YAML file, environment and flags.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod ctp;

@@ -9,6 +9,12 @@ use common::{Client, InProcess};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
+/// The generation time the sim put into `reserve2` (`<ns>:<tick number>`).
+fn stamp_of(tick: &serde_json::Value) -> u128 {
+    let stamp = tick["DepthMarketData"]["reserve2"].as_str().unwrap();
+    stamp.split(':').next().unwrap().parse().unwrap()
+}
+
 fn now_ns() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -262,11 +268,7 @@ async fn slow_client_does_not_delay_a_fast_one() {
         let t = fast
             .recv_until(|v| v["MsgType"] == "RtnDepthMarketData")
             .await;
-        let stamp: u128 = t["DepthMarketData"]["reserve2"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let stamp = stamp_of(&t);
         if start.elapsed() > Duration::from_millis(500) {
             worst = worst.max(now_ns().saturating_sub(stamp));
         }
@@ -287,11 +289,7 @@ async fn slow_client_does_not_delay_a_fast_one() {
         let t = slow
             .recv_until(|v| v["MsgType"] == "RtnDepthMarketData")
             .await;
-        let stamp: u128 = t["DepthMarketData"]["reserve2"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let stamp = stamp_of(&t);
         if now_ns().saturating_sub(stamp) < 200_000_000 {
             recent = true;
             break;

@@ -176,6 +176,9 @@ pub enum Command {
     Serve,
     /// Run one terminal command and exit (`-` reads commands from stdin, one per line).
     Exec(ExecArgs),
+    /// Load-test a sim gateway over WebSockets (see docs/performance.md).
+    #[command(subcommand)]
+    Bench(crate::bench::BenchCommand),
 }
 
 /// `webctp exec`.

@@ -92,7 +92,7 @@ impl Link {
             }
             let (ws, _) = tokio::time::timeout(
                 std::time::Duration::from_secs(10),
-                tokio_tungstenite::connect_async(req),
+                tokio_tungstenite::connect_async_with_config(req, None, true),
             )
             .await
             .map_err(|_| format!("timed out connecting to {target}"))?

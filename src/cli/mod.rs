@@ -262,7 +262,7 @@ pub fn main() -> ExitCode {
     let printer = Arc::new(repl::ReplPrinter::stdout());
     let level = match (&cli.command, cli.global.log_level.is_some()) {
         // `exec` prints results; its logs stay quiet unless asked for.
-        (Some(Command::Exec(_)), false) => "warn".to_string(),
+        (Some(Command::Exec(_) | Command::Bench(_)), false) => "warn".to_string(),
         _ => config.log_level.clone(),
     };
     let to = match &cli.command {
@@ -287,6 +287,10 @@ pub fn main() -> ExitCode {
             None => terminal(config, !cli.no_server, json, printer).await,
             Some(Command::Exec(a)) => {
                 let code = exec::run(config, a, json).await;
+                return Err(code);
+            }
+            Some(Command::Bench(b)) => {
+                let code = crate::bench::run(b).await;
                 return Err(code);
             }
         }

@@ -53,9 +53,12 @@ pub enum Outcome {
     Exit,
 }
 
+/// Decides whether a message belongs to a waiting command.
+type Accepts = Box<dyn Fn(Endpoint, &Value) -> bool + Send>;
+
 struct Watcher {
     id: u64,
-    accepts: Box<dyn Fn(Endpoint, &Value) -> bool + Send>,
+    accepts: Accepts,
     tx: mpsc::UnboundedSender<Value>,
 }
 
@@ -163,10 +166,7 @@ impl Session {
         self.next_rid.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn watch(
-        &self,
-        accepts: Box<dyn Fn(Endpoint, &Value) -> bool + Send>,
-    ) -> (u64, mpsc::UnboundedReceiver<Value>) {
+    fn watch(&self, accepts: Accepts) -> (u64, mpsc::UnboundedReceiver<Value>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let id = self.next_watcher.fetch_add(1, Ordering::Relaxed);
         self.lock().watchers.push(Watcher { id, accepts, tx });

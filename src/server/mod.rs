@@ -22,11 +22,14 @@ pub struct Bound {
     pub td: SocketAddr,
 }
 
+/// A boxed reply, so the route table can be built from optional parts.
+type AnyReply = Box<dyn warp::Reply>;
+
 fn endpoint_route(
     dispatcher: Arc<Dispatcher>,
     endpoint: Endpoint,
     shutdown: watch::Receiver<bool>,
-) -> warp::filters::BoxedFilter<(impl warp::Reply,)> {
+) -> warp::filters::BoxedFilter<(AnyReply,)> {
     let path = match endpoint {
         Endpoint::Md => "md",
         Endpoint::Td => "td",
@@ -40,19 +43,21 @@ fn endpoint_route(
         .map(move |ws: warp::ws::Ws| {
             let d = dispatcher.clone();
             let shutdown = shutdown.clone();
-            ws.max_message_size(max)
+            let reply = ws
+                .max_message_size(max)
                 .max_frame_size(max)
-                .on_upgrade(move |socket| ws::serve_client(socket, d, endpoint, shutdown))
+                .on_upgrade(move |socket| ws::serve_client(socket, d, endpoint, shutdown));
+            Box::new(reply) as AnyReply
         })
         .boxed()
 }
 
-fn health(dispatcher: Arc<Dispatcher>) -> warp::filters::BoxedFilter<(impl warp::Reply,)> {
+fn health(dispatcher: Arc<Dispatcher>) -> warp::filters::BoxedFilter<(AnyReply,)> {
     warp::path("healthz")
         .and(warp::path::end())
         .map(move || {
             let d = &dispatcher;
-            warp::reply::json(&serde_json::json!({
+            let body = warp::reply::json(&serde_json::json!({
                 "status": "ok",
                 "backend": d.backend.name(),
                 "version": d.backend.version(),
@@ -62,7 +67,8 @@ fn health(dispatcher: Arc<Dispatcher>) -> warp::filters::BoxedFilter<(impl warp:
                 "md_subscriptions": d.md.upstream_subscriptions(),
                 "ticks": d.md.ticks.load(std::sync::atomic::Ordering::Relaxed),
                 "requests": d.requests.load(std::sync::atomic::Ordering::Relaxed),
-            }))
+            }));
+            Box::new(body) as AnyReply
         })
         .boxed()
 }
@@ -101,6 +107,53 @@ pub async fn bind(
     }
 }
 
+/// Accepts connections on `listener` and serves them with `routes` until `stop`.
+///
+/// webctp runs the accept loop itself (instead of `warp::serve`) to set TCP_NODELAY on
+/// every socket: without it, small WebSocket frames wait for Nagle's algorithm and a
+/// delayed ACK, tens of milliseconds on loopback.
+async fn accept_loop<F>(
+    listener: TcpListener,
+    routes: F,
+    mut stop: tokio::sync::broadcast::Receiver<()>,
+) where
+    F: Filter + Clone + Send + Sync + 'static,
+    F::Extract: warp::Reply,
+{
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::service::TowerToHyperService;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.recv() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(warp::service(routes.clone()));
+        let conn = Builder::new(TokioExecutor::new())
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "connection error");
+            }
+        });
+    }
+    drop(listener);
+    // Plain HTTP requests in progress finish; upgraded WebSockets are closed separately.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), graceful.shutdown()).await;
+}
+
 /// Serves the listeners until `shutdown` resolves; then stops accepting and closes
 /// every client with code 1001.
 pub async fn serve(
@@ -112,43 +165,17 @@ pub async fn serve(
     let mut servers = Vec::new();
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
     for (listener, endpoints) in listeners {
-        let md = endpoints
-            .contains(&Endpoint::Md)
-            .then(|| endpoint_route(dispatcher.clone(), Endpoint::Md, rx.clone()));
-        let td = endpoints
-            .contains(&Endpoint::Td)
-            .then(|| endpoint_route(dispatcher.clone(), Endpoint::Td, rx.clone()));
-        let mut stop = stop_tx.subscribe();
-        let graceful = async move {
-            let _ = stop.recv().await;
-        };
-        let health = health(dispatcher.clone());
-        let routes = match (md, td) {
-            (Some(md), Some(td)) => md
-                .or(td)
-                .map(|r| Box::new(r) as Box<dyn warp::Reply>)
-                .or(health.map(|r| Box::new(r) as Box<dyn warp::Reply>))
-                .unify()
-                .boxed(),
-            (Some(md), None) => md
-                .map(|r| Box::new(r) as Box<dyn warp::Reply>)
-                .or(health.map(|r| Box::new(r) as Box<dyn warp::Reply>))
-                .unify()
-                .boxed(),
-            (None, Some(td)) => td
-                .map(|r| Box::new(r) as Box<dyn warp::Reply>)
-                .or(health.map(|r| Box::new(r) as Box<dyn warp::Reply>))
-                .unify()
-                .boxed(),
-            (None, None) => health.map(|r| Box::new(r) as Box<dyn warp::Reply>).boxed(),
-        };
+        let mut routes = health(dispatcher.clone());
+        for ep in endpoints {
+            let route = endpoint_route(dispatcher.clone(), ep, rx.clone());
+            routes = route.or(routes).unify().boxed();
+        }
         let routes = routes.recover(auth::handle_rejection);
-        servers.push(tokio::spawn(
-            warp::serve(routes)
-                .incoming(listener)
-                .graceful(graceful)
-                .run(),
-        ));
+        servers.push(tokio::spawn(accept_loop(
+            listener,
+            routes,
+            stop_tx.subscribe(),
+        )));
     }
     shutdown.await;
     tracing::info!("shutting down: no new connections, closing clients");

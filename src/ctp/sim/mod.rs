@@ -388,7 +388,10 @@ fn market_thread(core: Weak<SimCore>) {
                     if up && sessions.iter().any(|s| s.wants(i)) {
                         let mut d = ex.quotes[i].snapshot(&ex.trading_day, &stamp_now);
                         if core.config.stamp_ticks {
-                            d.reserve2 = clock::unix_nanos().to_string();
+                            // Generation time and the instrument's tick number, so a
+                            // benchmark can measure latency and see gaps.
+                            d.reserve2 =
+                                format!("{}:{}", clock::unix_nanos(), ex.quotes[i].sequence);
                         }
                         ticks.push((i, d));
                     }

@@ -1,0 +1,102 @@
+//! A gateway under test: this binary started as `webctp serve` in a temporary data
+//! directory, so its CPU and memory can be measured apart from the load clients.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running gateway process, stopped (SIGTERM, then kill) on drop.
+pub struct GatewayProcess {
+    pub child: Child,
+    /// `ws://host:port` (the `/md/` and `/td/` paths are added by clients).
+    pub url: String,
+    pub dir: PathBuf,
+    /// From spawn to the "on ws://" line.
+    pub startup: Duration,
+}
+
+impl GatewayProcess {
+    /// Starts `webctp serve` with `yaml` as its config file.
+    pub fn start(yaml: &str) -> Result<GatewayProcess, String> {
+        let dir = std::env::temp_dir().join(format!(
+            "webctp-bench-{}-{}",
+            std::process::id(),
+            super::stats::now_ns()
+        ));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let cfg = dir.join("bench.yaml");
+        std::fs::write(&cfg, yaml).map_err(|e| format!("cannot write {}: {e}", cfg.display()))?;
+        let exe =
+            std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
+        let started = Instant::now();
+        let mut child = Command::new(exe)
+            .args([
+                "serve",
+                "--port",
+                "0",
+                "--host",
+                "127.0.0.1",
+                "--log-level",
+                "warn",
+            ])
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .env_remove("WEBCTP_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start the gateway: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if line.contains(" on ws://") {
+                    let _ = tx.send(line);
+                }
+            }
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .map_err(|_| "the gateway did not start within 30 s".to_string())?;
+        let startup = started.elapsed();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("ws://"))
+            .map(|u| u.trim_end_matches("/md/").to_string())
+            .ok_or("no URL in the gateway's banner")?;
+        Ok(GatewayProcess {
+            child,
+            url,
+            dir,
+            startup,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for GatewayProcess {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

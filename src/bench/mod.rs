@@ -1,0 +1,66 @@
+//! The load tool, `webctp bench`: it starts a sim gateway in its own process (so its CPU
+//! and memory are measured apart from the load) and drives it over real WebSockets.
+//! Each run prints a summary, or one JSON object with `--json`, and exits non-zero if
+//! a correctness check fails (a tick out of order, an order without a final state).
+
+pub mod gateway;
+pub mod idle;
+pub mod md;
+pub mod stats;
+pub mod td;
+
+use std::process::ExitCode;
+
+/// `webctp bench` subcommands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Market data fan-out: clients x instruments at a tick rate; latency, conflation.
+    Md(md::MdArgs),
+    /// Orders: insert -> RtnOrder / RtnTrade latency, throughput, final states.
+    Td(td::TdArgs),
+    /// Memory of an idle gateway and of idle connections.
+    Idle(idle::IdleArgs),
+    /// Process start to accepting WebSocket connections.
+    Startup(idle::StartupArgs),
+}
+
+fn print<T: serde::Serialize + std::fmt::Display>(json: bool, report: &T) {
+    if json {
+        println!("{}", serde_json::to_string(report).unwrap_or_default());
+    } else {
+        print!("{report}");
+    }
+}
+
+/// Runs a bench command.
+pub async fn run(cmd: BenchCommand) -> ExitCode {
+    let result = match &cmd {
+        BenchCommand::Md(a) => md::run(a).await.map(|r| {
+            print(a.json, &r);
+            r.out_of_order == 0 && r.errors.is_empty() && r.messages_delivered > 0
+        }),
+        BenchCommand::Td(a) => td::run(a).await.map(|r| {
+            print(a.json, &r);
+            r.missing_final == 0 && r.errors.is_empty() && r.orders_sent > 0
+        }),
+        BenchCommand::Idle(a) => idle::idle(a).await.map(|r| {
+            print(a.json, &r);
+            r.connected == r.connections
+        }),
+        BenchCommand::Startup(a) => idle::startup(a).await.map(|r| {
+            print(a.json, &r);
+            true
+        }),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("webctp bench: a correctness check failed (see above)");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("webctp bench: {e}");
+            ExitCode::from(3)
+        }
+    }
+}

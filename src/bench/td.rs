@@ -1,0 +1,369 @@
+//! `webctp bench td`: M trading clients sending orders to a sim gateway — fill-and-kill
+//! buys that cross the book, sells that close what was bought, and resting orders that
+//! are then cancelled — measuring insert -> RtnOrder and insert -> RtnTrade latency,
+//! and checking that every order reaches a final state.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
+use serde_json::json;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::gateway::GatewayProcess;
+use super::stats::{Percentiles, Samples, now_ns, proc_stats};
+
+/// Options of `bench td`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TdArgs {
+    /// Trading clients (each its own account and session).
+    #[arg(long, default_value_t = 4)]
+    pub clients: usize,
+    /// Orders per second in total; 0 sends as fast as the gateway answers.
+    #[arg(long, default_value_t = 1000.0)]
+    pub rate: f64,
+    /// Seconds of sending.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Ledger durability: fsync (acknowledged orders are on disk) or os.
+    #[arg(long, default_value = "fsync")]
+    pub durability: String,
+    /// Orders a client keeps in flight when --rate is 0.
+    #[arg(long, default_value_t = 32)]
+    pub window: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The result of `bench td`.
+#[derive(Debug, Serialize)]
+pub struct TdReport {
+    pub clients: usize,
+    pub target_orders_per_s: f64,
+    pub durability: String,
+    pub duration_s: f64,
+    pub orders_sent: u64,
+    pub orders_per_s: f64,
+    pub final_states: u64,
+    pub missing_final: u64,
+    pub traded: u64,
+    pub canceled: u64,
+    pub rejected: u64,
+    pub insert_to_rtn_order: Percentiles,
+    pub insert_to_rtn_trade: Percentiles,
+    pub gateway_cpu_percent: f64,
+    pub gateway_peak_rss_kb: u64,
+    pub errors: Vec<String>,
+}
+
+fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let start = text.find(key)? + key.len();
+    let rest = &text[start..];
+    Some(&rest[..rest.find('"')?])
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Buy,
+    Close,
+    Rest,
+}
+
+struct Pending {
+    kind: Kind,
+    sent: u64,
+    acked: bool,
+    traded: bool,
+}
+
+#[derive(Default)]
+struct ClientResult {
+    sent: u64,
+    finals: u64,
+    missing: u64,
+    traded: u64,
+    canceled: u64,
+    rejected: u64,
+    to_order: Samples,
+    to_trade: Samples,
+    error: Option<String>,
+}
+
+async fn client(
+    url: String,
+    user: String,
+    a: TdArgs,
+    per_client_rate: f64,
+    mut stop: watch::Receiver<bool>,
+) -> ClientResult {
+    let mut r = ClientResult::default();
+    let Ok((mut ws, _)) =
+        tokio_tungstenite::connect_async_with_config(format!("{url}/td/"), None, true).await
+    else {
+        r.error = Some("connect failed".into());
+        return r;
+    };
+    let login = json!({"MsgType": "ReqUserLogin", "RequestID": 1, "ReqUserLogin": {"UserID": user, "Password": "bench"}});
+    let depth = json!({"MsgType": "ReqQryDepthMarketData", "RequestID": 2, "QryDepthMarketData": {"InstrumentID": "m2605"}});
+    if ws.send(Message::text(login.to_string())).await.is_err() {
+        r.error = Some("send failed".into());
+        return r;
+    }
+    let (mut upper, mut lower) = (0.0, 0.0);
+    while let Some(Ok(m)) = ws.next().await {
+        let Ok(text) = m.to_text() else { continue };
+        let v: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+        match v["MsgType"].as_str() {
+            Some("RspUserLogin") => {
+                if v["RspInfo"]["ErrorID"] != 0 {
+                    r.error = Some(format!("login failed: {}", v["RspInfo"]));
+                    return r;
+                }
+                let _ = ws.send(Message::text(depth.to_string())).await;
+            }
+            Some("RspQryDepthMarketData") => {
+                upper = v["DepthMarketData"]["UpperLimitPrice"]
+                    .as_f64()
+                    .unwrap_or(0.0);
+                lower = v["DepthMarketData"]["LowerLimitPrice"]
+                    .as_f64()
+                    .unwrap_or(0.0);
+                break;
+            }
+            _ => {}
+        }
+    }
+    if upper <= 0.0 {
+        r.error = Some("no quote for m2605".into());
+        return r;
+    }
+    let mut pending: HashMap<u64, Pending> = HashMap::new();
+    let mut next_ref: u64 = 0;
+    let mut held: i64 = 0;
+    let mut sending = true;
+    let period = if per_client_rate > 0.0 {
+        Duration::from_secs_f64(1.0 / per_client_rate)
+    } else {
+        Duration::from_millis(1)
+    };
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut drain_until: Option<tokio::time::Instant> = None;
+    loop {
+        if !sending && pending.is_empty() {
+            break;
+        }
+        if let Some(d) = drain_until
+            && tokio::time::Instant::now() > d
+        {
+            break;
+        }
+        tokio::select! {
+            _ = tick.tick(), if sending => {
+                let burst = if per_client_rate > 0.0 { 1 } else { a.window.saturating_sub(pending.len()) };
+                for _ in 0..burst {
+                    next_ref += 1;
+                    let kind = if next_ref.is_multiple_of(3) { Kind::Rest } else if held > 0 { Kind::Close } else { Kind::Buy };
+                    let (dir, offset, price, tc) = match kind {
+                        Kind::Buy => ("0", "0", upper, "1"),
+                        Kind::Close => ("1", "1", lower, "1"),
+                        Kind::Rest => ("0", "0", lower, "3"),
+                    };
+                    if kind == Kind::Close {
+                        held -= 1;
+                    }
+                    let o = json!({"MsgType": "ReqOrderInsert", "RequestID": next_ref, "InputOrder": {
+                        "InstrumentID": "m2605", "ExchangeID": "DCE", "OrderRef": next_ref.to_string(),
+                        "Direction": dir, "CombOffsetFlag": offset, "CombHedgeFlag": "1",
+                        "OrderPriceType": "2", "LimitPrice": price, "VolumeTotalOriginal": 1,
+                        "TimeCondition": tc, "VolumeCondition": "1", "ContingentCondition": "1", "ForceCloseReason": "0"}});
+                    pending.insert(next_ref, Pending { kind, sent: now_ns(), acked: false, traded: false });
+                    r.sent += 1;
+                    if ws.send(Message::text(o.to_string())).await.is_err() {
+                        r.error = Some("connection lost".into());
+                        return r;
+                    }
+                }
+            }
+            _ = stop.changed(), if sending => {
+                sending = false;
+                drain_until = Some(tokio::time::Instant::now() + Duration::from_secs(10));
+            }
+            m = ws.next() => {
+                let Some(Ok(m)) = m else {
+                    r.error = Some("connection closed".into());
+                    break;
+                };
+                let Ok(text) = m.to_text() else { continue };
+                let now = now_ns();
+                let msg = field(text, r#"{"MsgType":""#).unwrap_or("");
+                match msg {
+                    "RtnOrder" => {
+                        let Some(oref) = field(text, r#""OrderRef":""#).and_then(|s| s.trim().parse::<u64>().ok()) else { continue };
+                        let status = field(text, r#""OrderStatus":""#).unwrap_or("");
+                        let Some(p) = pending.get_mut(&oref) else { continue };
+                        if !p.acked {
+                            p.acked = true;
+                            r.to_order.add_ns(now.saturating_sub(p.sent));
+                        }
+                        if p.kind == Kind::Rest && status == "3" {
+                            let sys = field(text, r#""OrderSysID":""#).unwrap_or("").to_string();
+                            let c = json!({"MsgType": "ReqOrderAction", "RequestID": 0, "InputOrderAction": {
+                                "ExchangeID": "DCE", "OrderSysID": sys, "ActionFlag": "0", "InstrumentID": "m2605"}});
+                            let _ = ws.send(Message::text(c.to_string())).await;
+                        }
+                        if (status == "0" || status == "5")
+                            && let Some(p) = pending.remove(&oref)
+                        {
+                            r.finals += 1;
+                            if status == "0" { r.traded += 1 } else { r.canceled += 1 }
+                            // Track what is held so closes have something to close.
+                            if (p.kind == Kind::Buy && status == "0") || (p.kind == Kind::Close && status != "0") {
+                                held += 1;
+                            }
+                        }
+                    }
+                    "RtnTrade" => {
+                        let Some(oref) = field(text, r#""OrderRef":""#).and_then(|s| s.trim().parse::<u64>().ok()) else { continue };
+                        if let Some(p) = pending.get_mut(&oref)
+                            && !p.traded
+                        {
+                            p.traded = true;
+                            r.to_trade.add_ns(now.saturating_sub(p.sent));
+                        }
+                    }
+                    "RspOrderInsert" => {
+                        if let Some(oref) = field(text, r#""OrderRef":""#).and_then(|s| s.trim().parse::<u64>().ok())
+                            && let Some(p) = pending.remove(&oref)
+                        {
+                            r.finals += 1;
+                            r.rejected += 1;
+                            if p.kind == Kind::Close {
+                                held += 1;
+                            }
+                        }
+                    }
+                    "Ping" => {
+                        let _ = ws.send(Message::text(r#"{"MsgType":"Pong"}"#)).await;
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    r.missing = pending.len() as u64;
+    let _ = ws.close(None).await;
+    r
+}
+
+/// Runs `bench td`.
+pub async fn run(a: &TdArgs) -> Result<TdReport, String> {
+    if !matches!(a.durability.as_str(), "fsync" | "os") {
+        return Err("--durability is fsync or os".into());
+    }
+    let yaml = format!(
+        "Sim: {{TickRate: 100, AutoSettle: false, Durability: {}}}\nLimits: {{RequestsPerSecond: 1000000, TdQueueDepth: 1000000}}\n",
+        a.durability
+    );
+    let gw = GatewayProcess::start(&yaml)?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let per_client = if a.rate > 0.0 {
+        a.rate / a.clients.max(1) as f64
+    } else {
+        0.0
+    };
+    let before = proc_stats(gw.pid());
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..a.clients)
+        .map(|i| {
+            tokio::spawn(client(
+                gw.url.clone(),
+                format!("bench-{i}"),
+                a.clone(),
+                per_client,
+                stop_rx.clone(),
+            ))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs_f64(a.duration)).await;
+    let _ = stop_tx.send(true);
+    let sending_time = started.elapsed().as_secs_f64();
+    let after = proc_stats(gw.pid());
+    let mut total = ClientResult::default();
+    let mut errors = Vec::new();
+    for t in tasks {
+        match tokio::time::timeout(Duration::from_secs(30), t).await {
+            Ok(Ok(r)) => {
+                total.sent += r.sent;
+                total.finals += r.finals;
+                total.missing += r.missing;
+                total.traded += r.traded;
+                total.canceled += r.canceled;
+                total.rejected += r.rejected;
+                total.to_order.merge(r.to_order);
+                total.to_trade.merge(r.to_trade);
+                if let Some(e) = r.error {
+                    errors.push(e);
+                }
+            }
+            _ => errors.push("a client did not finish".into()),
+        }
+    }
+    Ok(TdReport {
+        clients: a.clients,
+        target_orders_per_s: a.rate,
+        durability: a.durability.clone(),
+        duration_s: sending_time,
+        orders_sent: total.sent,
+        orders_per_s: total.sent as f64 / sending_time,
+        final_states: total.finals,
+        missing_final: total.missing,
+        traded: total.traded,
+        canceled: total.canceled,
+        rejected: total.rejected,
+        insert_to_rtn_order: total.to_order.summary(),
+        insert_to_rtn_trade: total.to_trade.summary(),
+        gateway_cpu_percent: (after.cpu_s - before.cpu_s) / sending_time * 100.0,
+        gateway_peak_rss_kb: after.peak_rss_kb,
+        errors,
+    })
+}
+
+impl std::fmt::Display for TdReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let target = if self.target_orders_per_s > 0.0 {
+            format!("{:.0} orders/s asked", self.target_orders_per_s)
+        } else {
+            "as fast as answered".into()
+        };
+        writeln!(
+            f,
+            "trading: {} clients, {target}, ledger {}, {:.1} s",
+            self.clients, self.durability, self.duration_s
+        )?;
+        writeln!(
+            f,
+            "  orders sent        {} ({:.0}/s)",
+            self.orders_sent, self.orders_per_s
+        )?;
+        writeln!(
+            f,
+            "  final states       {} (traded {}, canceled {}, rejected {}), missing {}",
+            self.final_states, self.traded, self.canceled, self.rejected, self.missing_final
+        )?;
+        writeln!(f, "  insert -> RtnOrder {}", self.insert_to_rtn_order)?;
+        writeln!(f, "  insert -> RtnTrade {}", self.insert_to_rtn_trade)?;
+        writeln!(
+            f,
+            "  gateway            {:.0}% of one core, peak RSS {} KiB",
+            self.gateway_cpu_percent, self.gateway_peak_rss_kb
+        )?;
+        if !self.errors.is_empty() {
+            writeln!(f, "  errors             {}", self.errors.join("; "))?;
+        }
+        Ok(())
+    }
+}
