@@ -206,6 +206,14 @@ async fn market_data_through_the_library() {
     );
 }
 
+/// How many trader API objects the gateway has released (it logs each at debug).
+fn released_td(gw: &Gateway) -> usize {
+    gw.bin
+        .stderr()
+        .matches("CTP API object released api=\"td\"")
+        .count()
+}
+
 /// Order and trade pushes until the order reaches a final status.
 async fn until_final(c: &mut Client) -> (Vec<Value>, Vec<Value>) {
     let mut orders = Vec::new();
@@ -263,6 +271,22 @@ async fn trading_through_the_library() {
             .join("native/td/u-native/tcp___127.0.0.1_1/DialogRsp.con")
             .is_file()
     );
+
+    // A second session of the same user gets flow files of its own.
+    let mut c2 = Client::connect(&gw.bin.td_url).await;
+    assert_eq!(
+        c2.td_login("u-native", "123456").await["RspInfo"]["ErrorID"],
+        0
+    );
+    assert!(
+        gw.data
+            .join("native/td/u-native/tcp___127.0.0.1_1-2/DialogRsp.con")
+            .is_file()
+    );
+    drop(c2);
+    eventually("the second trader API to be released", || {
+        released_td(&gw) == 1
+    });
 
     // The statement came in parts cut inside GBK characters; it arrives whole.
     let info = c.ask("ReqQrySettlementInfo", 2, json!({})).await;
@@ -351,11 +375,7 @@ async fn trading_through_the_library() {
     .await;
     let out = c.recv_until(|v| v["MsgType"] == "RspUserLogout").await;
     assert_eq!(out["RspInfo"]["ErrorID"], 0, "{out}");
-    eventually("the trader API to be released", || {
-        gw.bin
-            .stderr()
-            .contains("CTP API object released api=\"td\"")
-    });
+    eventually("the trader API to be released", || released_td(&gw) == 2);
     let again = c.td_login("u-native", "123456").await;
     assert_eq!(again["RspInfo"]["ErrorID"], 0, "{again}");
     let acc = c.ask("ReqQryTradingAccount", 31, json!({})).await;

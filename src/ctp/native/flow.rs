@@ -1,10 +1,14 @@
 //! Flow files: where the libraries keep their per-session state. CTP takes the flow
 //! path as a *prefix* (`<prefix>DialogRsp.con`, ...), so we hand it a directory with
 //! a trailing slash — one directory per front (and per user for trading), since two
-//! sessions sharing flow files would resume each other's streams.
+//! sessions sharing flow files would resume each other's streams. Two live API
+//! objects never share a directory: a second session of the same user and front gets
+//! `<front>-2`, and so on ([`FlowDirs`]).
 
+use std::collections::HashSet;
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use crate::ctp::BackendError;
 use crate::ctp::sim::ledger::create_private_dir;
@@ -67,6 +71,58 @@ pub fn prepare(dir: &Path) -> Result<CString, BackendError> {
     })
 }
 
+/// The flow directories held by live API objects of a backend.
+#[derive(Default, Clone)]
+pub struct FlowDirs {
+    in_use: Arc<Mutex<HashSet<PathBuf>>>,
+}
+
+/// A flow directory reserved for one API object; free again when dropped.
+pub struct FlowLease {
+    dirs: FlowDirs,
+    path: PathBuf,
+}
+
+impl FlowLease {
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for FlowLease {
+    fn drop(&mut self) {
+        self.dirs.lock().remove(&self.path);
+    }
+}
+
+impl FlowDirs {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<PathBuf>> {
+        self.in_use.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reserves `base`, or `base-2`, `base-3`... if it is taken.
+    pub fn lease(&self, base: &Path) -> FlowLease {
+        let mut in_use = self.lock();
+        let name = base
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let path = (1..)
+            .map(|n| match n {
+                1 => base.to_path_buf(),
+                n => base.with_file_name(format!("{name}-{n}")),
+            })
+            .find(|p| !in_use.contains(p))
+            .unwrap_or_else(|| base.to_path_buf());
+        in_use.insert(path.clone());
+        FlowLease {
+            dirs: self.clone(),
+            path,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +140,18 @@ mod tests {
         let d = td_dir(Path::new("/data"), "../x", "tcp://h:1");
         assert!(d.starts_with("/data/native/td"));
         assert_eq!(d.components().count(), 6);
+    }
+
+    #[test]
+    fn live_objects_never_share_a_directory() {
+        let dirs = FlowDirs::default();
+        let base = Path::new("/d/native/td/u1/tcp___h_1");
+        let a = dirs.lease(base);
+        let b = dirs.lease(base);
+        assert_eq!(a.path(), base);
+        assert_eq!(b.path(), Path::new("/d/native/td/u1/tcp___h_1-2"));
+        drop(a);
+        assert_eq!(dirs.lease(base).path(), base);
     }
 
     #[test]

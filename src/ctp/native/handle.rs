@@ -61,6 +61,8 @@ pub struct ApiHandle<A: ApiObject> {
     spi: NonNull<SpiObject>,
     /// Cleared on drop, so that the sink ignores callbacks still in flight.
     alive: Arc<AtomicBool>,
+    /// What the object uses until it is released (its flow directory lease).
+    keep: Option<Box<dyn Send>>,
     name: &'static str,
 }
 
@@ -70,12 +72,14 @@ unsafe impl<A: ApiObject> Send for ApiHandle<A> {}
 unsafe impl<A: ApiObject> Sync for ApiHandle<A> {}
 
 impl<A: ApiObject> ApiHandle<A> {
-    /// Takes ownership of `api` (fresh from the factory) and of `spi`. Returns None if
-    /// the factory returned null; `spi` is then freed.
+    /// Takes ownership of `api` (fresh from the factory), of `spi`, and of `keep`,
+    /// which is dropped once the object is released. Returns None if the factory
+    /// returned null; `spi` is then freed.
     pub fn new(
         api: *mut A,
         spi: Box<SpiObject>,
         alive: Arc<AtomicBool>,
+        keep: Box<dyn Send>,
         name: &'static str,
     ) -> Option<ApiHandle<A>> {
         let api = NonNull::new(api)?;
@@ -83,6 +87,7 @@ impl<A: ApiObject> ApiHandle<A> {
             api,
             spi: NonNull::from(Box::leak(spi)),
             alive,
+            keep: Some(keep),
             name,
         })
     }
@@ -103,6 +108,7 @@ impl<A: ApiObject> Drop for ApiHandle<A> {
         self.alive.store(false, Ordering::Release);
         let api = SendPtr(self.api);
         let spi = SendPtr(self.spi);
+        let keep = self.keep.take();
         let name = self.name;
         let spawned = std::thread::Builder::new()
             .name(format!("ctp-release-{name}"))
@@ -110,6 +116,7 @@ impl<A: ApiObject> Drop for ApiHandle<A> {
                 unsafe { A::detach_and_release(api.get()) };
                 // The library has stopped calling it: now it can go.
                 drop(unsafe { Box::from_raw(spi.get()) });
+                drop(keep);
                 tracing::debug!(api = name, "CTP API object released");
             });
         if let Err(e) = spawned {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::convert::CtpStruct;
+use super::flow::FlowLease;
 use super::handle::ApiHandle;
 use super::loader::CreateMdApi;
 use super::spi::{SpiObject, SpiSink};
@@ -80,14 +81,15 @@ pub struct NativeMdSession {
 }
 
 impl NativeMdSession {
-    /// Creates the API object with its flow files under `flow`, registers the fronts
+    /// Creates the API object with its flow files in `flow`, registers the fronts
     /// and starts it; `OnFrontConnected` follows on the library's thread.
     pub fn open(
         create: CreateMdApi,
-        flow: &CString,
+        flow: FlowLease,
         fronts: &[CString],
         events: Arc<dyn MdEvents>,
     ) -> Result<NativeMdSession, BackendError> {
+        let prefix = super::flow::prepare(flow.path())?;
         let alive = Arc::new(AtomicBool::new(true));
         let spi = SpiObject::new(
             &MD_SPI_VTBL.vtbl,
@@ -97,8 +99,8 @@ impl NativeMdSession {
             }),
         );
         // Plain TCP market data: no UDP, no multicast; production (not evaluation) mode.
-        let api = unsafe { create(flow.as_ptr(), false, false, true) };
-        let handle = ApiHandle::new(api, spi, alive, "md")
+        let api = unsafe { create(prefix.as_ptr(), false, false, true) };
+        let handle = ApiHandle::new(api, spi, alive, Box::new(flow), "md")
             .ok_or_else(|| BackendError("CreateFtdcMdApi returned no API object".into()))?;
         unsafe {
             let api = handle.api();

@@ -74,6 +74,7 @@ pub struct NativeBackend {
     data_dir: PathBuf,
     resume: THOST_TE_RESUME_TYPE,
     query_interval: Duration,
+    flows: flow::FlowDirs,
 }
 
 impl NativeBackend {
@@ -107,6 +108,7 @@ impl NativeBackend {
             data_dir: config.data_dir.clone(),
             resume: resume_type(config.resume_type),
             query_interval: config.query_interval,
+            flows: flow::FlowDirs::default(),
         })
     }
 
@@ -136,10 +138,10 @@ impl Backend for NativeBackend {
             tracing::warn!("no MdFrontAddress configured: market data is unavailable");
             return Ok(Arc::new(md::NoMdFront));
         };
-        let flow = flow::prepare(&flow::md_dir(&self.data_dir, first))?;
+        let flow = self.flows.lease(&flow::md_dir(&self.data_dir, first));
         let session = md::NativeMdSession::open(
             self.md_lib.create,
-            &flow,
+            flow,
             &Self::c_fronts(&self.md_fronts),
             events,
         )?;
@@ -156,10 +158,10 @@ impl Backend for NativeBackend {
                 "no TdFrontAddress is configured, so trading is unavailable".into(),
             ));
         };
-        let flow = flow::prepare(&flow::td_dir(&self.data_dir, user, first))?;
+        let flow = self.flows.lease(&flow::td_dir(&self.data_dir, user, first));
         let session = td::NativeTdSession::open(
             self.td_lib.create,
-            &flow,
+            flow,
             &Self::c_fronts(&self.td_fronts),
             self.resume,
             events,

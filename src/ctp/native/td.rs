@@ -5,6 +5,7 @@ use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::flow::FlowLease;
 use super::handle::ApiHandle;
 use super::loader::CreateTraderApi;
 use super::settlement::SettlementJoiner;
@@ -83,16 +84,17 @@ pub struct NativeTdSession {
 }
 
 impl NativeTdSession {
-    /// Creates the API object with its flow files under `flow`, subscribes the private
+    /// Creates the API object with its flow files in `flow`, subscribes the private
     /// and public flows from `resume`, registers the fronts and starts it;
     /// `OnFrontConnected` follows on the library's thread.
     pub fn open(
         create: CreateTraderApi,
-        flow: &CString,
+        flow: FlowLease,
         fronts: &[CString],
         resume: THOST_TE_RESUME_TYPE,
         events: Arc<dyn TdEvents>,
     ) -> Result<NativeTdSession, BackendError> {
+        let prefix = super::flow::prepare(flow.path())?;
         let alive = Arc::new(AtomicBool::new(true));
         let spi = SpiObject::new(
             &TD_SPI_VTBL.vtbl,
@@ -102,8 +104,8 @@ impl NativeTdSession {
                 settlement: Mutex::new(SettlementJoiner::default()),
             }),
         );
-        let api = unsafe { create(flow.as_ptr(), true) };
-        let handle = ApiHandle::new(api, spi, alive, "td")
+        let api = unsafe { create(prefix.as_ptr(), true) };
+        let handle = ApiHandle::new(api, spi, alive, Box::new(flow), "td")
             .ok_or_else(|| BackendError("CreateFtdcTraderApi returned no API object".into()))?;
         unsafe {
             let api = handle.api();
