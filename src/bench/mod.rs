@@ -6,6 +6,7 @@
 pub mod gateway;
 pub mod idle;
 pub mod md;
+pub mod soak;
 pub mod stats;
 pub mod td;
 
@@ -22,6 +23,8 @@ pub enum BenchCommand {
     Idle(idle::IdleArgs),
     /// Process start to accepting WebSocket connections.
     Startup(idle::StartupArgs),
+    /// Many clients connecting, trading and leaving for a while; memory must stay flat.
+    Soak(soak::SoakArgs),
 }
 
 fn print<T: serde::Serialize + std::fmt::Display>(json: bool, report: &T) {
@@ -50,6 +53,10 @@ pub async fn run(cmd: BenchCommand) -> ExitCode {
         BenchCommand::Startup(a) => idle::startup(a).await.map(|r| {
             print(a.json, &r);
             true
+        }),
+        BenchCommand::Soak(a) => soak::run(a).await.map(|r| {
+            print(a.json, &r);
+            r.flat
         }),
     };
     match result {

@@ -122,6 +122,9 @@ pub async fn run(config: Config, args: ExecArgs, json: bool) -> ExitCode {
     if json {
         session.set_mode(OutputMode::Json);
     }
+    if let Some(url) = &args.url {
+        session.set_remote(url);
+    }
     let mut logged_in = false;
     let mut result = 0u8;
     for cmd in commands {

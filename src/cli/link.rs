@@ -165,3 +165,37 @@ impl Link {
         }
     }
 }
+
+/// Sends `POST <path>` to the gateway behind a `ws://` URL (its admin endpoints).
+pub async fn admin_post(url: &str, path: &str, token: Option<&str>) -> Result<String, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Some(host) = url.strip_prefix("ws://") else {
+        return Err("admin commands need a ws:// gateway URL".into());
+    };
+    let host = host.split('/').next().unwrap_or(host);
+    let mut s = tokio::net::TcpStream::connect(host)
+        .await
+        .map_err(|e| format!("cannot reach {host}: {e}"))?;
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let req = format!("POST {path} HTTP/1.0\r\nHost: {host}\r\n{auth}Content-Length: 0\r\n\r\n");
+    s.write_all(req.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(10), s.read_to_end(&mut buf))
+        .await
+        .map_err(|_| "the gateway did not answer".to_string())?
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&buf);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
+    let v: Value = serde_json::from_str(body)
+        .map_err(|_| format!("unexpected answer: {}", text.lines().next().unwrap_or("")))?;
+    let detail = v["detail"].as_str().unwrap_or("").to_string();
+    if v["ok"] == true {
+        Ok(detail)
+    } else {
+        Err(detail)
+    }
+}

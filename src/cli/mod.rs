@@ -48,8 +48,14 @@ fn log_filter(level: &str) -> tracing_subscriber::EnvFilter {
         "notset" => "trace".to_string(),
         other => other.to_string(),
     };
+    // Other crates log at most at info: their debug and trace output can contain frame
+    // payloads, and with them passwords.
+    let others = match level.as_str() {
+        "trace" | "debug" => "info",
+        other => other,
+    };
     EnvFilter::try_from_env("RUST_LOG")
-        .or_else(|_| EnvFilter::try_new(format!("webctp={level},warp=warn,{level}")))
+        .or_else(|_| EnvFilter::try_new(format!("webctp={level},warp=warn,{others}")))
         .unwrap_or_else(|_| EnvFilter::new("info"))
 }
 

@@ -94,6 +94,8 @@ pub struct Session {
     secret: Option<SecretPrompt>,
     wait: Duration,
     wait_final: bool,
+    /// The gateway's URL when talking to a running gateway (admin commands go there).
+    remote: Mutex<Option<String>>,
 }
 
 /// How a session waits.
@@ -135,6 +137,7 @@ impl Session {
             secret,
             wait: waits.answer,
             wait_final: waits.order_final,
+            remote: Mutex::new(None),
         });
         tokio::spawn(route(Arc::downgrade(&s), rx));
         s
@@ -142,6 +145,45 @@ impl Session {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends admin commands to the running gateway at `url`.
+    pub fn set_remote(&self, url: &str) {
+        *self.remote.lock().unwrap_or_else(|e| e.into_inner()) = Some(url.to_string());
+    }
+
+    /// `settle` and `drop-front`: on the backend in this process, or over HTTP.
+    async fn admin(
+        &self,
+        local: impl FnOnce(&dyn Backend) -> Result<String, String>,
+        path: &str,
+    ) -> Outcome {
+        let result = match &self.backend {
+            Some(b) => local(b.as_ref()),
+            None => {
+                let url = self
+                    .remote
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
+                match url {
+                    Some(u) => {
+                        super::link::admin_post(&u, path, self.config.token.as_deref()).await
+                    }
+                    None => Err("no backend to command".into()),
+                }
+            }
+        };
+        match result {
+            Ok(msg) => {
+                self.say(msg);
+                Outcome::Ok
+            }
+            Err(e) => {
+                self.say(format!("error: {e}"));
+                Outcome::Refused
+            }
+        }
     }
 
     /// Prints JSON instead of tables from now on.
@@ -515,38 +557,23 @@ impl Session {
             }
             Command::Passwd => self.passwd().await?,
             Command::Raw { target, json } => self.raw(target, &json).await?,
-            Command::Settle => match &self.backend {
-                Some(b) => match b.settle() {
-                    Ok(day) => {
-                        self.say(format!("trading day settled; the new trading day is {day} (confirm the settlement before trading)"));
-                        Outcome::Ok
-                    }
-                    Err(e) => {
-                        self.say(format!("error: {e}"));
-                        Outcome::Refused
-                    }
-                },
-                None => {
-                    self.say("error: `settle` works on a gateway running in this process (not over --url)");
-                    Outcome::Refused
-                }
-            },
-            Command::DropFront(secs) => match &self.backend {
-                Some(b) => match b.drop_front(Duration::from_secs_f64(secs)) {
-                    Ok(()) => {
-                        self.say(format!("front dropped for {secs} s"));
-                        Outcome::Ok
-                    }
-                    Err(e) => {
-                        self.say(format!("error: {e}"));
-                        Outcome::Refused
-                    }
-                },
-                None => {
-                    self.say("error: `drop-front` works on a gateway running in this process (not over --url)");
-                    Outcome::Refused
-                }
-            },
+            Command::Settle => {
+                self.admin(
+                    |b| {
+                        b.settle()
+                            .map(|day| format!("trading day settled; the new trading day is {day} (confirm the settlement before trading)"))
+                    },
+                    "/admin/settle",
+                )
+                .await
+            }
+            Command::DropFront(secs) => {
+                self.admin(
+                    |b| b.drop_front(Duration::from_secs_f64(secs)).map(|()| format!("front dropped for {secs} s")),
+                    &format!("/admin/drop-front?seconds={secs}"),
+                )
+                .await
+            }
         })
     }
 

@@ -28,6 +28,8 @@ pub struct Dispatcher {
     connections: AtomicUsize,
     /// Requests handled since start.
     pub requests: AtomicU64,
+    /// Trading sessions alive (including ones being torn down).
+    pub td_sessions: Arc<AtomicUsize>,
     pub started: Instant,
 }
 
@@ -66,6 +68,7 @@ impl Dispatcher {
             next_client: AtomicU64::new(1),
             connections: AtomicUsize::new(0),
             requests: AtomicU64::new(0),
+            td_sessions: Arc::new(AtomicUsize::new(0)),
             started: Instant::now(),
         }))
     }
@@ -256,6 +259,7 @@ impl Connection {
                             self.outbox.clone(),
                             d.backend.clone(),
                             d.td_settings.clone(),
+                            d.td_sessions.clone(),
                         )
                     })
                     .clone();

@@ -112,6 +112,14 @@ pub struct TdSession {
     pump: Notify,
     runtime: tokio::runtime::Handle,
     me: Weak<TdSession>,
+    /// Counts live sessions (a leak shows as a count that does not come down).
+    live: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Drop for TdSession {
+    fn drop(&mut self) {
+        self.live.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Work decided under the lock and done after releasing it.
@@ -129,8 +137,11 @@ impl TdSession {
         outbox: Arc<Outbox>,
         backend: Arc<dyn Backend>,
         settings: TdSettings,
+        live: Arc<std::sync::atomic::AtomicUsize>,
     ) -> Arc<TdSession> {
+        live.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let s = Arc::new_cyclic(|me| TdSession {
+            live,
             outbox,
             backend,
             settings,
@@ -280,7 +291,10 @@ impl TdSession {
                             ..Actions::default()
                         }
                     } else {
-                        let is_order = matches!(other, TdRequest::ReqOrderInsert(_) | TdRequest::ReqOrderAction(_));
+                        let is_order = matches!(
+                            other,
+                            TdRequest::ReqOrderInsert(_) | TdRequest::ReqOrderAction(_)
+                        );
                         let rid = Self::alloc(
                             &mut st,
                             Pending::Client {
@@ -573,6 +587,11 @@ impl TdSession {
     /// sends unset market prices as 0 the way the market-data endpoint does.
     fn restore_request_ids(st: &State, body: &mut Option<Body>) {
         match body {
+            // CTP echoes the request; passwords must not reach logs or screens.
+            Some(Body::UserPasswordUpdate(u)) => {
+                u.OldPassword.clear();
+                u.NewPassword.clear();
+            }
             Some(Body::DepthMarketData(d)) => super::md_hub::adjust_unset_prices(d),
             Some(Body::Order(o)) => {
                 if let Some(c) = st.order_rids.get(&o.RequestID) {

@@ -105,6 +105,10 @@ impl FieldError {
             message.truncate(i);
         }
         let path = if path == "." { String::new() } else { path };
+        // serde quotes the offending value; a secret must not travel back or into logs.
+        if is_secret(&path) {
+            message = "has the wrong type or value (not shown: the field is secret)".into();
+        }
         FieldError { path, message }
     }
 
@@ -130,6 +134,12 @@ impl fmt::Display for FieldError {
 }
 
 impl std::error::Error for FieldError {}
+
+/// Whether a field path names a secret (passwords, auth codes, tokens).
+pub fn is_secret(path: &str) -> bool {
+    let p = path.to_ascii_lowercase();
+    p.contains("password") || p.contains("authcode") || p.contains("token")
+}
 
 /// Checks a struct against the limits of its C twin.
 pub trait Validate {
@@ -178,6 +188,20 @@ mod tests {
         assert!(serde_json::from_str::<CtpChar>("\"01\"").is_err());
         assert!(serde_json::from_str::<CtpChar>("0").is_err());
         assert!(serde_json::from_str::<CtpChar>("\"买\"").is_err());
+    }
+
+    #[test]
+    fn secrets_are_not_quoted_back() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code, non_snake_case)]
+        struct Login {
+            Password: String,
+        }
+        let v = serde_json::json!({"Password": 123456});
+        let e =
+            FieldError::from_serde(serde_path_to_error::deserialize::<_, Login>(v).unwrap_err());
+        assert!(e.path.contains("Password"));
+        assert!(!e.to_string().contains("123456"), "{e}");
     }
 
     #[test]

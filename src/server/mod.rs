@@ -2,6 +2,7 @@
 //! layout has them), `/healthz`, the token check, and graceful shutdown.
 
 pub mod auth;
+pub mod tls;
 pub mod ws;
 
 use std::future::Future;
@@ -67,9 +68,58 @@ fn health(dispatcher: Arc<Dispatcher>) -> warp::filters::BoxedFilter<(AnyReply,)
                 "md_subscriptions": d.md.upstream_subscriptions(),
                 "ticks": d.md.ticks.load(std::sync::atomic::Ordering::Relaxed),
                 "requests": d.requests.load(std::sync::atomic::Ordering::Relaxed),
+                "td_sessions": d.td_sessions.load(std::sync::atomic::Ordering::Relaxed),
             }));
             Box::new(body) as AnyReply
         })
+        .boxed()
+}
+
+/// `POST /admin/drop-front?seconds=N` and `POST /admin/settle`: the sim's fault
+/// injection and end of day, for tests and operators (behind the token, if one is set).
+fn admin(dispatcher: Arc<Dispatcher>) -> warp::filters::BoxedFilter<(AnyReply,)> {
+    use std::collections::HashMap;
+    let token = dispatcher.config.token.clone().map(Arc::new);
+    let answer = |r: Result<String, String>| -> AnyReply {
+        let (status, body) = match r {
+            Ok(detail) => (
+                warp::http::StatusCode::OK,
+                serde_json::json!({"ok": true, "detail": detail}),
+            ),
+            Err(e) => (
+                warp::http::StatusCode::BAD_REQUEST,
+                serde_json::json!({"ok": false, "detail": e}),
+            ),
+        };
+        Box::new(warp::reply::with_status(warp::reply::json(&body), status))
+    };
+    let d1 = dispatcher.clone();
+    let drop_front = warp::path!("admin" / "drop-front")
+        .and(warp::query::<HashMap<String, String>>())
+        .map(move |q: HashMap<String, String>| {
+            let secs = q
+                .get("seconds")
+                .and_then(|s| s.parse::<f64>().ok())
+                .filter(|s| s.is_finite() && *s > 0.0 && *s <= 3600.0);
+            answer(match secs {
+                Some(s) => d1
+                    .backend
+                    .drop_front(std::time::Duration::from_secs_f64(s))
+                    .map(|()| format!("front dropped for {s} s")),
+                None => Err("give ?seconds=N (0 < N <= 3600)".into()),
+            })
+        });
+    let settle = warp::path!("admin" / "settle").map(move || {
+        answer(
+            dispatcher
+                .backend
+                .settle()
+                .map(|day| format!("settled; the new trading day is {day}")),
+        )
+    });
+    warp::post()
+        .and(auth::require_token(token))
+        .and(drop_front.or(settle).unify())
         .boxed()
 }
 
@@ -78,6 +128,9 @@ pub async fn bind(
     dispatcher: &Dispatcher,
 ) -> std::io::Result<(Vec<(TcpListener, Vec<Endpoint>)>, Bound)> {
     let cfg = &dispatcher.config;
+    if let Some(t) = &cfg.tls {
+        tls::acceptor(t).map_err(std::io::Error::other)?;
+    }
     let md_port = cfg.md_port.unwrap_or(cfg.port);
     let td_port = cfg.td_port.unwrap_or(cfg.port);
     let host = cfg.host.as_str();
@@ -115,6 +168,7 @@ pub async fn bind(
 async fn accept_loop<F>(
     listener: TcpListener,
     routes: F,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     mut stop: tokio::sync::broadcast::Receiver<()>,
 ) where
     F: Filter + Clone + Send + Sync + 'static,
@@ -139,15 +193,48 @@ async fn accept_loop<F>(
         };
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(warp::service(routes.clone()));
-        let conn = Builder::new(TokioExecutor::new())
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(%peer, error = %e, "connection error");
+        match &tls {
+            None => {
+                let conn = Builder::new(TokioExecutor::new())
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(%peer, error = %e, "connection error");
+                    }
+                });
             }
-        });
+            Some(acceptor) => {
+                let acceptor = acceptor.clone();
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    // A client that never finishes its handshake must not hold a task forever.
+                    let handshake = tokio::time::timeout(
+                        std::time::Duration::from_secs(10),
+                        acceptor.accept(stream),
+                    )
+                    .await;
+                    let stream = match handshake {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    let conn = Builder::new(TokioExecutor::new())
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .into_owned();
+                    if let Err(e) = watcher.watch(conn).await {
+                        tracing::debug!(%peer, error = %e, "connection error");
+                    }
+                });
+            }
+        }
     }
     drop(listener);
     // Plain HTTP requests in progress finish; upgraded WebSockets are closed separately.
@@ -161,11 +248,25 @@ pub async fn serve(
     listeners: Vec<(TcpListener, Vec<Endpoint>)>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
+    let tls = match &dispatcher.config.tls {
+        Some(cfg) => match tls::acceptor(cfg) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                // bind() checked the files; this only happens if they changed since.
+                tracing::error!("{e}");
+                return;
+            }
+        },
+        None => None,
+    };
     let (tx, rx) = watch::channel(false);
     let mut servers = Vec::new();
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
     for (listener, endpoints) in listeners {
-        let mut routes = health(dispatcher.clone());
+        let mut routes = health(dispatcher.clone())
+            .or(admin(dispatcher.clone()))
+            .unify()
+            .boxed();
         for ep in endpoints {
             let route = endpoint_route(dispatcher.clone(), ep, rx.clone());
             routes = route.or(routes).unify().boxed();
@@ -174,6 +275,7 @@ pub async fn serve(
         servers.push(tokio::spawn(accept_loop(
             listener,
             routes,
+            tls.clone(),
             stop_tx.subscribe(),
         )));
     }

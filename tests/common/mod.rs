@@ -404,3 +404,133 @@ impl Client {
         )
     }
 }
+
+/// A WebSocket client speaking raw frames, for what well-behaved libraries refuse to
+/// send (invalid UTF-8 in a text frame).
+pub struct RawWs {
+    pub stream: std::net::TcpStream,
+}
+
+impl RawWs {
+    /// Opens `ws://addr/path` with a hand-written handshake.
+    pub fn connect(addr: &str, path: &str) -> RawWs {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        .unwrap();
+        let mut buf = [0u8; 1024];
+        let mut head = Vec::new();
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).unwrap();
+            assert!(n > 0, "handshake cut short");
+            head.extend_from_slice(&buf[..n]);
+        }
+        assert!(
+            head.starts_with(b"HTTP/1.1 101"),
+            "{}",
+            String::from_utf8_lossy(&head)
+        );
+        RawWs { stream }
+    }
+
+    /// Sends one masked frame.
+    pub fn send_frame(&mut self, opcode: u8, payload: &[u8]) {
+        use std::io::Write;
+        let mut f = vec![0x80 | opcode];
+        let mask = [1u8, 2, 3, 4];
+        match payload.len() {
+            n if n < 126 => f.push(0x80 | n as u8),
+            n if n < 65536 => {
+                f.push(0x80 | 126);
+                f.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                f.push(0x80 | 127);
+                f.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        f.extend_from_slice(&mask);
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        self.stream.write_all(&f).unwrap();
+    }
+
+    /// Reads frames until a close frame; returns its code.
+    pub fn close_code(&mut self) -> Option<u16> {
+        use std::io::Read;
+        let mut data = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            // Parse complete frames in `data`.
+            let mut pos = 0;
+            while data.len() >= pos + 2 {
+                let op = data[pos] & 0x0f;
+                let mut len = (data[pos + 1] & 0x7f) as usize;
+                let mut hdr = 2;
+                if len == 126 {
+                    if data.len() < pos + 4 {
+                        break;
+                    }
+                    len = u16::from_be_bytes([data[pos + 2], data[pos + 3]]) as usize;
+                    hdr = 4;
+                } else if len == 127 {
+                    if data.len() < pos + 10 {
+                        break;
+                    }
+                    len = u64::from_be_bytes(data[pos + 2..pos + 10].try_into().unwrap()) as usize;
+                    hdr = 10;
+                }
+                if data.len() < pos + hdr + len {
+                    break;
+                }
+                if op == 8 {
+                    let p = &data[pos + hdr..pos + hdr + len];
+                    return (p.len() >= 2).then(|| u16::from_be_bytes([p[0], p[1]]));
+                }
+                pos += hdr + len;
+            }
+            match self.stream.read(&mut buf) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => data.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+}
+
+/// What the next read brought.
+#[derive(Debug)]
+pub enum Event {
+    Msg(Value),
+    Closed(Option<(u16, String)>),
+    Timeout,
+}
+
+impl Client {
+    /// The next message or close frame within `t` (Pings skipped unless kept).
+    pub async fn next_event(&mut self, t: Duration) -> Event {
+        let deadline = tokio::time::Instant::now() + t;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let Ok(m) = tokio::time::timeout(left, self.ws.next()).await else {
+                return Event::Timeout;
+            };
+            match m {
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(t.as_str()).expect("server sends JSON");
+                    if !self.keep_pings && v["MsgType"] == "Ping" {
+                        continue;
+                    }
+                    return Event::Msg(v);
+                }
+                Some(Ok(Message::Close(f))) => {
+                    return Event::Closed(f.map(|f| (f.code.into(), f.reason.to_string())));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Event::Closed(None),
+            }
+        }
+    }
+}
