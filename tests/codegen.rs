@@ -18,10 +18,17 @@ fn generated_files_match_the_headers() {
         return;
     }
     let mut cmd = Command::new(env!("CARGO"));
-    cmd.args(["run", "--quiet", "--package", "ctp-codegen", "--", "--check"])
-        .arg("--headers")
-        .arg(&headers)
-        .current_dir(root);
+    cmd.args([
+        "run",
+        "--quiet",
+        "--package",
+        "ctp-codegen",
+        "--",
+        "--check",
+    ])
+    .arg("--headers")
+    .arg(&headers)
+    .current_dir(root);
     if std::env::var_os("WEBCTP_TEST_BINDGEN").is_none() {
         cmd.arg("--skip-bindgen");
     }

@@ -81,7 +81,6 @@ pub struct Class {
 
 #[derive(Debug)]
 pub struct Headers {
-    pub typedefs: BTreeMap<String, CType>,
     pub structs: BTreeMap<String, Struct>,
     pub classes: BTreeMap<String, Class>,
 }
@@ -110,11 +109,7 @@ impl Headers {
                 return Err(format!("class {needed} not found in the headers"));
             }
         }
-        Ok(Headers {
-            typedefs,
-            structs,
-            classes,
-        })
+        Ok(Headers { structs, classes })
     }
 
     pub fn class(&self, name: &str) -> &Class {
