@@ -141,6 +141,9 @@ async fn client(
         return r;
     }
     let mut pending: HashMap<u64, Pending> = HashMap::new();
+    // CTP sends the final RtnOrder before the RtnTrade: keep the send time of filled
+    // orders until their trade arrives.
+    let mut awaiting_trade: HashMap<u64, u64> = HashMap::new();
     let mut next_ref: u64 = 0;
     let mut held: i64 = 0;
     let mut sending = true;
@@ -220,6 +223,9 @@ async fn client(
                         {
                             r.finals += 1;
                             if status == "0" { r.traded += 1 } else { r.canceled += 1 }
+                            if status == "0" && !p.traded {
+                                awaiting_trade.insert(oref, p.sent);
+                            }
                             // Track what is held so closes have something to close.
                             if (p.kind == Kind::Buy && status == "0") || (p.kind == Kind::Close && status != "0") {
                                 held += 1;
@@ -233,6 +239,8 @@ async fn client(
                         {
                             p.traded = true;
                             r.to_trade.add_ns(now.saturating_sub(p.sent));
+                        } else if let Some(sent) = awaiting_trade.remove(&oref) {
+                            r.to_trade.add_ns(now.saturating_sub(sent));
                         }
                     }
                     "RspOrderInsert" => {

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ctp_types::{CtpChar, FieldError, Validate, check_str};
+use super::wire;
 
 /// 深度行情
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -2491,6 +2492,115 @@ impl Validate for UserPasswordUpdate {
         check_str("OldPassword", &self.OldPassword, 40)?;
         check_str("NewPassword", &self.NewPassword, 40)?;
         Ok(())
+    }
+}
+
+impl DepthMarketData {
+    /// Writes the same JSON as serde does, without serde's per-field work: this
+    /// runs once per tick.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        out.extend_from_slice(b"\"TradingDay\":");
+        wire::push_str(out, &self.TradingDay);
+        if !self.reserve1.is_empty() {
+            out.extend_from_slice(b",\"reserve1\":");
+            wire::push_str(out, &self.reserve1);
+        }
+        out.extend_from_slice(b",\"ExchangeID\":");
+        wire::push_str(out, &self.ExchangeID);
+        if !self.reserve2.is_empty() {
+            out.extend_from_slice(b",\"reserve2\":");
+            wire::push_str(out, &self.reserve2);
+        }
+        out.extend_from_slice(b",\"LastPrice\":");
+        wire::push_f64(out, self.LastPrice);
+        out.extend_from_slice(b",\"PreSettlementPrice\":");
+        wire::push_f64(out, self.PreSettlementPrice);
+        out.extend_from_slice(b",\"PreClosePrice\":");
+        wire::push_f64(out, self.PreClosePrice);
+        out.extend_from_slice(b",\"PreOpenInterest\":");
+        wire::push_f64(out, self.PreOpenInterest);
+        out.extend_from_slice(b",\"OpenPrice\":");
+        wire::push_f64(out, self.OpenPrice);
+        out.extend_from_slice(b",\"HighestPrice\":");
+        wire::push_f64(out, self.HighestPrice);
+        out.extend_from_slice(b",\"LowestPrice\":");
+        wire::push_f64(out, self.LowestPrice);
+        out.extend_from_slice(b",\"Volume\":");
+        wire::push_int(out, i64::from(self.Volume));
+        out.extend_from_slice(b",\"Turnover\":");
+        wire::push_f64(out, self.Turnover);
+        out.extend_from_slice(b",\"OpenInterest\":");
+        wire::push_f64(out, self.OpenInterest);
+        out.extend_from_slice(b",\"ClosePrice\":");
+        wire::push_f64(out, self.ClosePrice);
+        out.extend_from_slice(b",\"SettlementPrice\":");
+        wire::push_f64(out, self.SettlementPrice);
+        out.extend_from_slice(b",\"UpperLimitPrice\":");
+        wire::push_f64(out, self.UpperLimitPrice);
+        out.extend_from_slice(b",\"LowerLimitPrice\":");
+        wire::push_f64(out, self.LowerLimitPrice);
+        out.extend_from_slice(b",\"PreDelta\":");
+        wire::push_f64(out, self.PreDelta);
+        out.extend_from_slice(b",\"CurrDelta\":");
+        wire::push_f64(out, self.CurrDelta);
+        out.extend_from_slice(b",\"UpdateTime\":");
+        wire::push_str(out, &self.UpdateTime);
+        out.extend_from_slice(b",\"UpdateMillisec\":");
+        wire::push_int(out, i64::from(self.UpdateMillisec));
+        out.extend_from_slice(b",\"BidPrice1\":");
+        wire::push_f64(out, self.BidPrice1);
+        out.extend_from_slice(b",\"BidVolume1\":");
+        wire::push_int(out, i64::from(self.BidVolume1));
+        out.extend_from_slice(b",\"AskPrice1\":");
+        wire::push_f64(out, self.AskPrice1);
+        out.extend_from_slice(b",\"AskVolume1\":");
+        wire::push_int(out, i64::from(self.AskVolume1));
+        out.extend_from_slice(b",\"BidPrice2\":");
+        wire::push_f64(out, self.BidPrice2);
+        out.extend_from_slice(b",\"BidVolume2\":");
+        wire::push_int(out, i64::from(self.BidVolume2));
+        out.extend_from_slice(b",\"AskPrice2\":");
+        wire::push_f64(out, self.AskPrice2);
+        out.extend_from_slice(b",\"AskVolume2\":");
+        wire::push_int(out, i64::from(self.AskVolume2));
+        out.extend_from_slice(b",\"BidPrice3\":");
+        wire::push_f64(out, self.BidPrice3);
+        out.extend_from_slice(b",\"BidVolume3\":");
+        wire::push_int(out, i64::from(self.BidVolume3));
+        out.extend_from_slice(b",\"AskPrice3\":");
+        wire::push_f64(out, self.AskPrice3);
+        out.extend_from_slice(b",\"AskVolume3\":");
+        wire::push_int(out, i64::from(self.AskVolume3));
+        out.extend_from_slice(b",\"BidPrice4\":");
+        wire::push_f64(out, self.BidPrice4);
+        out.extend_from_slice(b",\"BidVolume4\":");
+        wire::push_int(out, i64::from(self.BidVolume4));
+        out.extend_from_slice(b",\"AskPrice4\":");
+        wire::push_f64(out, self.AskPrice4);
+        out.extend_from_slice(b",\"AskVolume4\":");
+        wire::push_int(out, i64::from(self.AskVolume4));
+        out.extend_from_slice(b",\"BidPrice5\":");
+        wire::push_f64(out, self.BidPrice5);
+        out.extend_from_slice(b",\"BidVolume5\":");
+        wire::push_int(out, i64::from(self.BidVolume5));
+        out.extend_from_slice(b",\"AskPrice5\":");
+        wire::push_f64(out, self.AskPrice5);
+        out.extend_from_slice(b",\"AskVolume5\":");
+        wire::push_int(out, i64::from(self.AskVolume5));
+        out.extend_from_slice(b",\"AveragePrice\":");
+        wire::push_f64(out, self.AveragePrice);
+        out.extend_from_slice(b",\"ActionDay\":");
+        wire::push_str(out, &self.ActionDay);
+        out.extend_from_slice(b",\"InstrumentID\":");
+        wire::push_str(out, &self.InstrumentID);
+        out.extend_from_slice(b",\"ExchangeInstID\":");
+        wire::push_str(out, &self.ExchangeInstID);
+        out.extend_from_slice(b",\"BandingUpperPrice\":");
+        wire::push_f64(out, self.BandingUpperPrice);
+        out.extend_from_slice(b",\"BandingLowerPrice\":");
+        wire::push_f64(out, self.BandingLowerPrice);
+        out.push(b'}');
     }
 }
 

@@ -93,17 +93,11 @@ impl Serialize for Reply {
 
 /// `{"MsgType":"RtnDepthMarketData","DepthMarketData":{...}}` (no RspInfo, as webctp).
 pub fn market_data_json(d: &DepthMarketData) -> Vec<u8> {
-    #[derive(Serialize)]
-    struct Rtn<'a> {
-        #[serde(rename = "MsgType")]
-        msg_type: &'static str,
-        #[serde(rename = "DepthMarketData")]
-        data: &'a DepthMarketData,
-    }
-    wire::to_vec(&Rtn {
-        msg_type: "RtnDepthMarketData",
-        data: d,
-    })
+    let mut out = Vec::with_capacity(1400);
+    out.extend_from_slice(br#"{"MsgType":"RtnDepthMarketData","DepthMarketData":"#);
+    d.write_json(&mut out);
+    out.push(b'}');
+    out
 }
 
 /// A gateway error (-400, -401, -404, ...) answering the request `msg_type`.
@@ -207,6 +201,47 @@ mod tests {
         assert_eq!(
             String::from_utf8(r.to_json()).unwrap(),
             r#"{"MsgType":"RspSubMarketData","RspInfo":{"ErrorID":0,"ErrorMsg":"CTP:正确"},"RequestID":0,"IsLast":false,"SpecificInstrument":{"InstrumentID":"au2602"}}"#
+        );
+    }
+
+    #[test]
+    fn market_data_writer_matches_serde() {
+        let mut d = DepthMarketData {
+            TradingDay: "20261124".into(),
+            reserve1: "rb2605".into(),
+            ExchangeID: "SHFE".into(),
+            LastPrice: 3170.0,
+            ClosePrice: f64::MAX,
+            CurrDelta: f64::MAX,
+            AveragePrice: 31645.592201667798,
+            Volume: 584843,
+            UpdateTime: "13:41:23".into(),
+            UpdateMillisec: 500,
+            InstrumentID: "rb2605".into(),
+            ..DepthMarketData::default()
+        };
+        let serde = |d: &DepthMarketData| {
+            #[derive(Serialize)]
+            struct Rtn<'a> {
+                #[serde(rename = "MsgType")]
+                msg_type: &'static str,
+                #[serde(rename = "DepthMarketData")]
+                data: &'a DepthMarketData,
+            }
+            wire::to_vec(&Rtn {
+                msg_type: "RtnDepthMarketData",
+                data: d,
+            })
+        };
+        assert_eq!(
+            String::from_utf8(market_data_json(&d)).unwrap(),
+            String::from_utf8(serde(&d)).unwrap()
+        );
+        d.reserve2 = "1795482000000000000:17".into();
+        d.ExchangeInstID = "a\"b\\c\u{1}".into();
+        assert_eq!(
+            String::from_utf8(market_data_json(&d)).unwrap(),
+            String::from_utf8(serde(&d)).unwrap()
         );
     }
 

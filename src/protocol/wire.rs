@@ -74,6 +74,56 @@ fn write_simple_f64<W: ?Sized + io::Write>(w: &mut W, v: f64) -> io::Result<Opti
     Ok(None)
 }
 
+/// Appends a JSON string, escaped exactly as serde_json escapes it.
+pub fn push_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if esc.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xf)]);
+        } else {
+            out.extend_from_slice(esc);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Appends a CTP char code as serde writes a `char`.
+pub fn push_char(out: &mut Vec<u8>, c: super::CtpChar) {
+    let mut buf = [0u8; 4];
+    push_str(out, c.as_char().encode_utf8(&mut buf));
+}
+
+/// Appends a number as the wire formatter writes it.
+pub fn push_f64(out: &mut Vec<u8>, v: f64) {
+    // Writing into a Vec cannot fail.
+    let _ = WireFormatter.write_f64(out, v);
+}
+
+/// Appends an integer.
+pub fn push_int(out: &mut Vec<u8>, v: i64) {
+    let mut b = itoa::Buffer::new();
+    out.extend_from_slice(b.format(v).as_bytes());
+}
+
 /// Serializes a value with the wire formatter.
 pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
     let mut out = Vec::with_capacity(512);
@@ -102,6 +152,32 @@ mod tests {
 
     fn ryu(v: f64) -> String {
         serde_json::to_string(&v).unwrap()
+    }
+
+    #[test]
+    fn strings_escape_as_serde_does() {
+        let mut x: u32 = 7;
+        for _ in 0..20_000 {
+            let s: String = (0..12)
+                .map(|_| {
+                    x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    match x % 5 {
+                        0 => char::from((x >> 8) as u8 % 0x20),
+                        1 => ['"', '\\', '/', '黄'][(x >> 8) as usize % 4],
+                        _ => char::from(b'a' + (x >> 8) as u8 % 26),
+                    }
+                })
+                .collect();
+            let mut ours = Vec::new();
+            push_str(&mut ours, &s);
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                serde_json::to_string(&s).unwrap()
+            );
+        }
+        let mut c = Vec::new();
+        push_char(&mut c, super::super::CtpChar::NUL);
+        assert_eq!(c, br#""\u0000""#);
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// The token of a request: `Authorization: Bearer <token>`, else `?token=<token>` (the
 /// form homalos-webctp clients use).
-fn presented(header: Option<&str>, query: &str) -> Option<String> {
+pub fn presented(header: Option<&str>, query: &str) -> Option<String> {
     if let Some(h) = header
         && let Some(t) = h
             .strip_prefix("Bearer ")

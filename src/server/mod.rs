@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod tls;
+pub mod upgrade;
 pub mod ws;
 
 use std::future::Future;
@@ -25,33 +26,6 @@ pub struct Bound {
 
 /// A boxed reply, so the route table can be built from optional parts.
 type AnyReply = Box<dyn warp::Reply>;
-
-fn endpoint_route(
-    dispatcher: Arc<Dispatcher>,
-    endpoint: Endpoint,
-    shutdown: watch::Receiver<bool>,
-) -> warp::filters::BoxedFilter<(AnyReply,)> {
-    let path = match endpoint {
-        Endpoint::Md => "md",
-        Endpoint::Td => "td",
-    };
-    let token = dispatcher.config.token.clone().map(Arc::new);
-    let max = dispatcher.config.limits.max_frame_bytes;
-    warp::path(path)
-        .and(warp::path::end())
-        .and(auth::require_token(token))
-        .and(warp::ws())
-        .map(move |ws: warp::ws::Ws| {
-            let d = dispatcher.clone();
-            let shutdown = shutdown.clone();
-            let reply = ws
-                .max_message_size(max)
-                .max_frame_size(max)
-                .on_upgrade(move |socket| ws::serve_client(socket, d, endpoint, shutdown));
-            Box::new(reply) as AnyReply
-        })
-        .boxed()
-}
 
 fn health(dispatcher: Arc<Dispatcher>) -> warp::filters::BoxedFilter<(AnyReply,)> {
     warp::path("healthz")
@@ -165,9 +139,18 @@ pub async fn bind(
 /// webctp runs the accept loop itself (instead of `warp::serve`) to set TCP_NODELAY on
 /// every socket: without it, small WebSocket frames wait for Nagle's algorithm and a
 /// delayed ACK, tens of milliseconds on loopback.
+/// What one listener serves.
+#[derive(Clone)]
+struct Site<F> {
+    dispatcher: Arc<Dispatcher>,
+    endpoints: Vec<Endpoint>,
+    routes: F,
+    shutdown: watch::Receiver<bool>,
+}
+
 async fn accept_loop<F>(
     listener: TcpListener,
-    routes: F,
+    site: Site<F>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     mut stop: tokio::sync::broadcast::Receiver<()>,
 ) where
@@ -176,7 +159,7 @@ async fn accept_loop<F>(
 {
     use hyper_util::rt::{TokioExecutor, TokioIo};
     use hyper_util::server::conn::auto::Builder;
-    use hyper_util::service::TowerToHyperService;
+    use tower_service::Service;
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
         let (stream, peer) = tokio::select! {
@@ -192,7 +175,25 @@ async fn accept_loop<F>(
             _ = stop.recv() => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(warp::service(routes.clone()));
+        let site = site.clone();
+        // /md/ and /td/ upgrades are served here; every other request goes to warp.
+        let service = warp::hyper::service::service_fn(
+            move |req: warp::http::Request<warp::hyper::body::Incoming>| {
+                let site = site.clone();
+                async move {
+                    if let Some(ep) = upgrade::endpoint_of(&req, &site.endpoints) {
+                        let reply = upgrade::upgrade(
+                            req,
+                            ep,
+                            site.dispatcher.clone(),
+                            site.shutdown.clone(),
+                        );
+                        return Ok::<_, std::convert::Infallible>(reply);
+                    }
+                    warp::service(site.routes.clone()).call(req).await
+                }
+            },
+        );
         match &tls {
             None => {
                 let conn = Builder::new(TokioExecutor::new())
@@ -263,18 +264,19 @@ pub async fn serve(
     let mut servers = Vec::new();
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
     for (listener, endpoints) in listeners {
-        let mut routes = health(dispatcher.clone())
+        let routes = health(dispatcher.clone())
             .or(admin(dispatcher.clone()))
             .unify()
-            .boxed();
-        for ep in endpoints {
-            let route = endpoint_route(dispatcher.clone(), ep, rx.clone());
-            routes = route.or(routes).unify().boxed();
-        }
-        let routes = routes.recover(auth::handle_rejection);
+            .recover(auth::handle_rejection);
+        let site = Site {
+            dispatcher: dispatcher.clone(),
+            endpoints,
+            routes,
+            shutdown: rx.clone(),
+        };
         servers.push(tokio::spawn(accept_loop(
             listener,
-            routes,
+            site,
             tls.clone(),
             stop_tx.subscribe(),
         )));

@@ -1,12 +1,21 @@
-//! One WebSocket client: a reader loop that feeds frames to the dispatcher and keeps
-//! the heartbeat, and a writer task that drains the client's outbox in batches.
+//! One WebSocket client, served by one task: it feeds incoming frames to the
+//! dispatcher, writes what the client's outbox holds (in batches, one flush each),
+//! keeps the heartbeat, and closes with a reason.
+//!
+//! Reading and writing share the task so that an answer produced while handling a
+//! request goes out on the next turn of the loop, without waking another task.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use bytes::Bytes;
+use futures_util::{Sink, SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
-use warp::ws::{Message, WebSocket};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes, error::CapacityError};
 
 use crate::gateway::{Dispatcher, Handled};
 use crate::protocol::Endpoint;
@@ -14,6 +23,8 @@ use crate::protocol::message::ping;
 
 /// Messages written before the socket is flushed.
 const BATCH: usize = 256;
+/// A client that takes nothing from its socket for this long is dropped.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn unix_ms() -> u64 {
     std::time::SystemTime::now()
@@ -21,108 +32,130 @@ fn unix_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// Writes a batch of messages and flushes once.
+async fn write_batch<S>(sink: &mut S, batch: &mut Vec<Bytes>) -> Result<(), String>
+where
+    S: Sink<Message, Error = WsError> + Unpin,
+{
+    let write = async {
+        for bytes in batch.drain(..) {
+            // Every producer writes serde_json output, which is UTF-8; the bytes are
+            // shared, not copied, by all subscribers of a tick.
+            let Ok(text) = Utf8Bytes::try_from(bytes) else {
+                continue;
+            };
+            sink.feed(Message::Text(text))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        sink.flush().await.map_err(|e| e.to_string())
+    };
+    tokio::time::timeout(WRITE_TIMEOUT, write)
+        .await
+        .map_err(|_| "the client has not read anything for 30 s".to_string())?
+}
+
+fn close(code: u16, reason: impl Into<String>) -> Message {
+    Message::Close(Some(CloseFrame {
+        code: CloseCode::from(code),
+        reason: Utf8Bytes::from(reason.into()),
+    }))
+}
+
 /// Serves one upgraded connection until it closes.
-pub async fn serve_client(
-    ws: WebSocket,
+pub async fn serve_client<S>(
+    ws: WebSocketStream<S>,
     dispatcher: Arc<Dispatcher>,
     endpoint: Endpoint,
     mut shutdown: watch::Receiver<bool>,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let (mut sink, mut stream) = ws.split();
     let mut conn = match dispatcher.connect(endpoint) {
         Ok(c) => c,
         Err(refused) => {
             tracing::warn!(reason = %refused.0, "connection refused");
-            let _ = sink.send(Message::close_with(1013u16, refused.0)).await;
+            let _ = sink.send(close(1013, refused.0)).await;
             return;
         }
     };
     let id = conn.id;
     tracing::info!(client = id, ?endpoint, "client connected");
     let outbox = conn.outbox.clone();
-    let writer = tokio::spawn(async move {
-        let mut batch = Vec::with_capacity(BATCH);
-        loop {
-            match outbox.next_batch(&mut batch, BATCH).await {
-                Ok(()) => {
-                    for bytes in batch.drain(..) {
-                        let text = match String::from_utf8(bytes.to_vec()) {
-                            Ok(t) => t,
-                            Err(_) => continue,
-                        };
-                        if sink.feed(Message::text(text)).await.is_err() {
-                            return;
-                        }
-                    }
-                    if sink.flush().await.is_err() {
-                        return;
-                    }
-                }
-                Err(reason) => {
-                    tracing::info!(client = id, code = reason.code, reason = %reason.reason, "closing client");
-                    let _ = sink
-                        .send(Message::close_with(reason.code, reason.reason))
-                        .await;
-                    let _ = sink.close().await;
-                    return;
-                }
-            }
-        }
-    });
-
     let cfg = &dispatcher.config;
     let interval = cfg.heartbeat_interval;
     let timeout = cfg.heartbeat_timeout;
     let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     let mut last_pong = Instant::now();
     let max_frame = cfg.limits.max_frame_bytes;
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut reading = true;
+    let mut closing = false;
     loop {
         tokio::select! {
-            msg = stream.next() => match msg {
-                Some(Ok(m)) => {
-                    if let Ok(text) = m.to_str() {
-                        if conn.handle(text) == Handled::Pong {
-                            last_pong = Instant::now();
-                        }
-                    } else if m.is_binary() {
-                        conn.refuse_binary("binary frames are not part of the protocol: send JSON as a text frame");
-                    } else if m.is_close() {
+            // Pending answers go out first.
+            biased;
+            r = outbox.next_batch(&mut batch, BATCH) => match r {
+                Ok(()) => {
+                    if let Err(e) = write_batch(&mut sink, &mut batch).await {
+                        tracing::info!(client = id, error = %e, "dropping the client");
                         break;
                     }
                 }
-                Some(Err(e)) => {
-                    let text = e.to_string();
-                    if text.contains("too long") || text.contains("Space limit") || text.contains("too big") {
-                        tracing::warn!(client = id, error = %text, "frame over the size limit");
-                        conn.outbox.close(1009, format!("frame larger than {max_frame} bytes"));
-                    } else if text.contains("utf-8") || text.contains("UTF-8") || text.contains("Utf8") {
-                        conn.outbox.close(1007, "text frame is not valid UTF-8");
-                    } else {
-                        tracing::debug!(client = id, error = %text, "websocket read error");
-                    }
+                Err(reason) => {
+                    tracing::info!(client = id, code = reason.code, reason = %reason.reason, "closing client");
+                    let frame = sink.send(close(reason.code, reason.reason));
+                    let _ = tokio::time::timeout(Duration::from_secs(5), frame).await;
                     break;
                 }
-                None => break,
+            },
+            msg = stream.next(), if reading => match msg {
+                Some(Ok(Message::Text(text))) => {
+                    if conn.handle(text.as_str()) == Handled::Pong {
+                        last_pong = Instant::now();
+                    }
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    conn.refuse_binary("binary frames are not part of the protocol: send JSON as a text frame");
+                }
+                Some(Ok(Message::Close(_))) | None => break,
+                // WebSocket pings are answered by tungstenite itself.
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    reading = false;
+                    match e {
+                        WsError::Capacity(CapacityError::MessageTooLong { size, .. }) => {
+                            tracing::warn!(client = id, size, "frame over the size limit");
+                            conn.outbox.close(1009, format!("frame larger than {max_frame} bytes"));
+                        }
+                        WsError::Capacity(e) => {
+                            tracing::warn!(client = id, error = %e, "frame over the size limit");
+                            conn.outbox.close(1009, format!("frame larger than {max_frame} bytes"));
+                        }
+                        WsError::Utf8(_) => conn.outbox.close(1007, "text frame is not valid UTF-8"),
+                        other => {
+                            tracing::debug!(client = id, error = %other, "websocket read error");
+                            break;
+                        }
+                    }
+                }
             },
             _ = heartbeat.tick() => {
                 if last_pong.elapsed() > timeout {
                     tracing::warn!(client = id, "no Pong within the heartbeat timeout; dropping the client");
                     conn.outbox.close(1001, format!("no Pong received for {} s", timeout.as_secs()));
-                    break;
+                } else {
+                    conn.outbox.push(ping(unix_ms()));
                 }
-                conn.outbox.push(ping(unix_ms()));
             }
-            _ = shutdown.changed() => {
+            _ = shutdown.changed(), if !closing => {
+                // Queued messages still go out, then the close frame.
+                closing = true;
                 conn.outbox.close(1001, "server shutting down");
-                break;
             }
-        }
-        if conn.outbox.is_closed() {
-            break;
         }
     }
     drop(conn);
-    // Let the writer flush what is queued and send the close frame, but not forever.
-    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
     tracing::info!(client = id, "client disconnected");
 }

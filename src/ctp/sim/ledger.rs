@@ -31,11 +31,14 @@ impl std::fmt::Display for LedgerError {
 
 #[derive(Default)]
 struct Pending {
+    /// Encoded records not yet written (fsync mode).
     buf: Vec<u8>,
-    deliveries: Vec<Delivery>,
+    deliveries: std::collections::VecDeque<Delivery>,
     /// Batches appended / fully written and delivered.
     appended: u64,
     done: u64,
+    /// Someone is running deliveries (they must run one at a time, in order).
+    draining: bool,
     closed: bool,
     failed: Option<String>,
 }
@@ -44,6 +47,54 @@ struct Shared {
     pending: Mutex<Pending>,
     work: Condvar,
     finished: Condvar,
+    /// `Durability: os`: the journal, written at once by whoever appends.
+    direct: Option<Mutex<File>>,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs queued deliveries in order, unless someone else already is. Deliveries may
+    /// append (and drain) again: those calls return at once and this loop picks up
+    /// what they queued.
+    fn drain(&self) {
+        let mut p = self.lock();
+        if p.draining {
+            return;
+        }
+        if p.deliveries.is_empty() {
+            // Appends were written when made; with nothing to deliver they are done.
+            p.done = p.appended;
+            drop(p);
+            self.finished.notify_all();
+            return;
+        }
+        p.draining = true;
+        loop {
+            let batch: Vec<Delivery> = p.deliveries.drain(..).collect();
+            if batch.is_empty() {
+                break;
+            }
+            drop(p);
+            run_deliveries(batch);
+            p = self.lock();
+        }
+        p.draining = false;
+        p.done = p.appended;
+        drop(p);
+        self.finished.notify_all();
+    }
+}
+
+fn run_deliveries(batch: Vec<Delivery>) {
+    for d in batch {
+        // A panic in one delivery must not stop the ledger.
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(d)).is_err() {
+            tracing::error!("a delivery panicked");
+        }
+    }
 }
 
 /// The open journal of one data directory (which it locks).
@@ -200,15 +251,25 @@ impl Ledger {
                 .and_then(|_| file.sync_data())
                 .map_err(|e| LedgerError(format!("cannot repair {}: {e}", path.display())))?;
         }
+        let fsync = durability == Durability::Fsync;
+        let (direct, file) = if fsync {
+            (None, Some(file))
+        } else {
+            (Some(Mutex::new(file)), None)
+        };
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending::default()),
             work: Condvar::new(),
             finished: Condvar::new(),
+            direct,
         });
         let s = shared.clone();
         let writer = thread::Builder::new()
             .name("sim-ledger".into())
-            .spawn(move || writer_loop(s, file, durability == Durability::Fsync))
+            .spawn(move || match file {
+                Some(f) => writer_loop(s, f),
+                None => deliverer_loop(s),
+            })
             .map_err(|e| LedgerError(format!("cannot start the ledger writer: {e}")))?;
         Ok((
             Ledger {
@@ -222,24 +283,68 @@ impl Ledger {
     }
 
     /// Queues records, and deliveries to run once they are durable. Records and
-    /// deliveries of successive calls keep their order.
+    /// deliveries of successive calls keep their order. With `Durability: os` the
+    /// records are written at once, and the caller should [`Ledger::drain`] after
+    /// releasing its locks, so answers leave without a thread hop.
     pub fn append(&self, records: &[Record], deliveries: Vec<Delivery>) -> Result<(), String> {
-        let mut p = self
-            .shared
-            .pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut p = self.shared.lock();
         if let Some(e) = &p.failed {
             return Err(e.clone());
         }
-        for r in records {
-            encode(r, &mut p.buf);
+        if let Some(file) = &self.shared.direct {
+            if !records.is_empty() {
+                let mut buf = Vec::with_capacity(256 * records.len());
+                for r in records {
+                    encode(r, &mut buf);
+                }
+                let written = file
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .write_all(&buf);
+                if let Err(e) = written {
+                    let msg = format!(
+                        "writing the sim ledger failed: {e}; no further orders are accepted"
+                    );
+                    tracing::error!("{msg}");
+                    p.failed = Some(msg.clone());
+                    drop(p);
+                    self.shared.finished.notify_all();
+                    return Err(msg);
+                }
+            }
+        } else {
+            for r in records {
+                encode(r, &mut p.buf);
+            }
         }
         p.deliveries.extend(deliveries);
         p.appended += 1;
+        let wake = self.shared.direct.is_none();
         drop(p);
+        if wake {
+            self.shared.work.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Like [`Ledger::append`], for callers that cannot run deliveries themselves
+    /// (they hold a lock a delivery may need): a background thread runs them.
+    pub fn append_deferred(
+        &self,
+        records: &[Record],
+        deliveries: Vec<Delivery>,
+    ) -> Result<(), String> {
+        self.append(records, deliveries)?;
         self.shared.work.notify_one();
         Ok(())
+    }
+
+    /// Runs the deliveries queued so far on this thread (`Durability: os`). With
+    /// fsync they wait for the writer thread's sync, so this does nothing.
+    pub fn drain(&self) {
+        if self.shared.direct.is_some() {
+            self.shared.drain();
+        }
     }
 
     /// Whether a write failed (then nothing more is accepted).
@@ -254,6 +359,7 @@ impl Ledger {
 
     /// Waits until everything appended so far is written and delivered.
     pub fn flush(&self) {
+        self.drain();
         let mut p = self
             .shared
             .pending
@@ -288,10 +394,12 @@ impl Drop for Ledger {
     }
 }
 
-fn writer_loop(shared: Arc<Shared>, mut file: File, fsync: bool) {
+/// `Durability: fsync`: writes what was appended in one go, syncs it, then runs the
+/// deliveries queued with it (group commit).
+fn writer_loop(shared: Arc<Shared>, mut file: File) {
     loop {
         let (buf, deliveries, batch) = {
-            let mut p = shared.pending.lock().unwrap_or_else(|e| e.into_inner());
+            let mut p = shared.lock();
             while p.buf.is_empty() && p.deliveries.is_empty() && !p.closed {
                 p = shared.work.wait(p).unwrap_or_else(|e| e.into_inner());
             }
@@ -300,19 +408,17 @@ fn writer_loop(shared: Arc<Shared>, mut file: File, fsync: bool) {
             }
             (
                 std::mem::take(&mut p.buf),
-                std::mem::take(&mut p.deliveries),
+                p.deliveries.drain(..).collect::<Vec<_>>(),
                 p.appended,
             )
         };
         if !buf.is_empty() {
-            let result = file
-                .write_all(&buf)
-                .and_then(|_| if fsync { file.sync_data() } else { Ok(()) });
+            let result = file.write_all(&buf).and_then(|_| file.sync_data());
             if let Err(e) = result {
                 let msg =
                     format!("writing the sim ledger failed: {e}; no further orders are accepted");
                 tracing::error!("{msg}");
-                let mut p = shared.pending.lock().unwrap_or_else(|e| e.into_inner());
+                let mut p = shared.lock();
                 p.failed = Some(msg);
                 drop(p);
                 shared.finished.notify_all();
@@ -320,16 +426,27 @@ fn writer_loop(shared: Arc<Shared>, mut file: File, fsync: bool) {
                 return;
             }
         }
-        for d in deliveries {
-            // A panic in one delivery must not stop the ledger.
-            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(d)).is_err() {
-                tracing::error!("a delivery panicked");
-            }
-        }
-        let mut p = shared.pending.lock().unwrap_or_else(|e| e.into_inner());
+        run_deliveries(deliveries);
+        let mut p = shared.lock();
         p.done = p.done.max(batch);
         drop(p);
         shared.finished.notify_all();
+    }
+}
+
+/// `Durability: os`: runs deliveries that no caller ran itself.
+fn deliverer_loop(shared: Arc<Shared>) {
+    loop {
+        {
+            let mut p = shared.lock();
+            while (p.deliveries.is_empty() || p.draining) && !p.closed {
+                p = shared.work.wait(p).unwrap_or_else(|e| e.into_inner());
+            }
+            if p.closed && p.deliveries.is_empty() {
+                return;
+            }
+        }
+        shared.drain();
     }
 }
 
@@ -372,6 +489,44 @@ mod tests {
         tail[n - 2] ^= 0xff;
         let (r, _) = decode(&tail).unwrap();
         assert_eq!(r.records.len(), 2);
+    }
+
+    #[test]
+    fn os_mode_delivers_on_the_callers_thread_and_flush_returns() {
+        let dir = std::env::temp_dir().join(format!("webctp-ledger-os-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (ledger, _) = Ledger::open(&dir, Durability::Os).unwrap();
+        // Records without deliveries must not leave flush waiting.
+        ledger.append(&[rec(1)], Vec::new()).unwrap();
+        ledger.flush();
+        let me = std::thread::current().id();
+        let seen = Arc::new(Mutex::new(None));
+        let s = seen.clone();
+        ledger
+            .append(
+                &[rec(2)],
+                vec![Box::new(move || {
+                    *s.lock().unwrap() = Some(std::thread::current().id())
+                })],
+            )
+            .unwrap();
+        ledger.drain();
+        assert_eq!(*seen.lock().unwrap(), Some(me));
+        // Deferred deliveries run on the ledger's thread.
+        let s = seen.clone();
+        ledger
+            .append_deferred(
+                &[],
+                vec![Box::new(move || {
+                    *s.lock().unwrap() = Some(std::thread::current().id())
+                })],
+            )
+            .unwrap();
+        ledger.flush();
+        drop(ledger);
+        let (_ledger, replay) = Ledger::open(&dir, Durability::Os).unwrap();
+        assert_eq!(replay.records.len(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

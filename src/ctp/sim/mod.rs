@@ -169,7 +169,7 @@ impl SimCore {
             let ev = s.events.clone();
             jobs.push(Box::new(move || ev.front(down)));
         }
-        let _ = self.ledger.append(&[], jobs);
+        let _ = self.ledger.append_deferred(&[], jobs);
         let core = Arc::downgrade(self);
         thread::spawn(move || {
             thread::sleep(duration);
@@ -188,7 +188,7 @@ impl SimCore {
                 let ev = s.events.clone();
                 jobs.push(Box::new(move || ev.front(FrontEvent::Connected)));
             }
-            let _ = core.ledger.append(&[], jobs);
+            let _ = core.ledger.append_deferred(&[], jobs);
         });
     }
 
@@ -404,6 +404,7 @@ fn market_thread(core: Weak<SimCore>) {
                 td::commit_and_flush(&core, &mut ex, records);
             }
         }
+        core.ledger.drain();
         for (i, d) in ticks {
             for s in &sessions {
                 if s.wants(i) {
@@ -471,7 +472,7 @@ impl Backend for SimBackend {
             let _ = self
                 .core
                 .ledger
-                .append(&[], vec![Box::new(move || ev.front(FrontEvent::Connected))]);
+                .append_deferred(&[], vec![Box::new(move || ev.front(FrontEvent::Connected))]);
         }
         Ok(s)
     }

@@ -192,7 +192,12 @@ impl TdSession for SimTdSession {
         let mut ex = core.exchange.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = Out::default();
         self.handle(&core, &mut ex, req, rid, &mut out);
-        match flush(&core, out) {
+        let result = flush(&core, out);
+        drop(ex);
+        // Answers go out from this thread once the lock is released (Durability: os);
+        // with fsync the ledger thread sends them after the sync.
+        core.ledger.drain();
+        match result {
             Ok(()) => 0,
             Err(e) => {
                 tracing::error!("{e}");

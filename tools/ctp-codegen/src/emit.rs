@@ -97,7 +97,8 @@ pub fn fields_rs(h: &Headers) -> String {
          //! that must fit N-1 bytes once encoded as GBK; `char` codes are [`CtpChar`].\n\n\
          #![allow(non_snake_case)]\n\n\
          use serde::{Deserialize, Serialize};\n\n\
-         use super::ctp_types::{CtpChar, FieldError, Validate, check_str};\n\n",
+         use super::ctp_types::{CtpChar, FieldError, Validate, check_str};\n\
+         use super::wire;\n\n",
     );
     for s in &selected {
         doc_comment(&mut o, "", &s.doc);
@@ -157,6 +158,46 @@ pub fn fields_rs(h: &Headers) -> String {
             o.push_str("        Ok(())\n    }\n");
         }
         o.push_str("}\n\n");
+    }
+    // A hand-unrolled JSON writer for the struct sent once per tick.
+    if let Some(s) = selected
+        .iter()
+        .find(|s| s.c_name == "CThostFtdcDepthMarketDataField")
+    {
+        let _ = writeln!(
+            o,
+            "impl {0} {{\n    /// Writes the same JSON as serde does, without serde's per-field work: this\n    /// runs once per tick.\n    pub fn write_json(&self, out: &mut Vec<u8>) {{\n        out.push(b'{{');",
+            s.short()
+        );
+        let mut first = true;
+        for f in &s.fields {
+            let sep = if first { "" } else { "," };
+            let key = format!("{sep}\\\"{}\\\":", f.name);
+            let push = match f.ctype {
+                CType::CharArray(_) => format!("wire::push_str(out, &self.{});", f.name),
+                CType::Char => format!("wire::push_char(out, self.{});", f.name),
+                CType::Double => format!("wire::push_f64(out, self.{});", f.name),
+                CType::Int | CType::Short => {
+                    format!("wire::push_int(out, i64::from(self.{}));", f.name)
+                }
+            };
+            if f.name.starts_with("reserve") && matches!(f.ctype, CType::CharArray(_)) {
+                // Matches `skip_serializing_if = "String::is_empty"`; a skipped first
+                // field would need the comma logic below, which the struct does not need.
+                let _ = writeln!(
+                    o,
+                    "        if !self.{0}.is_empty() {{\n            out.extend_from_slice(b\"{key}\");\n            {push}\n        }}",
+                    f.name
+                );
+            } else {
+                let _ = writeln!(
+                    o,
+                    "        out.extend_from_slice(b\"{key}\");\n        {push}"
+                );
+            }
+            first = false;
+        }
+        o.push_str("        out.push(b'}');\n    }\n}\n\n");
     }
     // The body of any message.
     o.push_str(
