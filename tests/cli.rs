@@ -289,3 +289,38 @@ fn exec_url_talks_to_a_running_gateway() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("in use") && err.contains("--url"), "{err}");
 }
+
+#[test]
+fn config_mistakes_name_the_file_key_and_line() {
+    let dir = TempDir::new("cfg");
+    let missing = dir.path().join("nope.yaml");
+    let out = Command::new(binary_path())
+        .args(["--config", missing.to_str().unwrap(), "serve"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("nope.yaml") && err.lines().count() == 1,
+        "{err}"
+    );
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "Port: 8080\nBrokerId: \"9999\"\n").unwrap();
+    let out = Command::new(binary_path())
+        .args(["--config", bad.to_str().unwrap(), "serve"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.yaml") && err.contains("BrokerId") && err.contains("line 2"),
+        "{err}"
+    );
+    std::fs::write(&bad, "Port: [1, 2]\n").unwrap();
+    let out = Command::new(binary_path())
+        .args(["--config", bad.to_str().unwrap(), "serve"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Port") && err.contains("line 1"), "{err}");
+}

@@ -297,3 +297,40 @@ async fn slow_client_does_not_delay_a_fast_one() {
     }
     assert!(recent, "the slow client never caught up to recent ticks");
 }
+
+/// A free loopback port (released before use; good enough for a test).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn seed_two_port_layout() {
+    let (md_port, td_port) = (free_port(), free_port());
+    let yaml = format!("MdPort: {md_port}\nTdPort: {td_port}\nSim: {{TickRate: 0}}");
+    let gw = InProcess::start(&yaml).await;
+    assert!(
+        gw.md_url.contains(&format!(":{md_port}/md/")),
+        "{}",
+        gw.md_url
+    );
+    assert!(
+        gw.td_url.contains(&format!(":{td_port}/td/")),
+        "{}",
+        gw.td_url
+    );
+    let mut md = Client::connect(&gw.md_url).await;
+    md.md_login().await;
+    let mut td = Client::connect(&gw.td_url).await;
+    assert_eq!(td.td_login("u-2port", "pw").await["RspInfo"]["ErrorID"], 0);
+    // Each port serves only its endpoint.
+    let wrong = format!("ws://127.0.0.1:{md_port}/td/");
+    assert!(
+        tokio_tungstenite::connect_async(wrong.as_str())
+            .await
+            .is_err()
+    );
+}

@@ -653,3 +653,33 @@ async fn two_sessions_of_one_user_both_get_pushes() {
     let t = a.recv_until(|v| v["MsgType"] == "RtnTrade").await;
     assert_eq!(t["Trade"]["InstrumentID"], "SR605");
 }
+
+#[tokio::test]
+async fn authentication_runs_when_an_app_id_is_configured() {
+    let gw = InProcess::start("AppID: simnow_client_test\nAuthCode: \"0000000000000000\"\nSim: {TickRate: 0, AutoSettle: false}").await;
+    let mut c = Client::connect(&gw.td_url).await;
+    assert_eq!(c.td_login("u-auth", "pw").await["RspInfo"]["ErrorID"], 0);
+    // A client's own ReqAuthenticate is answered too.
+    let mut d = Client::connect(&gw.td_url).await;
+    d.send(
+        json!({"MsgType": "ReqAuthenticate", "RequestID": 4, "ReqAuthenticate": {
+        "BrokerID": "9999", "UserID": "u-auth", "AppID": "my_app", "AuthCode": ""}}),
+    )
+    .await;
+    let a = d.recv_until(|v| v["MsgType"] == "RspAuthenticate").await;
+    assert_eq!(a["RspInfo"]["ErrorID"], 63);
+    assert_eq!(a["RequestID"], 4);
+
+    // An AppID without an AuthCode is refused by the sim: the client gets
+    // RspAuthenticate and RspUserLogin, both with CTP's error 63.
+    let gw =
+        InProcess::start("AppID: simnow_client_test\nSim: {TickRate: 0, AutoSettle: false}").await;
+    let mut c = Client::connect(&gw.td_url).await;
+    c.send(json!({"MsgType": "ReqUserLogin", "RequestID": 9, "ReqUserLogin": {"UserID": "u-auth", "Password": "pw"}}))
+        .await;
+    let auth = c.recv_until(|v| v["MsgType"] == "RspAuthenticate").await;
+    assert_eq!(auth["RspInfo"]["ErrorID"], 63);
+    let login = c.recv_until(|v| v["MsgType"] == "RspUserLogin").await;
+    assert_eq!(login["RspInfo"]["ErrorID"], 63);
+    assert_eq!(login["RequestID"], 9);
+}

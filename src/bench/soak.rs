@@ -50,7 +50,16 @@ pub struct SoakReport {
     pub duration_s: f64,
     pub sessions: u64,
     pub orders: u64,
+    /// The first sample, taken after a short warm-up.
     pub start: Sample,
+    /// The steady-state baseline: the sample a quarter into the run, once a trading
+    /// day's worth of orders has built up and been settled at least once.
+    pub baseline: Sample,
+    /// The last sample under load.
+    pub loaded_end: Sample,
+    /// RSS growth from the baseline to the last sample under load, in percent.
+    pub growth_percent: f64,
+    /// After every client left.
     pub end: Sample,
     pub peak_rss_kb: u64,
     pub samples: Vec<Sample>,
@@ -185,17 +194,23 @@ pub async fn run(a: &SoakArgs) -> Result<SoakReport, String> {
     let end = sample(&gw, t0).await;
     samples.push(end);
     let peak_rss_kb = proc_stats(gw.pid()).peak_rss_kb;
-    // The baseline was taken under full load; after everyone left nothing may remain
-    // beyond allocator slack, and descriptors must be back near the idle count.
-    let flat = end.rss_kb <= start.rss_kb + start.rss_kb / 2 + 8 * 1024
-        && end.fds <= 32
-        && end.connections == 0;
+    let loaded: Vec<Sample> = samples[..samples.len() - 1].to_vec();
+    let baseline = loaded.get(loaded.len() / 4).copied().unwrap_or(start);
+    let loaded_end = loaded.last().copied().unwrap_or(start);
+    let growth_percent =
+        (loaded_end.rss_kb as f64 - baseline.rss_kb as f64) / baseline.rss_kb.max(1) as f64 * 100.0;
+    // Under steady load memory must level off, and once everyone has left the
+    // descriptors and connections must be back to idle.
+    let flat = growth_percent < 10.0 && end.fds <= 32 && end.connections == 0;
     Ok(SoakReport {
         clients: a.clients,
         duration_s: a.duration,
         sessions,
         orders,
         start,
+        baseline,
+        loaded_end,
+        growth_percent,
         end,
         peak_rss_kb,
         samples,
@@ -219,11 +234,15 @@ impl std::fmt::Display for SoakReport {
         }
         writeln!(
             f,
-            "  start RSS {} KiB / {} fds; end RSS {} KiB / {} fds; peak RSS {} KiB: {}",
-            self.start.rss_kb,
-            self.start.fds,
+            "  steady-state RSS {} KiB at {:.0} s -> {} KiB at {:.0} s ({:+.1}%); after the clients left: {} KiB, {} fds, {} connections; peak {} KiB: {}",
+            self.baseline.rss_kb,
+            self.baseline.at_s,
+            self.loaded_end.rss_kb,
+            self.loaded_end.at_s,
+            self.growth_percent,
             self.end.rss_kb,
             self.end.fds,
+            self.end.connections,
             self.peak_rss_kb,
             if self.flat { "flat" } else { "GROWING" }
         )

@@ -830,12 +830,10 @@ impl TdEvents for TdSession {
                             },
                         );
                         a.calls.push((id, TdRequest::ReqAuthenticate(auth)));
-                        return self.run(a);
-                    }
-                    if st.credentials.is_none() || st.relogin_blocked {
-                        return;
-                    }
-                    if st.was_logged_in && st.login_request.is_none() && quick {
+                        a
+                    } else if st.credentials.is_none() || st.relogin_blocked {
+                        a
+                    } else if st.was_logged_in && st.login_request.is_none() && quick {
                         // The front keeps dropping: do not storm it with logins.
                         a.relogin_after = Some(self.next_backoff(&mut st));
                         tracing::warn!(delay = ?a.relogin_after, "front reconnected quickly again; delaying re-login");
