@@ -48,7 +48,7 @@ struct Shared {
     work: Condvar,
     finished: Condvar,
     /// `Durability: os`: the journal, written at once by whoever appends.
-    direct: Option<Mutex<File>>,
+    direct: Option<Mutex<Journal>>,
 }
 
 impl Shared {
@@ -168,13 +168,34 @@ pub struct Replay {
     pub torn_tail: usize,
 }
 
-/// Decodes a journal. A damaged record that ends the file is a torn write and is
-/// dropped; damage followed by more records is corruption.
+/// Decodes a journal. The file is preallocated with zeros: the records end at the
+/// first all-zero header. A damaged record followed only by zeros is a torn write and
+/// is dropped; damage followed by anything else is corruption.
 pub fn decode(data: &[u8]) -> Result<(Replay, usize), LedgerError> {
+    let zeros = |b: &[u8]| b.iter().all(|&x| x == 0);
+    let damaged = |pos: usize| {
+        LedgerError(format!(
+            "the journal is damaged at byte {pos} (a record in the middle does not check out); refusing to start rather than lose trades"
+        ))
+    };
     let mut records = Vec::new();
     let mut pos = 0;
     while pos < data.len() {
         let rest = &data[pos..];
+        if rest.len() >= 8 && zeros(&rest[..8]) {
+            // The end of what was written; the rest must be preallocated zeros.
+            return if zeros(rest) {
+                Ok((
+                    Replay {
+                        records,
+                        torn_tail: 0,
+                    },
+                    pos,
+                ))
+            } else {
+                Err(damaged(pos))
+            };
+        }
         let header_ok = rest.len() >= 8;
         let (len, crc) = if header_ok {
             (
@@ -198,19 +219,19 @@ pub fn decode(data: &[u8]) -> Result<(Replay, usize), LedgerError> {
                 pos += 8 + len;
             }
             None => {
-                let last = !complete || pos + 8 + len >= data.len();
-                if last {
-                    return Ok((
-                        Replay {
-                            records,
-                            torn_tail: data.len() - pos,
-                        },
-                        pos,
-                    ));
+                let claimed_end = if complete { 8 + len } else { rest.len() };
+                if !zeros(&rest[claimed_end..]) {
+                    return Err(damaged(pos));
                 }
-                return Err(LedgerError(format!(
-                    "the journal is damaged at byte {pos} (a record in the middle does not check out); refusing to start rather than lose trades"
-                )));
+                // Only the non-zero part is torn data; zeros are padding.
+                let torn = rest.iter().rposition(|&x| x != 0).map_or(0, |i| i + 1);
+                return Ok((
+                    Replay {
+                        records,
+                        torn_tail: torn,
+                    },
+                    pos,
+                ));
             }
         }
     }
@@ -221,6 +242,60 @@ pub fn decode(data: &[u8]) -> Result<(Replay, usize), LedgerError> {
         },
         pos,
     ))
+}
+
+/// Zeros written ahead of the journal's end, so that appends overwrite allocated
+/// blocks and a data sync needs no metadata update (about a third faster here).
+const PREALLOC: u64 = 4 << 20;
+/// Preallocate more when less than this is left.
+const HEADROOM: u64 = 256 << 10;
+
+/// The journal file: records are written at `end`; `capacity` bytes exist.
+struct Journal {
+    file: File,
+    end: u64,
+    capacity: u64,
+}
+
+impl Journal {
+    fn open(file: File, end: u64) -> std::io::Result<Journal> {
+        let capacity = file.metadata()?.len();
+        let mut j = Journal {
+            file,
+            end,
+            capacity,
+        };
+        j.reserve(0)?;
+        Ok(j)
+    }
+
+    /// Makes sure `more` bytes fit with headroom to spare.
+    fn reserve(&mut self, more: u64) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        if self.end + more + HEADROOM <= self.capacity {
+            return Ok(());
+        }
+        let target = (self.end + more + PREALLOC).div_ceil(PREALLOC) * PREALLOC;
+        let chunk = vec![0u8; 1 << 20];
+        let mut at = self.capacity;
+        while at < target {
+            let n = (target - at).min(chunk.len() as u64) as usize;
+            self.file.write_all_at(&chunk[..n], at)?;
+            at += n as u64;
+        }
+        // The new size is metadata: sync it once here, not with every record.
+        self.file.sync_all()?;
+        self.capacity = target;
+        Ok(())
+    }
+
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        self.reserve(buf.len() as u64)?;
+        self.file.write_all_at(buf, self.end)?;
+        self.end += buf.len() as u64;
+        Ok(())
+    }
 }
 
 impl Ledger {
@@ -239,7 +314,9 @@ impl Ledger {
         let (replay, good) = decode(&data)?;
         let file = OpenOptions::new()
             .create(true)
-            .append(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
             .open(&path)
             .map_err(|e| LedgerError(format!("cannot open {}: {e}", path.display())))?;
         if replay.torn_tail > 0 {
@@ -247,10 +324,13 @@ impl Ledger {
                 bytes = replay.torn_tail,
                 "dropping an incomplete record at the end of the journal (it was never acknowledged)"
             );
-            file.set_len(good as u64)
+            use std::os::unix::fs::FileExt;
+            file.write_all_at(&vec![0u8; replay.torn_tail], good as u64)
                 .and_then(|_| file.sync_data())
                 .map_err(|e| LedgerError(format!("cannot repair {}: {e}", path.display())))?;
         }
+        let file = Journal::open(file, good as u64)
+            .map_err(|e| LedgerError(format!("cannot preallocate {}: {e}", path.display())))?;
         let fsync = durability == Durability::Fsync;
         let (direct, file) = if fsync {
             (None, Some(file))
@@ -297,10 +377,7 @@ impl Ledger {
                 for r in records {
                     encode(r, &mut buf);
                 }
-                let written = file
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .write_all(&buf);
+                let written = file.lock().unwrap_or_else(|e| e.into_inner()).write(&buf);
                 if let Err(e) = written {
                     let msg = format!(
                         "writing the sim ledger failed: {e}; no further orders are accepted"
@@ -396,7 +473,7 @@ impl Drop for Ledger {
 
 /// `Durability: fsync`: writes what was appended in one go, syncs it, then runs the
 /// deliveries queued with it (group commit).
-fn writer_loop(shared: Arc<Shared>, mut file: File) {
+fn writer_loop(shared: Arc<Shared>, mut file: Journal) {
     loop {
         let (buf, deliveries, batch) = {
             let mut p = shared.lock();
@@ -413,7 +490,7 @@ fn writer_loop(shared: Arc<Shared>, mut file: File) {
             )
         };
         if !buf.is_empty() {
-            let result = file.write_all(&buf).and_then(|_| file.sync_data());
+            let result = file.write(&buf).and_then(|_| file.file.sync_data());
             if let Err(e) = result {
                 let msg =
                     format!("writing the sim ledger failed: {e}; no further orders are accepted");
@@ -473,12 +550,27 @@ mod tests {
         let (r, good) = decode(&data).unwrap();
         assert_eq!(r.records.len(), 3);
         assert_eq!(good, full);
-        // Every prefix decodes to the records that are whole.
+        // Every prefix decodes to the records that are whole; the rest is torn.
         for cut in 0..full {
             let (r, good) = decode(&data[..cut]).unwrap();
-            assert!(good <= cut);
-            assert_eq!(r.torn_tail, cut - good);
+            assert!(good <= cut && r.torn_tail <= cut - good);
+            assert!(r.records.len() <= 3);
         }
+        // Preallocated zeros after the records are padding, not data.
+        let mut padded = data.clone();
+        padded.extend(vec![0u8; 4096]);
+        let (r, good) = decode(&padded).unwrap();
+        assert_eq!((r.records.len(), good, r.torn_tail), (3, full, 0));
+        // A record cut short and followed by zeros is a torn write.
+        let mut torn = data[..full - 5].to_vec();
+        torn.extend(vec![0u8; 4096]);
+        let (r, _) = decode(&torn).unwrap();
+        assert_eq!(r.records.len(), 2);
+        assert!(r.torn_tail > 0);
+        // Anything after the zeros is damage.
+        let mut stray = padded.clone();
+        stray.push(7);
+        assert!(decode(&stray).is_err());
         // A flipped byte inside the first record, with records after it: corruption.
         let mut bad = data.clone();
         bad[12] ^= 0xff;
@@ -489,6 +581,46 @@ mod tests {
         tail[n - 2] ^= 0xff;
         let (r, _) = decode(&tail).unwrap();
         assert_eq!(r.records.len(), 2);
+    }
+
+    #[test]
+    fn a_torn_record_is_dropped_and_appends_continue_after_it() {
+        use std::os::unix::fs::FileExt;
+        let dir = std::env::temp_dir().join(format!("webctp-ledger-torn-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let end = {
+            let (ledger, _) = Ledger::open(&dir, Durability::Fsync).unwrap();
+            ledger.append(&[rec(1), rec(2)], Vec::new()).unwrap();
+            ledger.flush();
+            let mut one = Vec::new();
+            encode(&rec(1), &mut one);
+            encode(&rec(2), &mut one);
+            one.len() as u64
+        };
+        // A crash in the middle of writing the third record.
+        let mut third = Vec::new();
+        encode(&rec(3), &mut third);
+        let f = OpenOptions::new()
+            .write(true)
+            .open(dir.join("ledger.journal"))
+            .unwrap();
+        f.write_all_at(&third[..third.len() / 2], end).unwrap();
+        drop(f);
+        {
+            let (ledger, replay) = Ledger::open(&dir, Durability::Fsync).unwrap();
+            assert_eq!(replay.records, vec![rec(1), rec(2)]);
+            assert!(replay.torn_tail > 0);
+            // A shorter record over the torn bytes must not leave them behind.
+            ledger
+                .append(&[Record::Start { day: "x".into() }], Vec::new())
+                .unwrap();
+            ledger.flush();
+        }
+        let (_ledger, replay) = Ledger::open(&dir, Durability::Os).unwrap();
+        assert_eq!(replay.torn_tail, 0);
+        assert_eq!(replay.records.len(), 3);
+        assert_eq!(replay.records[2], Record::Start { day: "x".into() });
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
