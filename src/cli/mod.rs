@@ -164,6 +164,9 @@ async fn terminal(
     printer: Arc<repl::ReplPrinter>,
 ) -> Result<(), String> {
     let history = repl::history_path(&config.data_dir);
+    if serve_too {
+        warn_if_open(&config);
+    }
     let dispatcher = start_dispatcher(config)?;
     let mut banner = format!(
         "webctp {} on the {} backend ({})",
@@ -174,8 +177,13 @@ async fn terminal(
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = if serve_too {
         let (listeners, bound) = server::bind(&dispatcher).await.map_err(|e| e.to_string())?;
+        let scheme = if dispatcher.config.tls.is_some() {
+            "wss"
+        } else {
+            "ws"
+        };
         banner.push_str(&format!(
-            "\ngateway on ws://{}/md/ and ws://{}/td/",
+            "\ngateway on {scheme}://{}/md/ and {scheme}://{}/td/",
             bound.md, bound.td
         ));
         let d = dispatcher.clone();
@@ -217,19 +225,25 @@ async fn terminal(
     Ok(())
 }
 
-async fn serve(config: Config) -> Result<(), String> {
+/// Warns when the gateway is reachable from the network without a token.
+fn warn_if_open(config: &Config) {
     if config.token.is_none() && !is_loopback(&config.host) {
         tracing::warn!(
             host = %config.host,
             "listening on a non-loopback address without a Token: anyone who can reach this port can trade"
         );
     }
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    warn_if_open(&config);
     let dispatcher = start_dispatcher(config)?;
     let (listeners, bound) = server::bind(&dispatcher).await.map_err(|e| e.to_string())?;
     let d = &dispatcher;
+    let scheme = if d.config.tls.is_some() { "wss" } else { "ws" };
     // One stable line on stdout, for people and for scripts waiting for readiness.
     println!(
-        "webctp {} gateway ({}) on ws://{}/md/ and ws://{}/td/",
+        "webctp {} gateway ({}) on {scheme}://{}/md/ and {scheme}://{}/td/",
         env!("CARGO_PKG_VERSION"),
         d.backend.name(),
         bound.md,
@@ -238,7 +252,7 @@ async fn serve(config: Config) -> Result<(), String> {
     tracing::info!(
         backend = d.backend.name(),
         version = %d.backend.version(),
-        "webctp gateway listening on ws://{}/md/ and ws://{}/td/",
+        "webctp gateway listening on {scheme}://{}/md/ and {scheme}://{}/td/",
         bound.md,
         bound.td
     );
