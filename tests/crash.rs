@@ -5,7 +5,7 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{Binary, Client, TempDir, order};
+use common::{Binary, Client, TempDir, order, order_sys_ids};
 use serde_json::json;
 
 fn start(dir: &TempDir) -> Binary {
@@ -107,16 +107,7 @@ async fn kill_9_mid_burst_loses_no_acknowledged_order() {
         0
     );
     let orders = c.ask("ReqQryOrder", 1, json!({})).await;
-    let known: HashSet<String> = orders
-        .iter()
-        .map(|o| {
-            o["Order"]["OrderSysID"]
-                .as_str()
-                .unwrap()
-                .trim()
-                .to_string()
-        })
-        .collect();
+    let known = order_sys_ids(&orders);
     eprintln!("after restart: {} orders known", known.len());
     assert!(
         known.len() < 50_000,

@@ -214,38 +214,6 @@ fn released_td(gw: &Gateway) -> usize {
         .count()
 }
 
-/// Order and trade pushes until the order reaches a final status.
-async fn until_final(c: &mut Client) -> (Vec<Value>, Vec<Value>) {
-    let mut orders = Vec::new();
-    let mut trades = Vec::new();
-    loop {
-        let v = c
-            .recv_until(|v| matches!(v["MsgType"].as_str(), Some("RtnOrder" | "RtnTrade")))
-            .await;
-        if v["MsgType"] == "RtnTrade" {
-            trades.push(v);
-            continue;
-        }
-        let status = v["Order"]["OrderStatus"].as_str().unwrap().to_string();
-        orders.push(v);
-        if status == "0" || status == "5" {
-            break;
-        }
-    }
-    let traded = orders.last().unwrap()["Order"]["VolumeTraded"]
-        .as_i64()
-        .unwrap();
-    while trades
-        .iter()
-        .map(|t| t["Trade"]["Volume"].as_i64().unwrap())
-        .sum::<i64>()
-        < traded
-    {
-        trades.push(c.recv_until(|v| v["MsgType"] == "RtnTrade").await);
-    }
-    (orders, trades)
-}
-
 #[tokio::test]
 async fn trading_through_the_library() {
     let gw = Gateway::start(
@@ -305,7 +273,7 @@ async fn trading_through_the_library() {
     // A filled order: RtnOrder statuses and RtnTrade, Chinese status text decoded.
     let (_, ask, _, low) = c.book("rb2605").await;
     c.send(order(10, "rb2605", "0", "0", ask + 3.0, 2)).await;
-    let (orders, trades) = until_final(&mut c).await;
+    let (orders, trades) = c.until_final().await;
     assert_eq!(orders[0]["Order"]["OrderStatus"], "a");
     assert_eq!(orders[0]["Order"]["StatusMsg"], "报单已提交");
     assert_eq!(orders.last().unwrap()["Order"]["OrderStatus"], "0");

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Binary, Client, InProcess, RawWs, TempDir, order};
+use common::{Binary, Client, InProcess, RawWs, TempDir, order, order_sys_ids};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -359,16 +359,7 @@ async fn sigterm_closes_clients_with_1001_and_keeps_every_acknowledged_order() {
     let mut c = Client::connect(&gw.td_url).await;
     c.td_login("u-term", "pw").await;
     let orders = c.ask("ReqQryOrder", 1, json!({})).await;
-    let known: std::collections::HashSet<String> = orders
-        .iter()
-        .map(|o| {
-            o["Order"]["OrderSysID"]
-                .as_str()
-                .unwrap()
-                .trim()
-                .to_string()
-        })
-        .collect();
+    let known = order_sys_ids(&orders);
     assert!(
         acked.is_subset(&known),
         "acknowledged orders lost in shutdown"

@@ -18,50 +18,6 @@ async fn logged_in(gw: &InProcess, user: &str) -> Client {
     c
 }
 
-/// Collects order and trade pushes until the order with `order_ref` reaches a final
-/// status (or the request is rejected).
-async fn until_final(c: &mut Client) -> (Vec<Value>, Vec<Value>) {
-    let mut orders = Vec::new();
-    let mut trades = Vec::new();
-    loop {
-        let v = c
-            .recv_until(|v| {
-                matches!(
-                    v["MsgType"].as_str(),
-                    Some("RtnOrder" | "RtnTrade" | "RspOrderInsert" | "ErrRtnOrderInsert")
-                )
-            })
-            .await;
-        match v["MsgType"].as_str() {
-            Some("RtnOrder") => {
-                let status = v["Order"]["OrderStatus"].as_str().unwrap().to_string();
-                orders.push(v);
-                if status == "0" || status == "5" {
-                    break;
-                }
-            }
-            Some("RtnTrade") => trades.push(v),
-            _ => {
-                orders.push(v);
-                break;
-            }
-        }
-    }
-    // A trade can follow the final RtnOrder.
-    let traded: i64 = orders
-        .last()
-        .map_or(0, |o| o["Order"]["VolumeTraded"].as_i64().unwrap_or(0));
-    while trades
-        .iter()
-        .map(|t| t["Trade"]["Volume"].as_i64().unwrap())
-        .sum::<i64>()
-        < traded
-    {
-        trades.push(c.recv_until(|v| v["MsgType"] == "RtnTrade").await);
-    }
-    (orders, trades)
-}
-
 #[tokio::test]
 async fn seed_login_confirms_settlement_and_answers_login_fields() {
     let gw = InProcess::start(STILL).await;
@@ -100,7 +56,7 @@ async fn buy_close_today_and_funds_stay_consistent() {
     let mut c = logged_in(&gw, "u-trade").await;
     let (_, ask, _, _) = c.book("rb2605").await;
     c.send(order(10, "rb2605", "0", "0", ask + 3.0, 2)).await;
-    let (orders, trades) = until_final(&mut c).await;
+    let (orders, trades) = c.until_final().await;
     let statuses: Vec<&str> = orders
         .iter()
         .map(|o| o["Order"]["OrderStatus"].as_str().unwrap())
@@ -169,7 +125,7 @@ async fn buy_close_today_and_funds_stay_consistent() {
     let mut close = order(13, "rb2605", "1", "3", bid - 3.0, 1);
     close["InputOrder"]["OrderRef"] = json!("77");
     c.send(close).await;
-    let (orders, close_trades) = until_final(&mut c).await;
+    let (orders, close_trades) = c.until_final().await;
     assert_eq!(orders.last().unwrap()["Order"]["OrderStatus"], "0");
     assert_eq!(orders.last().unwrap()["Order"]["OrderRef"], "77");
     let close_price = close_trades[0]["Trade"]["Price"].as_f64().unwrap();
@@ -430,14 +386,14 @@ async fn fak_fok_and_market_orders() {
     fok["InputOrder"]["TimeCondition"] = json!("1");
     fok["InputOrder"]["VolumeCondition"] = json!("3");
     c.send(fok).await;
-    let (orders, trades) = until_final(&mut c).await;
+    let (orders, trades) = c.until_final().await;
     assert_eq!(orders.last().unwrap()["Order"]["OrderStatus"], "5");
     assert!(trades.is_empty());
     // FAK at ask1: what is there fills, the rest is cancelled.
     let mut fak = order(61, "m2605", "0", "0", ask, 400);
     fak["InputOrder"]["TimeCondition"] = json!("1");
     c.send(fak).await;
-    let (orders, trades) = until_final(&mut c).await;
+    let (orders, trades) = c.until_final().await;
     let last = &orders.last().unwrap()["Order"];
     assert_eq!(last["OrderStatus"], "5");
     let traded = last["VolumeTraded"].as_i64().unwrap();
@@ -455,7 +411,7 @@ async fn fak_fok_and_market_orders() {
     market["InputOrder"]["OrderPriceType"] = json!("1");
     market["InputOrder"]["TimeCondition"] = json!("1");
     c.send(market).await;
-    let (orders, trades) = until_final(&mut c).await;
+    let (orders, trades) = c.until_final().await;
     assert_eq!(orders.last().unwrap()["Order"]["OrderStatus"], "0");
     assert_eq!(trades.len(), 1);
 }
@@ -602,7 +558,7 @@ async fn settlement_moves_positions_to_yesterday() {
     let mut c = logged_in(&gw, "u-settle").await;
     let (_, ask, _, _) = c.book("cu2601").await;
     c.send(order(70, "cu2601", "0", "0", ask, 1)).await;
-    until_final(&mut c).await;
+    c.until_final().await;
     let next = gw.dispatcher.backend.settle().unwrap();
     assert_eq!(next.len(), 8);
     // A new day: the settlement must be confirmed again, and the statement is there.
@@ -628,7 +584,7 @@ async fn settlement_moves_positions_to_yesterday() {
     // Closing yesterday's lot leaves YdPosition as the day began (CTP's definition).
     let (bid, _, _, _) = c.book("cu2601").await;
     c.send(order(74, "cu2601", "1", "1", bid, 1)).await;
-    until_final(&mut c).await;
+    c.until_final().await;
     let pos = c
         .ask(
             "ReqQryInvestorPosition",

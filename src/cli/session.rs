@@ -287,6 +287,12 @@ impl Session {
             .await
     }
 
+    /// The logged-in user and broker that requests are made on behalf of.
+    fn identity(&self) -> (String, String) {
+        let st = self.lock();
+        (st.user.clone().unwrap_or_default(), st.broker.clone())
+    }
+
     fn need_login(&self) -> Option<Outcome> {
         if self.lock().user.is_none() {
             self.say("not logged in: run `login` first");
@@ -351,10 +357,7 @@ impl Session {
                 if let Some(o) = self.need_login() {
                     return Ok(o);
                 }
-                let (user, broker) = {
-                    let st = self.lock();
-                    (st.user.clone().unwrap_or_default(), st.broker.clone())
-                };
+                let (user, broker) = self.identity();
                 let a = self
                     .call(Endpoint::Td, json!({"MsgType": "ReqUserLogout", "UserLogout": {"BrokerID": broker, "UserID": user}}))
                     .await?;
@@ -520,10 +523,7 @@ impl Session {
                 if let Some(o) = self.need_login() {
                     return Ok(o);
                 }
-                let (user, broker) = {
-                    let st = self.lock();
-                    (st.user.clone().unwrap_or_default(), st.broker.clone())
-                };
+                let (user, broker) = self.identity();
                 let a = self
                     .call(Endpoint::Td, json!({"MsgType": "ReqSettlementInfoConfirm", "SettlementInfoConfirm": {"BrokerID": broker, "InvestorID": user}}))
                     .await?;
@@ -934,10 +934,7 @@ impl Session {
             return Ok(Outcome::Refused);
         };
         let sys = order["OrderSysID"].as_str().unwrap_or("").to_string();
-        let (user, broker) = {
-            let st = self.lock();
-            (st.user.clone().unwrap_or_default(), st.broker.clone())
-        };
+        let (user, broker) = self.identity();
         let rid = self.rid();
         let msg = json!({"MsgType": "ReqOrderAction", "RequestID": rid, "InputOrderAction": {
             "BrokerID": broker, "InvestorID": user, "UserID": user, "ActionFlag": "0",
@@ -1010,10 +1007,7 @@ impl Session {
             self.say("the new passwords differ; nothing changed");
             return Ok(Outcome::Refused);
         }
-        let (user, broker) = {
-            let st = self.lock();
-            (st.user.clone().unwrap_or_default(), st.broker.clone())
-        };
+        let (user, broker) = self.identity();
         let a = self
             .call(
                 Endpoint::Td,

@@ -372,6 +372,20 @@ pub fn query(msg_type: &str, rid: i64, filter: Value) -> Value {
     json!({"MsgType": msg_type, "RequestID": rid, key: filter})
 }
 
+/// The OrderSysIDs of a ReqQryOrder answer.
+pub fn order_sys_ids(orders: &[Value]) -> std::collections::HashSet<String> {
+    orders
+        .iter()
+        .map(|o| {
+            o["Order"]["OrderSysID"]
+                .as_str()
+                .expect("every order has an OrderSysID")
+                .trim()
+                .to_string()
+        })
+        .collect()
+}
+
 impl Client {
     /// Sends a query and collects every record of its answer.
     pub async fn ask(&mut self, msg_type: &str, rid: i64, filter: Value) -> Vec<Value> {
@@ -388,6 +402,50 @@ impl Client {
                 return out;
             }
         }
+    }
+
+    /// Collects order and trade pushes until the order just sent reaches a final
+    /// status (or the request is rejected), then the trades that still follow.
+    pub async fn until_final(&mut self) -> (Vec<Value>, Vec<Value>) {
+        let mut orders = Vec::new();
+        let mut trades = Vec::new();
+        loop {
+            let v = self
+                .recv_until(|v| {
+                    matches!(
+                        v["MsgType"].as_str(),
+                        Some("RtnOrder" | "RtnTrade" | "RspOrderInsert" | "ErrRtnOrderInsert")
+                    )
+                })
+                .await;
+            match v["MsgType"].as_str() {
+                Some("RtnOrder") => {
+                    let status = v["Order"]["OrderStatus"].as_str().unwrap().to_string();
+                    orders.push(v);
+                    if status == "0" || status == "5" {
+                        break;
+                    }
+                }
+                Some("RtnTrade") => trades.push(v),
+                _ => {
+                    orders.push(v);
+                    break;
+                }
+            }
+        }
+        // A trade can follow the final RtnOrder.
+        let traded: i64 = orders
+            .last()
+            .map_or(0, |o| o["Order"]["VolumeTraded"].as_i64().unwrap_or(0));
+        while trades
+            .iter()
+            .map(|t| t["Trade"]["Volume"].as_i64().unwrap())
+            .sum::<i64>()
+            < traded
+        {
+            trades.push(self.recv_until(|v| v["MsgType"] == "RtnTrade").await);
+        }
+        (orders, trades)
     }
 
     /// The current book of an instrument: (bid1, ask1, tick-aligned limits).

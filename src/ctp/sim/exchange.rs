@@ -1172,6 +1172,29 @@ mod tests {
         pushes
     }
 
+    /// Inserts `input` for u1 and runs one matching pass over it; returns the
+    /// pushes of the insert and of the match.
+    fn insert_and_match(
+        ex: &mut Exchange,
+        journal: &mut Vec<Record>,
+        order_ref: &str,
+        input: &InputOrder,
+        request_id: i32,
+        now: &BeijingTime,
+    ) -> (Vec<Push>, Vec<Push>) {
+        let origin = Origin {
+            user: "u1",
+            front_id: 1,
+            session_id: 7,
+            order_ref,
+        };
+        let recs = ex.decide_insert(&origin, input, request_id, now).unwrap();
+        let inserted = run(ex, recs, journal);
+        let idx = ex.orders.len() - 1;
+        let recs = ex.decide_match(idx, now);
+        (inserted, run(ex, recs, journal))
+    }
+
     #[test]
     fn rejections_use_ctp_error_ids() {
         let mut ex = exchange();
@@ -1255,46 +1278,29 @@ mod tests {
         let mut journal = Vec::new();
         let i = instruments::index_of("rb2605").unwrap();
         let ask = ex.quotes[i].asks[0].price;
-        let recs = ex
-            .decide_insert(
-                &Origin {
-                    user: "u1",
-                    front_id: 1,
-                    session_id: 7,
-                    order_ref: "1",
-                },
-                &order("rb2605", code::BUY, code::OPEN, ask + 5.0, 2),
-                3,
-                &now,
-            )
-            .unwrap();
-        let pushes = run(&mut ex, recs, &mut journal);
-        assert_eq!(pushes.len(), 2);
+        let (inserted, filled) = insert_and_match(
+            &mut ex,
+            &mut journal,
+            "1",
+            &order("rb2605", code::BUY, code::OPEN, ask + 5.0, 2),
+            3,
+            &now,
+        );
+        assert_eq!(inserted.len(), 2);
+        assert!(filled.iter().any(|p| matches!(p, Push::Trade(_))));
         let idx = ex.orders.len() - 1;
-        let recs = ex.decide_match(idx, &now);
-        let pushes = run(&mut ex, recs, &mut journal);
-        assert!(pushes.iter().any(|p| matches!(p, Push::Trade(_))));
         assert_eq!(ex.orders[idx].order.OrderStatus.0, code::ALL_TRADED);
         let pos = &ex.accounts["u1"].positions[&(i, Side::Long)];
         assert_eq!(pos.total(), 2);
         let bid = ex.quotes[i].bids[0].price;
-        let recs = ex
-            .decide_insert(
-                &Origin {
-                    user: "u1",
-                    front_id: 1,
-                    session_id: 7,
-                    order_ref: "2",
-                },
-                &order("rb2605", code::SELL, code::CLOSE_TODAY, bid, 1),
-                4,
-                &now,
-            )
-            .unwrap();
-        run(&mut ex, recs, &mut journal);
-        let idx = ex.orders.len() - 1;
-        let recs = ex.decide_match(idx, &now);
-        run(&mut ex, recs, &mut journal);
+        insert_and_match(
+            &mut ex,
+            &mut journal,
+            "2",
+            &order("rb2605", code::SELL, code::CLOSE_TODAY, bid, 1),
+            4,
+            &now,
+        );
         assert_eq!(ex.accounts["u1"].positions[&(i, Side::Long)].total(), 1);
         assert!(ex.accounts["u1"].commission > 0.0);
         ex.verify().unwrap();
@@ -1339,23 +1345,14 @@ mod tests {
         let mut journal = Vec::new();
         let i = instruments::index_of("rb2605").unwrap();
         let ask = ex.quotes[i].asks[0].price;
-        let recs = ex
-            .decide_insert(
-                &Origin {
-                    user: "u1",
-                    front_id: 1,
-                    session_id: 7,
-                    order_ref: "1",
-                },
-                &order("rb2605", code::BUY, code::OPEN, ask, 1),
-                0,
-                &now,
-            )
-            .unwrap();
-        run(&mut ex, recs, &mut journal);
-        let idx = ex.orders.len() - 1;
-        let recs = ex.decide_match(idx, &now);
-        run(&mut ex, recs, &mut journal);
+        insert_and_match(
+            &mut ex,
+            &mut journal,
+            "1",
+            &order("rb2605", code::BUY, code::OPEN, ask, 1),
+            0,
+            &now,
+        );
         let recs = ex.decide_roll("20261125", &now);
         run(&mut ex, recs, &mut journal);
         assert_eq!(ex.trading_day, "20261125");
