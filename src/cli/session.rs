@@ -59,7 +59,19 @@ type Accepts = Box<dyn Fn(Endpoint, &Value) -> bool + Send>;
 struct Watcher {
     id: u64,
     accepts: Accepts,
-    tx: mpsc::UnboundedSender<Value>,
+    tx: mpsc::UnboundedSender<(Endpoint, Value)>,
+}
+
+/// A command's claim on the messages it waits for; see [`Session::watch`].
+struct Watch {
+    id: u64,
+    rx: mpsc::UnboundedReceiver<(Endpoint, Value)>,
+}
+
+impl Watch {
+    async fn recv(&mut self) -> Option<Value> {
+        self.rx.recv().await.map(|(_, v)| v)
+    }
 }
 
 #[derive(Default)]
@@ -78,6 +90,10 @@ struct State {
     watching: HashSet<String>,
     watch_all: bool,
     closed: Option<String>,
+    /// Refusals a command has printed: CTP answers a refused order or cancel twice
+    /// (RspOrderInsert and ErrRtnOrderInsert, RspOrderAction and ErrRtnOrderAction),
+    /// and the second is not news.
+    reported: HashSet<Refusal>,
 }
 
 /// A terminal session on one link.
@@ -86,6 +102,9 @@ pub struct Session {
     state: Mutex<State>,
     next_rid: AtomicI32,
     next_watcher: AtomicU64,
+    /// Held while a message is routed and printed, so that pushes a finished command
+    /// hands back print in arrival order.
+    push_order: Mutex<()>,
     printer: Arc<dyn Printer>,
     mode: Mutex<OutputMode>,
     config: Arc<Config>,
@@ -111,6 +130,23 @@ fn rid_of(v: &Value) -> Option<i64> {
     v["RequestID"].as_i64()
 }
 
+/// Which request a refusal answers: the order insert or the order action, and its
+/// RequestID (the same in both of CTP's answers).
+type Refusal = (bool, i64);
+
+fn refusal_of(v: &Value) -> Option<Refusal> {
+    if v["RspInfo"]["ErrorID"].as_i64().unwrap_or(0) == 0 {
+        return None;
+    }
+    match v["MsgType"].as_str()? {
+        "RspOrderInsert" => Some((true, rid_of(v)?)),
+        "ErrRtnOrderInsert" => Some((true, v["InputOrder"]["RequestID"].as_i64()?)),
+        "RspOrderAction" => Some((false, rid_of(v)?)),
+        "ErrRtnOrderAction" => Some((false, v["OrderAction"]["RequestID"].as_i64()?)),
+        _ => None,
+    }
+}
+
 impl Session {
     /// Starts a session and the task that routes what the gateway sends.
     pub fn start(
@@ -130,6 +166,7 @@ impl Session {
             }),
             next_rid: AtomicI32::new(1),
             next_watcher: AtomicU64::new(1),
+            push_order: Mutex::new(()),
             printer,
             mode: Mutex::new(OutputMode::Table),
             config,
@@ -208,22 +245,38 @@ impl Session {
         self.next_rid.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn watch(&self, accepts: Accepts) -> (u64, mpsc::UnboundedReceiver<Value>) {
+    /// Claims the messages `accepts` picks: they go to the command instead of being
+    /// printed as pushes.
+    fn watch(&self, accepts: Accepts) -> Watch {
         let (tx, rx) = mpsc::unbounded_channel();
         let id = self.next_watcher.fetch_add(1, Ordering::Relaxed);
         self.lock().watchers.push(Watcher { id, accepts, tx });
-        (id, rx)
+        Watch { id, rx }
     }
 
-    fn unwatch(&self, id: u64) {
-        self.lock().watchers.retain(|w| w.id != id);
+    /// Remembers a refusal the command printed, so that CTP's second answer to the
+    /// same request is not printed again as a push.
+    fn note_reported(&self, answer: &Value) {
+        if let Some(r) = refusal_of(answer) {
+            self.lock().reported.insert(r);
+        }
+    }
+
+    /// Ends a claim. What reached it after the command stopped reading (an order's
+    /// later status, say) is printed as the push it is, before any later push.
+    fn unwatch(&self, mut w: Watch) {
+        let _in_order = self.push_order.lock().unwrap_or_else(|e| e.into_inner());
+        self.lock().watchers.retain(|x| x.id != w.id);
+        while let Ok((ep, v)) = w.rx.try_recv() {
+            self.on_push(ep, &v);
+        }
     }
 
     /// Sends `msg` (given a fresh RequestID) and collects its answers until IsLast.
     async fn call(&self, ep: Endpoint, mut msg: Value) -> Result<Vec<Value>, String> {
         let rid = self.rid();
         msg["RequestID"] = json!(rid);
-        let (wid, mut rx) = self.watch(Box::new(move |e, v| {
+        let mut rx = self.watch(Box::new(move |e, v| {
             e == ep && rid_of(v) == Some(i64::from(rid))
         }));
         let result = async {
@@ -242,7 +295,7 @@ impl Session {
             }
         }
         .await;
-        self.unwatch(wid);
+        self.unwatch(rx);
         result
     }
 
@@ -728,7 +781,7 @@ impl Session {
             None => {
                 let was = self.lock().subscribed.contains(id);
                 let wanted = id.to_string();
-                let (wid, mut rx) = self.watch(Box::new(move |_, v| {
+                let mut rx = self.watch(Box::new(move |_, v| {
                     v["MsgType"] == "RtnDepthMarketData"
                         && v["DepthMarketData"]["InstrumentID"] == wanted.as_str()
                 }));
@@ -740,7 +793,7 @@ impl Session {
                     Ok::<_, String>(t.ok().flatten())
                 }
                 .await;
-                self.unwatch(wid);
+                self.unwatch(rx);
                 if !was && self.lock().subscribed.remove(id) {
                     let _ = self
                         .call(
@@ -838,7 +891,7 @@ impl Session {
         });
         let msg = json!({"MsgType": "ReqOrderInsert", "RequestID": rid, "InputOrder": body});
         let rid64 = i64::from(rid);
-        let (wid, mut rx) = self.watch(Box::new(move |ep, v| {
+        let mut rx = self.watch(Box::new(move |ep, v| {
             if ep != Endpoint::Td {
                 return false;
             }
@@ -877,10 +930,16 @@ impl Session {
             }
         }
         .await;
-        self.unwatch(wid);
-        let seen = result?;
+        // The answer is printed before whatever status came after it.
+        let outcome = result.map(|seen| self.report_order(&seen));
+        self.unwatch(rx);
+        outcome
+    }
+
+    /// Prints an order's answers: the last state seen, or the refusal.
+    fn report_order(&self, seen: &[Value]) -> Outcome {
         if self.json_mode() {
-            for m in &seen {
+            for m in seen {
                 self.say(m.to_string());
             }
         }
@@ -889,27 +948,21 @@ impl Session {
                 "no answer to the order within {} s",
                 self.wait.as_secs_f64()
             ));
-            return Ok(Outcome::Failed);
+            return Outcome::Failed;
         };
         if let Some(e) = render::error_sentence(last) {
+            self.note_reported(last);
             if !self.json_mode() {
                 self.say(e);
             }
-            return Ok(Outcome::Refused);
+            return Outcome::Refused;
         }
-        let order = &last["Order"];
-        if let Some(sys) = order["OrderSysID"]
-            .as_str()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            self.lock().orders.insert(sys.to_string(), order.clone());
-        }
+        // `remember` has cached the order for `cancel` as each RtnOrder arrived.
         if !self.json_mode() {
             let inst = self.lock().instruments.clone();
-            self.say(render::orders(&[order], &inst));
+            self.say(render::orders(&[&last["Order"]], &inst));
         }
-        Ok(Outcome::Ok)
+        Outcome::Ok
     }
 
     async fn cancel(&self, id: &str) -> Result<Outcome, String> {
@@ -942,7 +995,7 @@ impl Session {
             "OrderRef": order["OrderRef"], "FrontID": order["FrontID"], "SessionID": order["SessionID"]}});
         let sys_key = sys.trim().to_string();
         let rid64 = i64::from(rid);
-        let (wid, mut rx) = self.watch(Box::new(move |ep, v| {
+        let mut rx = self.watch(Box::new(move |ep, v| {
             ep == Endpoint::Td
                 && match v["MsgType"].as_str() {
                     Some("RspOrderAction") => rid_of(v) == Some(rid64),
@@ -970,12 +1023,13 @@ impl Session {
                 .ok_or_else(|| self.closed_reason())
         }
         .await;
-        self.unwatch(wid);
+        self.unwatch(rx);
         let v = answer?;
         if self.json_mode() {
             self.say(v.to_string());
         }
         if let Some(e) = render::error_sentence(&v) {
+            self.note_reported(&v);
             if !self.json_mode() {
                 self.say(e);
             }
@@ -1034,7 +1088,7 @@ impl Session {
                     v["RequestID"] = json!(self.rid());
                 }
                 let rid = rid_of(&v);
-                let (wid, mut rx) = self.watch(Box::new(move |e, m| e == ep && rid_of(m) == rid));
+                let mut rx = self.watch(Box::new(move |e, m| e == ep && rid_of(m) == rid));
                 let res = async {
                     self.link.send(ep, v.to_string())?;
                     let mut out = Vec::new();
@@ -1053,12 +1107,12 @@ impl Session {
                     }
                 }
                 .await;
-                self.unwatch(wid);
+                self.unwatch(rx);
                 res?
             }
             // Pings and text that is not a JSON object: show whatever comes back first.
             _ => {
-                let (wid, mut rx) = self.watch(Box::new(move |e, m| {
+                let mut rx = self.watch(Box::new(move |e, m| {
                     e == ep
                         && (m["MsgType"] == "Pong"
                             || m["RspInfo"]["ErrorID"].as_i64().unwrap_or(0) < 0)
@@ -1073,7 +1127,7 @@ impl Session {
                     )
                 }
                 .await;
-                self.unwatch(wid);
+                self.unwatch(rx);
                 res?.into_iter().collect()
             }
         };
@@ -1102,6 +1156,11 @@ impl Session {
 
     /// Prints a push that no command is waiting for.
     fn on_push(&self, ep: Endpoint, v: &Value) {
+        if let Some(r) = refusal_of(v)
+            && self.lock().reported.remove(&r)
+        {
+            return;
+        }
         let json = self.json_mode();
         match v["MsgType"].as_str() {
             Some("RtnDepthMarketData") => {
@@ -1181,6 +1240,7 @@ async fn route(session: std::sync::Weak<Session>, mut rx: mpsc::UnboundedReceive
         let Some(s) = session.upgrade() else { return };
         match incoming {
             Incoming::Message(ep, v) => {
+                let _in_order = s.push_order.lock().unwrap_or_else(|e| e.into_inner());
                 let mut consumed = false;
                 {
                     let mut st = s.lock();
@@ -1188,7 +1248,7 @@ async fn route(session: std::sync::Weak<Session>, mut rx: mpsc::UnboundedReceive
                     st.watchers.retain(|w| !w.tx.is_closed());
                     for w in &st.watchers {
                         if (w.accepts)(ep, &v) {
-                            let _ = w.tx.send(v.clone());
+                            let _ = w.tx.send((ep, v.clone()));
                             consumed = true;
                         }
                     }
