@@ -9,21 +9,10 @@ use common::{Binary, Client, TempDir, order, order_sys_ids};
 use serde_json::json;
 
 fn start(dir: &TempDir) -> Binary {
-    let cfg = dir.path().join("crash.yaml");
-    std::fs::write(&cfg, "Sim: {TickRate: 20, AutoSettle: false}\n").unwrap();
-    let data = dir.path().join("data");
-    Binary::spawn(
-        &[
-            "serve",
-            "--port",
-            "0",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--data-dir",
-            data.to_str().unwrap(),
-        ],
+    Binary::serve(
+        dir,
+        "Sim: {TickRate: 20, AutoSettle: false}\n",
         &[("WEBCTP_LOG_LEVEL", "info")],
-        dir.path(),
     )
 }
 

@@ -234,14 +234,12 @@ async fn refused_relogin_stops_instead_of_locking_the_account() {
         b.td_login("u-lock", "old-pw").await["RspInfo"]["ErrorID"],
         0
     );
-    b.send(
-        json!({"MsgType": "ReqUserPasswordUpdate", "RequestID": 2, "UserPasswordUpdate": {
-        "UserID": "u-lock", "OldPassword": "old-pw", "NewPassword": "new-pw"}}),
-    )
-    .await;
     assert_eq!(
-        b.recv_until(|v| v["MsgType"] == "RspUserPasswordUpdate")
-            .await["RspInfo"]["ErrorID"],
+        b.password_update(
+            2,
+            json!({"UserID": "u-lock", "OldPassword": "old-pw", "NewPassword": "new-pw"})
+        )
+        .await["RspInfo"]["ErrorID"],
         0
     );
     gw.dispatcher
@@ -310,19 +308,8 @@ async fn clients_leaving_mid_flow_leak_no_session() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_closes_clients_with_1001_and_keeps_every_acknowledged_order() {
     let dir = TempDir::new("sigterm");
-    let data = dir.path().join("data");
-    let cfg = dir.path().join("c.yaml");
-    std::fs::write(&cfg, "Sim: {TickRate: 20, AutoSettle: false}\n").unwrap();
-    let args = [
-        "serve",
-        "--port",
-        "0",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-    ];
-    let mut gw = Binary::spawn(&args, &[], dir.path());
+    const CONFIG: &str = "Sim: {TickRate: 20, AutoSettle: false}\n";
+    let mut gw = Binary::serve(&dir, CONFIG, &[]);
     let mut c = Client::connect(&gw.td_url).await;
     assert_eq!(c.td_login("u-term", "pw").await["RspInfo"]["ErrorID"], 0);
     let mut acked = std::collections::HashSet::new();
@@ -355,7 +342,7 @@ async fn sigterm_closes_clients_with_1001_and_keeps_every_acknowledged_order() {
     assert!(signalled);
     assert_eq!(close.map(|c| c.0), Some(1001));
     assert_eq!(gw.wait(Duration::from_secs(10)), Some(0), "{}", gw.stderr());
-    let gw = Binary::spawn(&args, &[], dir.path());
+    let gw = Binary::serve(&dir, CONFIG, &[]);
     let mut c = Client::connect(&gw.td_url).await;
     c.td_login("u-term", "pw").await;
     let orders = c.ask("ReqQryOrder", 1, json!({})).await;
@@ -400,14 +387,7 @@ async fn passwords_never_reach_the_logs_and_dirs_are_private() {
         c.td_login("u-secret", "pw-SECRET-1").await["RspInfo"]["ErrorID"],
         0
     );
-    c.send(
-        json!({"MsgType": "ReqUserPasswordUpdate", "RequestID": 2, "UserPasswordUpdate": {
-        "UserID": "u-secret", "OldPassword": "pw-SECRET-1", "NewPassword": "pw-SECRET-2"}}),
-    )
-    .await;
-    let r = c
-        .recv_until(|v| v["MsgType"] == "RspUserPasswordUpdate")
-        .await;
+    let r = c.password_update(2, json!({"UserID": "u-secret", "OldPassword": "pw-SECRET-1", "NewPassword": "pw-SECRET-2"})).await;
     assert!(!r.to_string().contains("SECRET"), "{r}");
     c.send_text(r#"{"MsgType":"ReqUserLogin","RequestID":3,"ReqUserLogin":{"UserID":"x","Password":["pw-SECRET-3"]}}"#)
         .await;

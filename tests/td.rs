@@ -342,23 +342,9 @@ async fn login_errors_not_logged_in_and_unconfirmed_settlement() {
 async fn password_update_changes_the_login() {
     let gw = InProcess::start(STILL).await;
     let mut c = logged_in(&gw, "u-chpw").await;
-    c.send(
-        json!({"MsgType": "ReqUserPasswordUpdate", "RequestID": 5, "UserPasswordUpdate": {
-        "BrokerID": "9999", "UserID": "u-chpw", "OldPassword": "nope", "NewPassword": "654321"}}),
-    )
-    .await;
-    let r = c
-        .recv_until(|v| v["MsgType"] == "RspUserPasswordUpdate")
-        .await;
+    let r = c.password_update(5, json!({"BrokerID": "9999", "UserID": "u-chpw", "OldPassword": "nope", "NewPassword": "654321"})).await;
     assert_eq!(r["RspInfo"]["ErrorID"], 14);
-    c.send(
-        json!({"MsgType": "ReqUserPasswordUpdate", "RequestID": 6, "UserPasswordUpdate": {
-        "BrokerID": "9999", "UserID": "u-chpw", "OldPassword": "123456", "NewPassword": "654321"}}),
-    )
-    .await;
-    let r = c
-        .recv_until(|v| v["MsgType"] == "RspUserPasswordUpdate")
-        .await;
+    let r = c.password_update(6, json!({"BrokerID": "9999", "UserID": "u-chpw", "OldPassword": "123456", "NewPassword": "654321"})).await;
     assert_eq!(r["RspInfo"]["ErrorID"], 0);
     assert!(
         !r.to_string().contains("654321"),

@@ -586,34 +586,22 @@ impl TdSession {
     /// Points the RequestID inside order bodies back at the client's numbering, and
     /// sends unset market prices as 0 the way the market-data endpoint does.
     fn restore_request_ids(st: &State, body: &mut Option<Body>) {
-        match body {
+        let rid = match body {
             // CTP echoes the request; passwords must not reach logs or screens.
             Some(Body::UserPasswordUpdate(u)) => {
                 u.OldPassword.clear();
                 u.NewPassword.clear();
+                return;
             }
-            Some(Body::DepthMarketData(d)) => super::md_hub::adjust_unset_prices(d),
-            Some(Body::Order(o)) => {
-                if let Some(c) = st.order_rids.get(&o.RequestID) {
-                    o.RequestID = *c;
-                }
-            }
-            Some(Body::InputOrder(o)) => {
-                if let Some(c) = st.order_rids.get(&o.RequestID) {
-                    o.RequestID = *c;
-                }
-            }
-            Some(Body::InputOrderAction(o)) => {
-                if let Some(c) = st.order_rids.get(&o.RequestID) {
-                    o.RequestID = *c;
-                }
-            }
-            Some(Body::OrderAction(o)) => {
-                if let Some(c) = st.order_rids.get(&o.RequestID) {
-                    o.RequestID = *c;
-                }
-            }
-            _ => {}
+            Some(Body::DepthMarketData(d)) => return super::md_hub::adjust_unset_prices(d),
+            Some(Body::Order(o)) => &mut o.RequestID,
+            Some(Body::InputOrder(o)) => &mut o.RequestID,
+            Some(Body::InputOrderAction(o)) => &mut o.RequestID,
+            Some(Body::OrderAction(o)) => &mut o.RequestID,
+            _ => return,
+        };
+        if let Some(c) = st.order_rids.get(rid) {
+            *rid = *c;
         }
     }
 

@@ -271,6 +271,27 @@ pub fn binary_path() -> PathBuf {
 }
 
 impl Binary {
+    /// Starts `webctp serve` on an ephemeral port with `config` as its YAML file and
+    /// `dir/data` as its data dir; starting again with the same `dir` reopens that data.
+    pub fn serve(dir: &TempDir, config: &str, env: &[(&str, &str)]) -> Binary {
+        let cfg = dir.path().join("webctp.yaml");
+        std::fs::write(&cfg, config).unwrap();
+        let data = dir.path().join("data");
+        Binary::spawn(
+            &[
+                "serve",
+                "--port",
+                "0",
+                "--config",
+                cfg.to_str().unwrap(),
+                "--data-dir",
+                data.to_str().unwrap(),
+            ],
+            env,
+            dir.path(),
+        )
+    }
+
     /// Starts `webctp <args>` and waits for its "on ws://" line.
     pub fn spawn(args: &[&str], env: &[(&str, &str)], log_dir: &Path) -> Binary {
         use std::io::{BufRead, BufReader};
@@ -446,6 +467,14 @@ impl Client {
             trades.push(self.recv_until(|v| v["MsgType"] == "RtnTrade").await);
         }
         (orders, trades)
+    }
+
+    /// Sends a ReqUserPasswordUpdate with `body` and returns its answer.
+    pub async fn password_update(&mut self, rid: i64, body: Value) -> Value {
+        self.send(json!({"MsgType": "ReqUserPasswordUpdate", "RequestID": rid, "UserPasswordUpdate": body}))
+            .await;
+        self.recv_until(|v| v["MsgType"] == "RspUserPasswordUpdate")
+            .await
     }
 
     /// The current book of an instrument: (bid1, ask1, tick-aligned limits).

@@ -123,17 +123,22 @@ impl SimTdSession {
     }
 }
 
+/// The event sinks of every logged-in session of `user`: a user's pushes reach all
+/// of them, as CTP sends private-flow returns to every session of an investor.
+fn sessions_of(core: &SimCore, user: &str) -> Vec<Arc<dyn TdEvents>> {
+    core.td_sessions()
+        .into_iter()
+        .filter(|s| s.user().as_deref() == Some(user))
+        .map(|s| s.events.clone())
+        .collect()
+}
+
 /// Deliveries of pushes to every logged-in session of `user`.
 fn pushes_to(core: &SimCore, user: &str, pushes: Vec<Push>, out: &mut Out) {
     if pushes.is_empty() {
         return;
     }
-    let targets: Vec<Arc<dyn TdEvents>> = core
-        .td_sessions()
-        .into_iter()
-        .filter(|s| s.user().as_deref() == Some(user))
-        .map(|s| s.events.clone())
-        .collect();
+    let targets = sessions_of(core, user);
     for p in pushes {
         let reply = match p {
             Push::Order(o) => Reply::push("RtnOrder", "Order", Some(Body::Order(o)), None),
@@ -563,10 +568,8 @@ impl SimTdSession {
                     Some(echo.into()),
                     Some(rsp_info(code)),
                 );
-                for s in core.td_sessions() {
-                    if s.user().as_deref() == Some(user) {
-                        out.reply(&s.events, err.clone());
-                    }
+                for t in sessions_of(core, user) {
+                    out.reply(&t, err.clone());
                 }
             }
         }
@@ -640,10 +643,8 @@ impl SimTdSession {
                     Some(action.into()),
                     Some(rsp_info(code)),
                 );
-                for s in core.td_sessions() {
-                    if s.user().as_deref() == Some(user) {
-                        out.reply(&s.events, err.clone());
-                    }
+                for t in sessions_of(core, user) {
+                    out.reply(&t, err.clone());
                 }
             }
         }
