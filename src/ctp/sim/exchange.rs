@@ -443,11 +443,15 @@ impl Exchange {
             return Vec::new();
         };
         self.next_trade_id = self.next_trade_id.max(max_id(trade_id));
+        let volume = volume.min(self.orders[idx].remaining);
+        if volume <= 0 || self.orders[idx].is_final() {
+            // A fill decided for an order that has traded or gone since: nothing to do.
+            return Vec::new();
+        }
         let day = self.trading_day.clone();
         let seq = self.next_seq();
         let o = &mut self.orders[idx];
         let spec: &'static InstrumentSpec = &INSTRUMENTS[o.inst];
-        let volume = volume.min(o.remaining);
         let Some(account) = self.accounts.get_mut(&o.user) else {
             return Vec::new();
         };
@@ -683,21 +687,29 @@ impl Exchange {
     }
 
     /// Applies a record decided live: a fill's cost and profit are written into it so
-    /// that the journal carries them for the replay check.
-    pub fn apply_live(&mut self, mut rec: Record) -> (Record, Vec<Push>) {
+    /// that the journal carries them for the replay check. `None` when the record
+    /// changed nothing (an order that filled or went in the meantime): then there is
+    /// nothing to journal or tell.
+    pub fn apply_live(&mut self, mut rec: Record) -> Option<(Record, Vec<Push>)> {
         self.last_fill_cost = None;
         let pushes = self.apply(&rec);
-        if let Record::Fill {
-            commission,
-            close_profit,
-            ..
-        } = &mut rec
-            && let Some((c, p)) = self.last_fill_cost.take()
-        {
-            *commission = c;
-            *close_profit = p;
-        }
-        (rec, pushes)
+        let changed = match &mut rec {
+            Record::Fill {
+                commission,
+                close_profit,
+                ..
+            } => match self.last_fill_cost.take() {
+                Some((c, p)) => {
+                    *commission = c;
+                    *close_profit = p;
+                    true
+                }
+                None => false,
+            },
+            Record::Insert(_) | Record::Cancel { .. } => !pushes.is_empty(),
+            _ => true,
+        };
+        changed.then_some((rec, pushes))
     }
 
     // ----------------------------------------------------------------- decide
@@ -1165,7 +1177,7 @@ mod tests {
     fn run(ex: &mut Exchange, recs: Vec<Record>, journal: &mut Vec<Record>) -> Vec<Push> {
         let mut pushes = Vec::new();
         for r in recs {
-            let (r, p) = ex.apply_live(r);
+            let (r, p) = ex.apply_live(r).unwrap();
             pushes.extend(p);
             journal.push(r);
         }
@@ -1362,5 +1374,100 @@ mod tests {
         assert!(ex.accounts["u1"].confirmed.is_none());
         assert!(ex.accounts["u1"].settlement_text.contains("rb2605"));
         ex.verify().unwrap();
+    }
+}
+
+#[cfg(test)]
+mod journal_tests {
+    use super::super::ledger;
+    use super::*;
+
+    fn exchange() -> Exchange {
+        let mut ex = Exchange::new("20261124".into(), Rng::new(5));
+        ex.open_account("u1", "pw", 1_000_000.0);
+        ex.apply(&Record::Confirm {
+            user: "u1".into(),
+            day: "20261124".into(),
+            date: "20261124".into(),
+            time: "09:00:00".into(),
+        });
+        ex
+    }
+
+    /// Applies decided records as the live path does; returns what it journals.
+    fn journal_of(ex: &mut Exchange, recs: Vec<Record>) -> Vec<Record> {
+        let mut out = Vec::new();
+        for r in recs {
+            if let Some((r, _)) = ex.apply_live(r) {
+                out.push(r);
+            }
+        }
+        out
+    }
+
+    /// Everything the live path journals must read back as written (#10, finding 5: a
+    /// fill whose apply returned early kept NaN placeholders, written as JSON null).
+    #[test]
+    fn what_the_live_path_journals_reads_back() {
+        let mut ex = exchange();
+        let now = BeijingTime::now();
+        let i = instruments::index_of("rb2605").unwrap();
+        let ask = ex.quotes[i].asks[0].price;
+        let input = InputOrder {
+            InstrumentID: "rb2605".into(),
+            Direction: CtpChar(code::BUY),
+            CombOffsetFlag: "0".into(),
+            OrderPriceType: CtpChar(code::LIMIT_PRICE),
+            LimitPrice: ex.quotes[i].upper_limit,
+            VolumeTotalOriginal: 1,
+            TimeCondition: CtpChar(code::GFD),
+            VolumeCondition: CtpChar(code::ANY_VOLUME),
+            ..InputOrder::default()
+        };
+        let origin = Origin {
+            user: "u1",
+            front_id: 1,
+            session_id: 2,
+            order_ref: "1",
+        };
+        let recs = ex.decide_insert(&origin, &input, 1, &now).unwrap();
+        let mut journal = journal_of(&mut ex, recs);
+        let idx = ex.orders.len() - 1;
+        // The market thread decides matches over several steps before applying them:
+        // the same one-lot order can be matched twice.
+        let first = ex.decide_match(idx, &now);
+        ex.quotes[i] = Quote::new(&INSTRUMENTS[i], ask, Some(ask), &mut ex.rng);
+        let second = ex.decide_match(idx, &now);
+        assert!(!first.is_empty() && !second.is_empty());
+        let mut decided = first;
+        decided.extend(second);
+        // And a fill of an order the exchange does not know.
+        decided.push(Record::Fill {
+            sys_id: pad(999_999),
+            trade_id: pad(999_999),
+            price: ask,
+            volume: 1,
+            date: now.date(),
+            time: now.time(),
+            commission: f64::NAN,
+            close_profit: f64::NAN,
+        });
+        journal.extend(journal_of(&mut ex, decided));
+        // One lot traded once.
+        assert_eq!(ex.trades.len(), 1, "{:?}", ex.trades);
+        assert!(ex.trades.iter().all(|t| t.Volume > 0));
+        let mut bytes = Vec::new();
+        for r in &journal {
+            ledger::encode(r, &mut bytes);
+        }
+        let (replay, _) = ledger::decode(&bytes).unwrap();
+        assert_eq!(replay.torn_tail, 0, "a journaled record does not read back");
+        assert_eq!(replay.records.len(), journal.len());
+        let mut again = exchange();
+        for r in &replay.records {
+            again.apply(r);
+        }
+        again.verify().unwrap();
+        assert_eq!(again.trades.len(), 1);
     }
 }

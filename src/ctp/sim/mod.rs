@@ -372,7 +372,6 @@ fn market_thread(core: Weak<SimCore>) {
         {
             let mut ex = core.exchange.lock().unwrap_or_else(|e| e.into_inner());
             let stamp_now = BeijingTime::now();
-            let mut records = Vec::new();
             for i in 0..INSTRUMENTS.len() {
                 // Catch up at most a few steps; a stalled thread should not burst.
                 let mut steps = 0;
@@ -382,8 +381,11 @@ fn market_thread(core: Weak<SimCore>) {
                     next[i] += interval;
                     steps += 1;
                     for idx in ex.crossing_orders(i) {
+                        // Applied at once: the next step must see what this one filled.
                         let fills = ex.decide_match(idx, &stamp_now);
-                        records.extend(fills);
+                        if !fills.is_empty() {
+                            td::commit_and_flush(&core, &mut ex, fills);
+                        }
                     }
                     if up && sessions.iter().any(|s| s.wants(i)) {
                         let mut d = ex.quotes[i].snapshot(&ex.trading_day, &stamp_now);
@@ -399,9 +401,6 @@ fn market_thread(core: Weak<SimCore>) {
                 if next[i] + interval < now {
                     next[i] = now;
                 }
-            }
-            if !records.is_empty() {
-                td::commit_and_flush(&core, &mut ex, records);
             }
         }
         core.ledger.drain();

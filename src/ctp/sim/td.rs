@@ -161,7 +161,9 @@ fn commit(core: &SimCore, ex: &mut Exchange, records: Vec<Record>, out: &mut Out
                 .map(|&i| ex.orders[i].user.clone()),
             _ => None,
         };
-        let (rec, pushes) = ex.apply_live(rec);
+        let Some((rec, pushes)) = ex.apply_live(rec) else {
+            continue;
+        };
         out.records.push(rec);
         if let Some(u) = user {
             pushes_to(core, &u, pushes, out);
