@@ -1,136 +1,22 @@
 //! The exchange's state and its one way of changing: [`Record`]s.
 //!
 //! Every change — an account opened, an order accepted, a fill, a cancel, the end of a
-//! trading day — is a record. The live path decides a record, applies it and journals
-//! it; a restart replays the journal through the same [`Exchange::apply`], so the state
-//! after a crash is exactly the state the clients were told about.
+//! trading day — is a record. The live path decides a record (`decide.rs`), applies it
+//! and journals it; a restart replays the journal through the same [`Exchange::apply`],
+//! so the state after a crash is exactly the state the clients were told about. The
+//! replay builds no CTP structs: [`Exchange::pushes`] makes them for the live path.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
-use super::account::{
-    Account, CloseFrom, CloseSplit, Lot, Position, Side, digest_password, margin_per_lot,
-};
-use super::clock::BeijingTime;
+use super::account::{Account, Lot, Position, Side, margin_per_lot};
 use super::instruments::{self, INSTRUMENTS, InstrumentSpec};
 use super::market::Quote;
+pub use super::orders::code;
+use super::orders::{OrderState, TradeState};
+pub use super::record::{InsertRecord, Record, Stamp, StatusMsg, pad};
 use super::rng::Rng;
-use crate::protocol::CtpChar;
-use crate::protocol::errors::ctp;
-use crate::protocol::fields::{InputOrder, InputOrderAction, Order, Trade};
-
-/// CTP's codes used here.
-pub mod code {
-    pub const BUY: u8 = b'0';
-    pub const SELL: u8 = b'1';
-    pub const OPEN: u8 = b'0';
-    pub const CLOSE: u8 = b'1';
-    pub const FORCE_CLOSE: u8 = b'2';
-    pub const CLOSE_TODAY: u8 = b'3';
-    pub const CLOSE_YESTERDAY: u8 = b'4';
-    pub const ANY_PRICE: u8 = b'1';
-    pub const LIMIT_PRICE: u8 = b'2';
-    pub const IOC: u8 = b'1';
-    pub const GFD: u8 = b'3';
-    pub const ANY_VOLUME: u8 = b'1';
-    pub const MIN_VOLUME: u8 = b'2';
-    pub const ALL_VOLUME: u8 = b'3';
-    pub const ALL_TRADED: u8 = b'0';
-    pub const PART_TRADED_QUEUEING: u8 = b'1';
-    pub const NO_TRADE_QUEUEING: u8 = b'3';
-    pub const CANCELED: u8 = b'5';
-    pub const UNKNOWN: u8 = b'a';
-    pub const INSERT_SUBMITTED: u8 = b'0';
-    pub const ACCEPTED: u8 = b'3';
-    pub const SPECULATION: u8 = b'1';
-}
-
-/// Participant and trader IDs the sim reports.
-const PARTICIPANT: &str = "9999";
-const TRADER: &str = "9999sim01";
-
-/// One accepted order as journaled: the client's input and what the exchange decided.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct InsertRecord {
-    pub user: String,
-    pub instrument: String,
-    pub direction: u8,
-    pub offset: u8,
-    pub price_type: u8,
-    pub limit_price: f64,
-    pub volume: i32,
-    pub time_condition: u8,
-    pub volume_condition: u8,
-    pub min_volume: i32,
-    pub hedge: u8,
-    pub order_ref: String,
-    pub front_id: i32,
-    pub session_id: i32,
-    pub request_id: i32,
-    pub sys_id: String,
-    pub local_id: String,
-    pub date: String,
-    pub time: String,
-    pub broker_seq: i32,
-    pub plan: CloseSplit,
-    pub margin_per_lot: f64,
-    pub commission_per_lot: f64,
-}
-
-/// A change to the exchange's state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "k")]
-pub enum Record {
-    /// The first record of a journal: the trading day it starts on.
-    Start {
-        day: String,
-    },
-    /// An account opened with `funds`.
-    Open {
-        user: String,
-        salt: String,
-        digest: String,
-        funds: f64,
-    },
-    Password {
-        user: String,
-        salt: String,
-        digest: String,
-    },
-    /// Settlement of `day` confirmed.
-    Confirm {
-        user: String,
-        day: String,
-        date: String,
-        time: String,
-    },
-    Insert(Box<InsertRecord>),
-    /// A fill; `commission` and `close_profit` are what it cost and realized, kept to
-    /// check the replay.
-    Fill {
-        sys_id: String,
-        trade_id: String,
-        price: f64,
-        volume: i32,
-        date: String,
-        time: String,
-        commission: f64,
-        close_profit: f64,
-    },
-    Cancel {
-        sys_id: String,
-        time: String,
-        msg: String,
-    },
-    /// The end of a trading day: positions settle at these prices; `profit` is what
-    /// each account's positions made on the settlement, kept to check the replay.
-    Roll {
-        next_day: String,
-        settlement: Vec<(String, f64)>,
-        profit: Vec<(String, f64)>,
-    },
-}
+use crate::protocol::fields::{Order, Trade};
 
 /// Who sends an order: the user and the session's identity.
 #[derive(Debug, Clone, Copy)]
@@ -141,32 +27,6 @@ pub struct Origin<'a> {
     pub order_ref: &'a str,
 }
 
-/// An order and what the exchange keeps about it.
-#[derive(Debug, Clone)]
-pub struct OrderState {
-    pub order: Order,
-    pub inst: usize,
-    pub user: String,
-    pub side: Side,
-    pub is_open: bool,
-    pub buy: bool,
-    /// `None` for market orders.
-    pub limit: Option<f64>,
-    pub ioc: bool,
-    pub volume_condition: u8,
-    pub min_volume: i32,
-    pub remaining: i32,
-    pub plan: CloseSplit,
-    pub margin_per_lot: f64,
-    pub commission_per_lot: f64,
-}
-
-impl OrderState {
-    pub fn is_final(&self) -> bool {
-        matches!(self.order.OrderStatus.0, code::ALL_TRADED | code::CANCELED)
-    }
-}
-
 /// What a client sees of a change: pushes to the order's user.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Push {
@@ -174,13 +34,37 @@ pub enum Push {
     Trade(Box<Trade>),
 }
 
+/// A record applied live: what to journal, and what to tell whom.
+#[derive(Debug)]
+pub struct Live {
+    pub record: Record,
+    pub pushes: Vec<Push>,
+    /// The user whose order changed (the pushes go to all of their sessions).
+    pub user: Option<Arc<str>>,
+}
+
+/// What applying a record changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// Nothing (an order that traded or went in the meantime, an unknown account).
+    Nothing,
+    /// Accounts or the day, nothing a push reports.
+    State,
+    Insert(usize),
+    Fill {
+        order: usize,
+        trade: usize,
+    },
+    Cancel(usize),
+}
+
 /// Running totals kept while replaying, to check the rebuilt state independently.
 #[derive(Debug, Clone, Default)]
 pub struct Audit {
     /// Per user: funds in, commissions, close profits, settlement profits.
-    pub cash: HashMap<String, (f64, f64, f64, f64)>,
+    pub cash: HashMap<Arc<str>, (f64, f64, f64, f64)>,
     /// Per (user, instrument, side): opened minus closed lots.
-    pub net: HashMap<(String, usize, Side), i64>,
+    pub net: HashMap<(Arc<str>, usize, Side), i64>,
     /// Fills whose recomputed cost differs from the journaled one.
     pub mismatches: Vec<String>,
 }
@@ -191,27 +75,22 @@ pub struct Exchange {
     pub quotes: Vec<Quote>,
     pub rng: Rng,
     pub accounts: BTreeMap<String, Account>,
+    /// The day's orders and trades (cleared when the day ends, as CTP's are).
     pub orders: Vec<OrderState>,
-    pub by_sys_id: HashMap<String, usize>,
-    pub by_ref: HashMap<(i32, i32, String), usize>,
-    pub trades: Vec<Trade>,
+    pub by_sys_id: HashMap<u64, u32>,
+    pub by_ref: HashMap<(i32, i32, Box<str>), u32>,
+    pub trades: Vec<TradeState>,
     /// Orders waiting in the book, per instrument, in time priority.
-    pub resting: Vec<Vec<usize>>,
+    pub resting: Vec<BTreeSet<u32>>,
     pub next_sys_id: u64,
     pub next_trade_id: u64,
     pub next_broker_seq: i32,
     pub sequence: i32,
     pub audit: Audit,
+    /// One shared copy of each user's name for the order rows.
+    names: HashMap<String, Arc<str>>,
     /// What the last applied fill cost and realized.
     last_fill_cost: Option<(f64, f64)>,
-}
-
-fn pad(n: u64) -> String {
-    format!("{n:>12}")
-}
-
-fn max_id(s: &str) -> u64 {
-    s.trim().parse().unwrap_or(0)
 }
 
 impl Exchange {
@@ -230,12 +109,13 @@ impl Exchange {
             by_sys_id: HashMap::new(),
             by_ref: HashMap::new(),
             trades: Vec::new(),
-            resting: vec![Vec::new(); INSTRUMENTS.len()],
+            resting: vec![BTreeSet::new(); INSTRUMENTS.len()],
             next_sys_id: 100_000,
             next_trade_id: 100_000,
             next_broker_seq: 0,
             sequence: 0,
             audit: Audit::default(),
+            names: HashMap::new(),
             last_fill_cost: None,
         }
     }
@@ -245,19 +125,34 @@ impl Exchange {
         self.quotes.iter().map(|q| q.last).collect()
     }
 
-    fn next_seq(&mut self) -> i32 {
+    pub(super) fn next_seq(&mut self) -> i32 {
         self.sequence += 1;
         self.sequence
     }
 
+    /// The shared name of `user`.
+    pub(super) fn name(&mut self, user: &str) -> Arc<str> {
+        if let Some(n) = self.names.get(user) {
+            return n.clone();
+        }
+        let n: Arc<str> = Arc::from(user);
+        self.names.insert(user.to_string(), n.clone());
+        n
+    }
+
+    /// The order an OrderSysID names.
+    pub fn order_by_sys_id(&self, sys_id: u64) -> Option<usize> {
+        self.by_sys_id.get(&sys_id).map(|&i| i as usize)
+    }
+
     // ----------------------------------------------------------------- apply
 
-    /// Applies one record. Returns what clients are told.
-    pub fn apply(&mut self, rec: &Record) -> Vec<Push> {
+    /// Applies one record.
+    pub fn apply(&mut self, rec: &Record) -> Applied {
         match rec {
             Record::Start { day } => {
                 self.trading_day = day.clone();
-                Vec::new()
+                Applied::State
             }
             Record::Open {
                 user,
@@ -265,32 +160,35 @@ impl Exchange {
                 digest,
                 funds,
             } => {
+                let name = self.name(user);
                 let a = self.accounts.entry(user.clone()).or_default();
                 a.user_id = user.clone();
                 a.salt = salt.clone();
                 a.digest = digest.clone();
                 a.pre_balance += funds;
-                self.audit.cash.entry(user.clone()).or_default().0 += funds;
-                Vec::new()
+                self.audit.cash.entry(name).or_default().0 += funds;
+                Applied::State
             }
-            Record::Password { user, salt, digest } => {
-                if let Some(a) = self.accounts.get_mut(user) {
+            Record::Password { user, salt, digest } => match self.accounts.get_mut(user) {
+                Some(a) => {
                     a.salt = salt.clone();
                     a.digest = digest.clone();
+                    Applied::State
                 }
-                Vec::new()
-            }
+                None => Applied::Nothing,
+            },
             Record::Confirm {
                 user,
                 day,
                 date,
                 time,
-            } => {
-                if let Some(a) = self.accounts.get_mut(user) {
+            } => match self.accounts.get_mut(user) {
+                Some(a) => {
                     a.confirmed = Some((day.clone(), date.clone(), time.clone()));
+                    Applied::State
                 }
-                Vec::new()
-            }
+                None => Applied::Nothing,
+            },
             Record::Insert(r) => self.apply_insert(r),
             Record::Fill {
                 sys_id,
@@ -302,42 +200,76 @@ impl Exchange {
                 commission,
                 close_profit,
             } => self.apply_fill(
-                sys_id,
-                trade_id,
+                *sys_id,
+                *trade_id,
                 *price,
                 *volume,
-                (date, time),
+                (*date, *time),
                 (*commission, *close_profit),
             ),
-            Record::Cancel { sys_id, time, msg } => self.apply_cancel(sys_id, time, msg),
+            Record::Cancel { sys_id, time, msg } => self.apply_cancel(*sys_id, *time, *msg),
             Record::Roll {
                 next_day,
                 settlement,
                 profit,
             } => {
                 self.apply_roll(next_day, settlement, profit);
-                Vec::new()
+                Applied::State
             }
         }
     }
 
-    fn apply_insert(&mut self, r: &InsertRecord) -> Vec<Push> {
+    fn apply_insert(&mut self, r: &InsertRecord) -> Applied {
         let Some(inst) = instruments::index_of(&r.instrument) else {
-            return Vec::new();
+            self.audit.mismatches.push(format!(
+                "order {} is for {}, which this version does not list",
+                r.sys_id, r.instrument
+            ));
+            return Applied::Nothing;
         };
-        let spec = &INSTRUMENTS[inst];
-        let buy = r.direction == code::BUY;
         let is_open = r.offset == code::OPEN;
-        let side = match (buy, is_open) {
-            (true, true) | (false, false) => Side::Long,
-            _ => Side::Short,
-        };
-        let market = r.price_type == code::ANY_PRICE;
-        self.next_sys_id = self.next_sys_id.max(max_id(&r.sys_id));
+        self.next_sys_id = self.next_sys_id.max(r.sys_id);
         self.next_broker_seq = self.next_broker_seq.max(r.broker_seq);
-        let day = self.trading_day.clone();
+        if !self.accounts.contains_key(&r.user) {
+            return Applied::Nothing;
+        }
+        let user = self.name(&r.user);
+        self.sequence += 2;
+        let o = OrderState {
+            user,
+            order_ref: r.order_ref.as_str().into(),
+            sys_id: r.sys_id,
+            limit_price: r.limit_price,
+            margin_per_lot: r.margin_per_lot,
+            commission_per_lot: r.commission_per_lot,
+            inst: inst as u32,
+            front_id: r.front_id,
+            session_id: r.session_id,
+            request_id: r.request_id,
+            volume: r.volume,
+            min_volume: r.min_volume,
+            remaining: r.volume,
+            traded: 0,
+            broker_seq: r.broker_seq,
+            sequence_no: self.sequence,
+            notify_sequence: 1,
+            plan: r.plan,
+            insert_date: r.date,
+            insert_time: r.time,
+            update_time: r.time,
+            cancel_time: Stamp::default(),
+            direction: r.direction,
+            offset: r.offset,
+            hedge: r.hedge,
+            price_type: r.price_type,
+            time_condition: r.time_condition,
+            volume_condition: r.volume_condition,
+            status: code::NO_TRADE_QUEUEING,
+            msg: StatusMsg::NoTrade,
+        };
+        let side = o.side();
         let Some(account) = self.accounts.get_mut(&r.user) else {
-            return Vec::new();
+            return Applied::Nothing;
         };
         if is_open {
             account.frozen_margin += r.margin_per_lot * f64::from(r.volume);
@@ -349,122 +281,54 @@ impl Exchange {
             p.frozen_close.today += r.plan.today;
             p.frozen_close.yesterday += r.plan.yesterday;
         }
-        let mut order = Order {
-            BrokerID: PARTICIPANT.into(),
-            InvestorID: r.user.clone(),
-            OrderRef: r.order_ref.clone(),
-            UserID: r.user.clone(),
-            OrderPriceType: CtpChar(r.price_type),
-            Direction: CtpChar(r.direction),
-            CombOffsetFlag: char::from(r.offset).to_string(),
-            CombHedgeFlag: char::from(r.hedge).to_string(),
-            LimitPrice: r.limit_price,
-            VolumeTotalOriginal: r.volume,
-            TimeCondition: CtpChar(r.time_condition),
-            VolumeCondition: CtpChar(r.volume_condition),
-            MinVolume: r.min_volume,
-            ContingentCondition: CtpChar(b'1'),
-            ForceCloseReason: CtpChar(b'0'),
-            RequestID: r.request_id,
-            OrderLocalID: r.local_id.clone(),
-            ExchangeID: spec.exchange.into(),
-            ParticipantID: PARTICIPANT.into(),
-            ClientID: format!("{PARTICIPANT}{}", r.user),
-            TraderID: TRADER.into(),
-            InstallID: 1,
-            OrderSubmitStatus: CtpChar(code::INSERT_SUBMITTED),
-            TradingDay: day.clone(),
-            SettlementID: 1,
-            OrderSource: CtpChar(b'0'),
-            OrderStatus: CtpChar(code::UNKNOWN),
-            OrderType: CtpChar(b'0'),
-            VolumeTotal: r.volume,
-            InsertDate: r.date.clone(),
-            InsertTime: r.time.clone(),
-            FrontID: r.front_id,
-            SessionID: r.session_id,
-            StatusMsg: "报单已提交".into(),
-            BrokerOrderSeq: r.broker_seq,
-            CurrencyID: "CNY".into(),
-            InstrumentID: spec.id.into(),
-            ExchangeInstID: spec.id.into(),
-            ..Order::default()
-        };
-        order.SequenceNo = self.next_seq();
-        let submitted = order.clone();
-        order.OrderSysID = r.sys_id.clone();
-        order.OrderSubmitStatus = CtpChar(code::ACCEPTED);
-        order.OrderStatus = CtpChar(code::NO_TRADE_QUEUEING);
-        order.StatusMsg = "未成交".into();
-        order.UpdateTime = r.time.clone();
-        order.NotifySequence = 1;
-        order.SequenceNo = self.next_seq();
-        let accepted = order.clone();
         let idx = self.orders.len();
-        self.orders.push(OrderState {
-            order,
-            inst,
-            user: r.user.clone(),
-            side,
-            is_open,
-            buy,
-            limit: (!market).then_some(r.limit_price),
-            ioc: market || r.time_condition == code::IOC,
-            volume_condition: r.volume_condition,
-            min_volume: r.min_volume,
-            remaining: r.volume,
-            plan: r.plan,
-            margin_per_lot: r.margin_per_lot,
-            commission_per_lot: r.commission_per_lot,
-        });
-        self.by_sys_id.insert(r.sys_id.trim().to_string(), idx);
+        self.by_sys_id.insert(r.sys_id, idx as u32);
         self.by_ref
-            .insert((r.front_id, r.session_id, r.order_ref.clone()), idx);
-        self.resting[inst].push(idx);
-        vec![
-            Push::Order(Box::new(submitted)),
-            Push::Order(Box::new(accepted)),
-        ]
+            .insert((r.front_id, r.session_id, o.order_ref.clone()), idx as u32);
+        self.resting[inst].insert(idx as u32);
+        self.orders.push(o);
+        Applied::Insert(idx)
     }
 
     fn apply_fill(
         &mut self,
-        sys_id: &str,
-        trade_id: &str,
+        sys_id: u64,
+        trade_id: u64,
         price: f64,
         volume: i32,
-        (date, time): (&str, &str),
+        (date, time): (Stamp, Stamp),
         (journaled_commission, journaled_close_profit): (f64, f64),
-    ) -> Vec<Push> {
-        let Some(&idx) = self.by_sys_id.get(sys_id.trim()) else {
+    ) -> Applied {
+        let Some(idx) = self.order_by_sys_id(sys_id) else {
             self.audit
                 .mismatches
                 .push(format!("fill {trade_id} of unknown order {sys_id}"));
-            return Vec::new();
+            return Applied::Nothing;
         };
-        self.next_trade_id = self.next_trade_id.max(max_id(trade_id));
+        self.next_trade_id = self.next_trade_id.max(trade_id);
         let volume = volume.min(self.orders[idx].remaining);
         if volume <= 0 || self.orders[idx].is_final() {
             // A fill decided for an order that has traded or gone since: nothing to do.
-            return Vec::new();
+            return Applied::Nothing;
         }
-        let day = self.trading_day.clone();
         let seq = self.next_seq();
         let o = &mut self.orders[idx];
-        let spec: &'static InstrumentSpec = &INSTRUMENTS[o.inst];
-        let Some(account) = self.accounts.get_mut(&o.user) else {
-            return Vec::new();
+        let inst = o.inst();
+        let side = o.side();
+        let spec: &'static InstrumentSpec = &INSTRUMENTS[inst];
+        let Some(account) = self.accounts.get_mut(&*o.user) else {
+            return Applied::Nothing;
         };
-        let (commission, close_profit, offset) = if o.is_open {
+        let (commission, close_profit, offset) = if o.is_open() {
             account.frozen_margin -= o.margin_per_lot * f64::from(volume);
             account.frozen_commission -= o.commission_per_lot * f64::from(volume);
             let commission = spec.open_commission.of(price, volume, spec.multiple);
-            let margin = margin_per_lot(spec, o.side, price);
-            let p = account.position_mut(o.inst, o.side);
+            let margin = margin_per_lot(spec, side, price);
+            let p = account.position_mut(inst, side);
             p.frozen_open -= volume;
             p.lots.push_back(Lot {
-                trade_id: trade_id.to_string(),
-                open_date: day.clone(),
+                trade_id: pad(trade_id),
+                open_date: self.trading_day.clone(),
                 open_price: price,
                 ref_price: price,
                 volume,
@@ -477,10 +341,10 @@ impl Exchange {
         } else {
             account.frozen_commission -= o.commission_per_lot * f64::from(volume);
             let split = o.plan.take(volume);
-            let p = account.position_mut(o.inst, o.side);
+            let p = account.position_mut(inst, side);
             p.frozen_close.today -= split.today;
             p.frozen_close.yesterday -= split.yesterday;
-            let closed = p.close(split, price, o.side, &day, spec.multiple);
+            let closed = p.close(split, price, side, &self.trading_day, spec.multiple);
             let commission = spec
                 .close_today_commission
                 .of(price, closed.today, spec.multiple)
@@ -493,16 +357,18 @@ impl Exchange {
             p.close_profit_by_date += closed.profit_by_date;
             p.close_profit_by_trade += closed.profit_by_trade;
             account.close_profit += closed.profit_by_date;
-            let offset = o.order.CombOffsetFlag.bytes().next().unwrap_or(code::CLOSE);
-            (commission, closed.profit_by_date, offset)
+            (commission, closed.profit_by_date, o.offset)
         };
         account.commission += commission;
-        let user = o.user.clone();
-        let cash = self.audit.cash.entry(user.clone()).or_default();
+        let cash = self.audit.cash.entry(o.user.clone()).or_default();
         cash.1 += commission;
         cash.2 += close_profit;
-        let net = self.audit.net.entry((user, o.inst, o.side)).or_default();
-        *net += if o.is_open {
+        let net = self
+            .audit
+            .net
+            .entry((o.user.clone(), inst, side))
+            .or_default();
+        *net += if o.is_open() {
             i64::from(volume)
         } else {
             -i64::from(volume)
@@ -516,98 +382,65 @@ impl Exchange {
                 "fill {trade_id}: journal says commission {journaled_commission} and close profit {journaled_close_profit}, replay computes {commission} and {close_profit}"
             ));
         }
-
         o.remaining -= volume;
-        let ord = &mut o.order;
-        ord.VolumeTraded += volume;
-        ord.VolumeTotal = o.remaining;
-        ord.UpdateTime = time.to_string();
-        ord.SequenceNo = seq;
-        ord.NotifySequence += 1;
+        o.traded += volume;
+        o.update_time = time;
+        o.sequence_no = seq;
+        o.notify_sequence += 1;
         if o.remaining == 0 {
-            ord.OrderStatus = CtpChar(code::ALL_TRADED);
-            ord.StatusMsg = "全部成交".into();
+            o.status = code::ALL_TRADED;
+            o.msg = StatusMsg::AllTraded;
+            self.resting[inst].remove(&(idx as u32));
         } else {
-            ord.OrderStatus = CtpChar(code::PART_TRADED_QUEUEING);
-            ord.StatusMsg = "部分成交".into();
+            o.status = code::PART_TRADED_QUEUEING;
+            o.msg = StatusMsg::PartTraded;
         }
-        if o.remaining == 0 {
-            let inst = o.inst;
-            self.resting[inst].retain(|&i| i != idx);
-        }
-        let o = &self.orders[idx];
-        let trade = Trade {
-            BrokerID: PARTICIPANT.into(),
-            InvestorID: o.user.clone(),
-            OrderRef: o.order.OrderRef.clone(),
-            UserID: o.user.clone(),
-            ExchangeID: spec.exchange.into(),
-            TradeID: trade_id.to_string(),
-            Direction: o.order.Direction,
-            OrderSysID: o.order.OrderSysID.clone(),
-            ParticipantID: PARTICIPANT.into(),
-            ClientID: o.order.ClientID.clone(),
-            TradingRole: CtpChar(b'1'),
-            OffsetFlag: CtpChar(offset),
-            HedgeFlag: CtpChar(code::SPECULATION),
-            Price: price,
-            Volume: volume,
-            TradeDate: date.to_string(),
-            TradeTime: time.to_string(),
-            TradeType: CtpChar(b'0'),
-            PriceSource: CtpChar(b'0'),
-            TraderID: TRADER.into(),
-            OrderLocalID: o.order.OrderLocalID.clone(),
-            ClearingPartID: PARTICIPANT.into(),
-            SequenceNo: seq,
-            TradingDay: day,
-            SettlementID: 1,
-            BrokerOrderSeq: o.order.BrokerOrderSeq,
-            TradeSource: CtpChar(b'0'),
-            InstrumentID: spec.id.into(),
-            ExchangeInstID: spec.id.into(),
-            ..Trade::default()
-        };
-        let order = o.order.clone();
-        self.trades.push(trade.clone());
-        vec![Push::Order(Box::new(order)), Push::Trade(Box::new(trade))]
+        let trade = self.trades.len();
+        self.trades.push(TradeState {
+            order: idx as u32,
+            trade_id,
+            price,
+            volume,
+            sequence_no: seq,
+            offset,
+            date,
+            time,
+        });
+        Applied::Fill { order: idx, trade }
     }
 
-    fn apply_cancel(&mut self, sys_id: &str, time: &str, msg: &str) -> Vec<Push> {
-        let Some(&idx) = self.by_sys_id.get(sys_id.trim()) else {
-            return Vec::new();
+    fn apply_cancel(&mut self, sys_id: u64, time: Stamp, msg: StatusMsg) -> Applied {
+        let Some(idx) = self.order_by_sys_id(sys_id) else {
+            return Applied::Nothing;
         };
+        if self.orders[idx].is_final() {
+            return Applied::Nothing;
+        }
         let seq = self.next_seq();
         let o = &mut self.orders[idx];
-        if o.is_final() {
-            return Vec::new();
-        }
         let left = o.remaining;
-        if let Some(account) = self.accounts.get_mut(&o.user) {
+        let (inst, side) = (o.inst(), o.side());
+        if let Some(account) = self.accounts.get_mut(&*o.user) {
             account.frozen_commission -= o.commission_per_lot * f64::from(left);
-            if o.is_open {
+            if o.is_open() {
                 account.frozen_margin -= o.margin_per_lot * f64::from(left);
-                account.position_mut(o.inst, o.side).frozen_open -= left;
+                account.position_mut(inst, side).frozen_open -= left;
             } else {
-                let p = account.position_mut(o.inst, o.side);
+                let p = account.position_mut(inst, side);
                 p.frozen_close.today -= o.plan.today;
                 p.frozen_close.yesterday -= o.plan.yesterday;
-                o.plan = CloseSplit::default();
+                o.plan = Default::default();
             }
         }
         o.remaining = 0;
-        let ord = &mut o.order;
-        ord.OrderStatus = CtpChar(code::CANCELED);
-        ord.VolumeTotal = 0;
-        ord.CancelTime = time.to_string();
-        ord.UpdateTime = time.to_string();
-        ord.StatusMsg = msg.to_string();
-        ord.SequenceNo = seq;
-        ord.NotifySequence += 1;
-        let inst = o.inst;
-        let order = ord.clone();
-        self.resting[inst].retain(|&i| i != idx);
-        vec![Push::Order(Box::new(order))]
+        o.status = code::CANCELED;
+        o.cancel_time = time;
+        o.update_time = time;
+        o.msg = msg;
+        o.sequence_no = seq;
+        o.notify_sequence += 1;
+        self.resting[inst].remove(&(idx as u32));
+        Applied::Cancel(idx)
     }
 
     fn apply_roll(
@@ -637,11 +470,11 @@ impl Exchange {
                     account.user_id
                 ));
             }
-            self.audit
-                .cash
-                .entry(account.user_id.clone())
-                .or_default()
-                .3 += settled;
+            let name = match self.names.get(&account.user_id) {
+                Some(n) => n.clone(),
+                None => Arc::from(account.user_id.as_str()),
+            };
+            self.audit.cash.entry(name).or_default().3 += settled;
             account.settlement_text = settlement_text(account, &day, &prices, settled);
             account.settlement_day = day.clone();
             account.pre_balance = account.pre_balance + account.deposit - account.withdraw
@@ -672,17 +505,42 @@ impl Exchange {
             account.pre_margin = account.curr_margin();
         }
         self.trading_day = next_day.to_string();
+        self.start_quotes(&prices);
+        self.orders = Vec::new();
+        self.by_sys_id = HashMap::new();
+        self.by_ref = HashMap::new();
+        self.trades = Vec::new();
+        for r in &mut self.resting {
+            r.clear();
+        }
+    }
+
+    /// Starts the day's market at these settlement prices (indexed like INSTRUMENTS).
+    pub(super) fn start_quotes(&mut self, prices: &[f64]) {
         let mut quotes = Vec::with_capacity(INSTRUMENTS.len());
         for (i, s) in INSTRUMENTS.iter().enumerate() {
             quotes.push(Quote::new(s, prices[i], Some(prices[i]), &mut self.rng));
         }
         self.quotes = quotes;
-        self.orders.clear();
-        self.by_sys_id.clear();
-        self.by_ref.clear();
-        self.trades.clear();
-        for r in &mut self.resting {
-            r.clear();
+    }
+
+    /// What clients are told of an applied change.
+    pub fn pushes(&self, applied: Applied) -> Vec<Push> {
+        let day = &self.trading_day;
+        match applied {
+            Applied::Insert(i) => vec![
+                Push::Order(Box::new(self.orders[i].to_submitted(day))),
+                Push::Order(Box::new(self.orders[i].to_order(day))),
+            ],
+            Applied::Fill { order, trade } => {
+                let o = &self.orders[order];
+                vec![
+                    Push::Order(Box::new(o.to_order(day))),
+                    Push::Trade(Box::new(self.trades[trade].to_trade(o, day))),
+                ]
+            }
+            Applied::Cancel(i) => vec![Push::Order(Box::new(self.orders[i].to_order(day)))],
+            Applied::Nothing | Applied::State => Vec::new(),
         }
     }
 
@@ -690,369 +548,33 @@ impl Exchange {
     /// that the journal carries them for the replay check. `None` when the record
     /// changed nothing (an order that filled or went in the meantime): then there is
     /// nothing to journal or tell.
-    pub fn apply_live(&mut self, mut rec: Record) -> Option<(Record, Vec<Push>)> {
+    pub fn apply_live(&mut self, mut rec: Record) -> Option<Live> {
         self.last_fill_cost = None;
-        let pushes = self.apply(&rec);
-        let changed = match &mut rec {
-            Record::Fill {
-                commission,
-                close_profit,
-                ..
-            } => match self.last_fill_cost.take() {
-                Some((c, p)) => {
-                    *commission = c;
-                    *close_profit = p;
-                    true
-                }
-                None => false,
-            },
-            Record::Insert(_) | Record::Cancel { .. } => !pushes.is_empty(),
-            _ => true,
+        let applied = self.apply(&rec);
+        if applied == Applied::Nothing {
+            return None;
+        }
+        if let Record::Fill {
+            commission,
+            close_profit,
+            ..
+        } = &mut rec
+        {
+            let (c, p) = self.last_fill_cost.take()?;
+            *commission = c;
+            *close_profit = p;
+        }
+        let user = match applied {
+            Applied::Insert(i) | Applied::Fill { order: i, .. } | Applied::Cancel(i) => {
+                Some(self.orders[i].user.clone())
+            }
+            Applied::Nothing | Applied::State => None,
         };
-        changed.then_some((rec, pushes))
-    }
-
-    // ----------------------------------------------------------------- decide
-
-    /// Opens `user` with `password` and `funds`.
-    pub fn open_account(&mut self, user: &str, password: &str, funds: f64) -> Record {
-        let salt = format!("{:016x}", self.rng.next_u64());
-        let rec = Record::Open {
-            user: user.to_string(),
-            digest: digest_password(&salt, password),
-            salt,
-            funds,
-        };
-        self.apply(&rec);
-        rec
-    }
-
-    /// Checks a password.
-    pub fn password_ok(&self, user: &str, password: &str) -> bool {
-        self.accounts
-            .get(user)
-            .is_some_and(|a| digest_password(&a.salt, password) == a.digest)
-    }
-
-    /// Validates an order insert and decides its records, or CTP's error ID.
-    pub fn decide_insert(
-        &mut self,
-        origin: &Origin<'_>,
-        input: &InputOrder,
-        request_id: i32,
-        now: &BeijingTime,
-    ) -> Result<Vec<Record>, i32> {
-        let Origin {
+        Some(Live {
+            record: rec,
+            pushes: self.pushes(applied),
             user,
-            front_id,
-            session_id,
-            order_ref,
-        } = *origin;
-        let account = self.accounts.get(user).ok_or(ctp::NOT_LOGIN_YET)?;
-        if account
-            .confirmed
-            .as_ref()
-            .is_none_or(|(day, _, _)| *day != self.trading_day)
-        {
-            return Err(ctp::SETTLEMENT_INFO_NOT_CONFIRMED);
-        }
-        let inst = instruments::index_of(&input.InstrumentID).ok_or(ctp::INSTRUMENT_NOT_FOUND)?;
-        let spec = &INSTRUMENTS[inst];
-        if !input.ExchangeID.is_empty() && input.ExchangeID != spec.exchange {
-            return Err(ctp::INSTRUMENT_NOT_FOUND);
-        }
-        let direction = input.Direction.0;
-        if direction != code::BUY && direction != code::SELL {
-            return Err(ctp::BAD_FIELD);
-        }
-        let offset = input.CombOffsetFlag.bytes().next().unwrap_or(0);
-        if !(b'0'..=b'6').contains(&offset) {
-            return Err(ctp::BAD_FIELD);
-        }
-        if input.VolumeTotalOriginal <= 0 {
-            return Err(ctp::BAD_FIELD);
-        }
-        let market = match input.OrderPriceType.0 {
-            code::ANY_PRICE if spec.allows_market_orders() => true,
-            code::LIMIT_PRICE => false,
-            _ => return Err(ctp::PRICETYPE_NOTSUPPORT_BYEXCHANGE),
-        };
-        let max = if market {
-            spec.max_market_volume
-        } else {
-            spec.max_limit_volume
-        };
-        if input.VolumeTotalOriginal > max {
-            return Err(ctp::VOLUME_NOT_VALID);
-        }
-        let time_condition = if market {
-            code::IOC
-        } else {
-            match input.TimeCondition.0 {
-                code::IOC => code::IOC,
-                code::GFD | 0 => code::GFD,
-                _ => return Err(ctp::BAD_FIELD),
-            }
-        };
-        let volume_condition = match input.VolumeCondition.0 {
-            0 | code::ANY_VOLUME => code::ANY_VOLUME,
-            code::MIN_VOLUME
-                if input.MinVolume > 0 && input.MinVolume <= input.VolumeTotalOriginal =>
-            {
-                code::MIN_VOLUME
-            }
-            code::ALL_VOLUME => code::ALL_VOLUME,
-            _ => return Err(ctp::BAD_FIELD),
-        };
-        let quote = &self.quotes[inst];
-        let limit = if market {
-            0.0
-        } else {
-            let p = input.LimitPrice;
-            if !p.is_finite() || p <= 0.0 || !spec.on_tick(p) {
-                return Err(ctp::PRICE_WRONG_TICK);
-            }
-            if p > quote.upper_limit + 1e-9 || p < quote.lower_limit - 1e-9 {
-                return Err(ctp::PRICE_OVER_LIMIT);
-            }
-            spec.round_to_tick(p)
-        };
-        if self
-            .by_ref
-            .contains_key(&(front_id, session_id, order_ref.to_string()))
-        {
-            return Err(ctp::DUPLICATE_ORDER_REF);
-        }
-        let buy = direction == code::BUY;
-        let is_open = offset == code::OPEN;
-        let side = match (buy, is_open) {
-            (true, true) | (false, false) => Side::Long,
-            _ => Side::Short,
-        };
-        let volume = input.VolumeTotalOriginal;
-        // Margin is frozen at the worst price the order can trade at.
-        let freeze_price = if market {
-            if buy {
-                quote.upper_limit
-            } else {
-                quote.lower_limit
-            }
-        } else {
-            limit
-        };
-        let account = self.accounts.get(user).ok_or(ctp::NOT_LOGIN_YET)?;
-        let (plan, margin_per, commission_per) = if is_open {
-            let m = margin_per_lot(spec, side, freeze_price);
-            let c = spec.open_commission.of(freeze_price, 1, spec.multiple);
-            let need = (m + c) * f64::from(volume);
-            if need > account.available(&self.last_prices()) + 1e-6 {
-                return Err(ctp::INSUFFICIENT_MONEY);
-            }
-            (CloseSplit::default(), m, c)
-        } else {
-            let from = if spec.splits_today() {
-                match offset {
-                    code::CLOSE_TODAY => CloseFrom::Today,
-                    _ => CloseFrom::Yesterday,
-                }
-            } else {
-                CloseFrom::TodayFirst
-            };
-            let empty = Position::default();
-            let pos = account.positions.get(&(inst, side)).unwrap_or(&empty);
-            let plan = pos.plan_close(volume, from, &self.trading_day)?;
-            let c = spec
-                .close_today_commission
-                .of(freeze_price, 1, spec.multiple)
-                .max(spec.close_commission.of(freeze_price, 1, spec.multiple));
-            (plan, 0.0, c)
-        };
-        self.next_sys_id += 1;
-        self.next_broker_seq += 1;
-        let sys_id = pad(self.next_sys_id);
-        let insert = InsertRecord {
-            user: user.to_string(),
-            instrument: spec.id.to_string(),
-            direction,
-            offset,
-            price_type: if market {
-                code::ANY_PRICE
-            } else {
-                code::LIMIT_PRICE
-            },
-            limit_price: limit,
-            volume,
-            time_condition,
-            volume_condition,
-            min_volume: input.MinVolume,
-            hedge: input
-                .CombHedgeFlag
-                .bytes()
-                .next()
-                .filter(|b| *b != 0)
-                .unwrap_or(code::SPECULATION),
-            order_ref: order_ref.to_string(),
-            front_id,
-            session_id,
-            request_id,
-            sys_id: sys_id.clone(),
-            local_id: pad(self.next_sys_id),
-            date: now.date(),
-            time: now.time(),
-            broker_seq: self.next_broker_seq,
-            plan,
-            margin_per_lot: margin_per,
-            commission_per_lot: commission_per,
-        };
-        Ok(vec![Record::Insert(Box::new(insert))])
-    }
-
-    /// After an insert was applied: fill what the book allows now, and cancel what an
-    /// immediate-or-cancel order could not fill.
-    pub fn decide_match(&mut self, idx: usize, now: &BeijingTime) -> Vec<Record> {
-        let o = &self.orders[idx];
-        if o.is_final() || o.remaining == 0 {
-            return Vec::new();
-        }
-        let (inst, buy, limit, remaining) = (o.inst, o.buy, o.limit, o.remaining);
-        let (ioc, vc, min_volume) = (o.ioc, o.volume_condition, o.min_volume);
-        let sys_id = o.order.OrderSysID.clone();
-        // FOK and minimum-volume orders fill only if enough is there.
-        let needed = match vc {
-            code::ALL_VOLUME => remaining,
-            code::MIN_VOLUME => min_volume,
-            _ => 1,
-        };
-        let mut out = Vec::new();
-        let available: i32 = {
-            let mut probe = self.quotes[inst].clone();
-            probe.take(buy, remaining, limit).iter().map(|f| f.1).sum()
-        };
-        if available >= needed {
-            for (price, volume) in self.quotes[inst].take(buy, remaining, limit) {
-                self.quotes[inst].record_trade(price, volume);
-                self.next_trade_id += 1;
-                out.push(Record::Fill {
-                    sys_id: sys_id.clone(),
-                    trade_id: pad(self.next_trade_id),
-                    price,
-                    volume,
-                    date: now.date(),
-                    time: now.time(),
-                    commission: f64::NAN,
-                    close_profit: f64::NAN,
-                });
-            }
-        }
-        let filled: i32 = out
-            .iter()
-            .map(|r| match r {
-                Record::Fill { volume, .. } => *volume,
-                _ => 0,
-            })
-            .sum();
-        if ioc && filled < remaining {
-            out.push(Record::Cancel {
-                sys_id,
-                time: now.time(),
-                msg: if filled > 0 {
-                    "部分成交剩余已撤单".into()
-                } else {
-                    "已撤单".into()
-                },
-            });
-        }
-        out
-    }
-
-    /// Resting orders of `inst` that the current book crosses.
-    pub fn crossing_orders(&self, inst: usize) -> Vec<usize> {
-        let q = &self.quotes[inst];
-        self.resting[inst]
-            .iter()
-            .copied()
-            .filter(|&i| {
-                let o = &self.orders[i];
-                match (o.buy, o.limit) {
-                    (true, Some(l)) => q.asks[0].volume > 0 && q.asks[0].price <= l + 1e-9,
-                    (false, Some(l)) => q.bids[0].volume > 0 && q.bids[0].price >= l - 1e-9,
-                    _ => false,
-                }
-            })
-            .collect()
-    }
-
-    /// Finds the order a cancel request names: by OrderSysID (+ExchangeID), else by
-    /// FrontID+SessionID+OrderRef.
-    pub fn find_order(
-        &self,
-        user: &str,
-        action: &InputOrderAction,
-        front_id: i32,
-        session_id: i32,
-    ) -> Result<usize, i32> {
-        let idx = if !action.OrderSysID.trim().is_empty() {
-            let i = *self
-                .by_sys_id
-                .get(action.OrderSysID.trim())
-                .ok_or(ctp::ORDER_NOT_FOUND)?;
-            let ex = &self.orders[i].order.ExchangeID;
-            if !action.ExchangeID.is_empty() && action.ExchangeID != *ex {
-                return Err(ctp::ORDER_NOT_FOUND);
-            }
-            i
-        } else {
-            let front = if action.FrontID != 0 {
-                action.FrontID
-            } else {
-                front_id
-            };
-            let session = if action.SessionID != 0 {
-                action.SessionID
-            } else {
-                session_id
-            };
-            *self
-                .by_ref
-                .get(&(front, session, action.OrderRef.clone()))
-                .ok_or(ctp::ORDER_NOT_FOUND)?
-        };
-        if self.orders[idx].user != user {
-            return Err(ctp::ORDER_NOT_FOUND);
-        }
-        Ok(idx)
-    }
-
-    /// The settlement records that end the current trading day and start `next_day`:
-    /// resting orders are cancelled, positions settle at the last prices.
-    pub fn decide_roll(&mut self, next_day: &str, now: &BeijingTime) -> Vec<Record> {
-        let mut out: Vec<Record> = self
-            .resting
-            .iter()
-            .flatten()
-            .map(|&i| Record::Cancel {
-                sys_id: self.orders[i].order.OrderSysID.clone(),
-                time: now.time(),
-                msg: "收盘撤单".into(),
-            })
-            .collect();
-        let settlement: Vec<(String, f64)> = INSTRUMENTS
-            .iter()
-            .zip(&self.quotes)
-            .map(|(s, q)| (s.id.to_string(), q.last))
-            .collect();
-        let prices: Vec<f64> = settlement.iter().map(|s| s.1).collect();
-        let profit = self
-            .accounts
-            .values()
-            .map(|a| (a.user_id.clone(), a.position_profit(&prices)))
-            .collect();
-        out.push(Record::Roll {
-            next_day: next_day.to_string(),
-            settlement,
-            profit,
-        });
-        out
+        })
     }
 
     /// Checks the rebuilt state against the journal's own totals: positions against
@@ -1060,8 +582,12 @@ impl Exchange {
     pub fn verify(&self) -> Result<(), String> {
         let mut problems = self.audit.mismatches.clone();
         for a in self.accounts.values() {
-            let (funds, commission, close_profit, settled) =
-                self.audit.cash.get(&a.user_id).copied().unwrap_or_default();
+            let (funds, commission, close_profit, settled) = self
+                .audit
+                .cash
+                .get(a.user_id.as_str())
+                .copied()
+                .unwrap_or_default();
             // Everything before today is in pre_balance; today's moves are separate.
             let expected = funds - commission + close_profit + settled;
             let actual = a.pre_balance + a.deposit - a.withdraw + a.close_profit - a.commission;
@@ -1078,7 +604,7 @@ impl Exchange {
         for ((user, inst, side), net) in &self.audit.net {
             let held = self
                 .accounts
-                .get(user)
+                .get(&**user)
                 .and_then(|a| a.positions.get(&(*inst, *side)))
                 .map_or(0, |p| i64::from(p.total()));
             if held != *net {
@@ -1090,7 +616,7 @@ impl Exchange {
         }
         for a in self.accounts.values() {
             for ((inst, side), p) in &a.positions {
-                let key = (a.user_id.clone(), *inst, *side);
+                let key = (Arc::from(a.user_id.as_str()), *inst, *side);
                 if p.total() != 0 && !self.audit.net.contains_key(&key) {
                     problems.push(format!(
                         "position {} {} has no fills",
@@ -1141,333 +667,4 @@ fn settlement_text(a: &Account, day: &str, prices: &[f64], settled_profit: f64) 
         }
     }
     s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn exchange() -> Exchange {
-        let mut ex = Exchange::new("20261124".into(), Rng::new(3));
-        let r = ex.open_account("u1", "pw", 1_000_000.0);
-        let _ = r;
-        ex.apply(&Record::Confirm {
-            user: "u1".into(),
-            day: "20261124".into(),
-            date: "20261124".into(),
-            time: "09:00:00".into(),
-        });
-        ex
-    }
-
-    fn order(inst: &str, dir: u8, offset: u8, price: f64, volume: i32) -> InputOrder {
-        InputOrder {
-            InstrumentID: inst.into(),
-            Direction: CtpChar(dir),
-            CombOffsetFlag: char::from(offset).to_string(),
-            OrderPriceType: CtpChar(code::LIMIT_PRICE),
-            LimitPrice: price,
-            VolumeTotalOriginal: volume,
-            TimeCondition: CtpChar(code::GFD),
-            VolumeCondition: CtpChar(code::ANY_VOLUME),
-            ..InputOrder::default()
-        }
-    }
-
-    fn run(ex: &mut Exchange, recs: Vec<Record>, journal: &mut Vec<Record>) -> Vec<Push> {
-        let mut pushes = Vec::new();
-        for r in recs {
-            let (r, p) = ex.apply_live(r).unwrap();
-            pushes.extend(p);
-            journal.push(r);
-        }
-        pushes
-    }
-
-    /// Inserts `input` for u1 and runs one matching pass over it; returns the
-    /// pushes of the insert and of the match.
-    fn insert_and_match(
-        ex: &mut Exchange,
-        journal: &mut Vec<Record>,
-        order_ref: &str,
-        input: &InputOrder,
-        request_id: i32,
-        now: &BeijingTime,
-    ) -> (Vec<Push>, Vec<Push>) {
-        let origin = Origin {
-            user: "u1",
-            front_id: 1,
-            session_id: 7,
-            order_ref,
-        };
-        let recs = ex.decide_insert(&origin, input, request_id, now).unwrap();
-        let inserted = run(ex, recs, journal);
-        let idx = ex.orders.len() - 1;
-        let recs = ex.decide_match(idx, now);
-        (inserted, run(ex, recs, journal))
-    }
-
-    #[test]
-    fn rejections_use_ctp_error_ids() {
-        let mut ex = exchange();
-        let now = BeijingTime::now();
-        let rb = ex.quotes[instruments::index_of("rb2605").unwrap()].clone();
-        let cases = [
-            (
-                order("zz9999", code::BUY, code::OPEN, 3000.0, 1),
-                ctp::INSTRUMENT_NOT_FOUND,
-            ),
-            (
-                order("rb2605", code::BUY, code::OPEN, rb.last + 0.5, 1),
-                ctp::PRICE_WRONG_TICK,
-            ),
-            (
-                order("rb2605", code::BUY, code::OPEN, rb.upper_limit + 1.0, 1),
-                ctp::PRICE_OVER_LIMIT,
-            ),
-            (
-                order("rb2605", code::SELL, code::CLOSE_TODAY, rb.last, 1),
-                ctp::OVER_CLOSETODAY_POSITION,
-            ),
-            (
-                order("rb2605", code::SELL, code::CLOSE, rb.last, 1),
-                ctp::OVER_CLOSEYESTERDAY_POSITION,
-            ),
-            (
-                order("m2605", code::SELL, code::CLOSE, 2950.0, 1),
-                ctp::OVER_CLOSE_POSITION,
-            ),
-            (
-                order("rb2605", code::BUY, code::OPEN, rb.last, 0),
-                ctp::BAD_FIELD,
-            ),
-            (
-                order("rb2605", code::BUY, code::OPEN, rb.last, 501),
-                ctp::VOLUME_NOT_VALID,
-            ),
-            (
-                order("au2602", code::BUY, code::OPEN, 952.40, 9),
-                ctp::INSUFFICIENT_MONEY,
-            ),
-        ];
-        for (input, want) in cases {
-            let got = ex.decide_insert(
-                &Origin {
-                    user: "u1",
-                    front_id: 1,
-                    session_id: 1,
-                    order_ref: "1",
-                },
-                &input,
-                0,
-                &now,
-            );
-            assert_eq!(got.err(), Some(want), "{}", input.InstrumentID);
-        }
-        let mut market = order("rb2605", code::BUY, code::OPEN, 0.0, 1);
-        market.OrderPriceType = CtpChar(code::ANY_PRICE);
-        assert_eq!(
-            ex.decide_insert(
-                &Origin {
-                    user: "u1",
-                    front_id: 1,
-                    session_id: 1,
-                    order_ref: "2"
-                },
-                &market,
-                0,
-                &now
-            )
-            .err(),
-            Some(ctp::PRICETYPE_NOTSUPPORT_BYEXCHANGE)
-        );
-    }
-
-    #[test]
-    fn open_fill_close_and_replay_agree() {
-        let mut ex = exchange();
-        let now = BeijingTime::now();
-        let mut journal = Vec::new();
-        let i = instruments::index_of("rb2605").unwrap();
-        let ask = ex.quotes[i].asks[0].price;
-        let (inserted, filled) = insert_and_match(
-            &mut ex,
-            &mut journal,
-            "1",
-            &order("rb2605", code::BUY, code::OPEN, ask + 5.0, 2),
-            3,
-            &now,
-        );
-        assert_eq!(inserted.len(), 2);
-        assert!(filled.iter().any(|p| matches!(p, Push::Trade(_))));
-        let idx = ex.orders.len() - 1;
-        assert_eq!(ex.orders[idx].order.OrderStatus.0, code::ALL_TRADED);
-        let pos = &ex.accounts["u1"].positions[&(i, Side::Long)];
-        assert_eq!(pos.total(), 2);
-        let bid = ex.quotes[i].bids[0].price;
-        insert_and_match(
-            &mut ex,
-            &mut journal,
-            "2",
-            &order("rb2605", code::SELL, code::CLOSE_TODAY, bid, 1),
-            4,
-            &now,
-        );
-        assert_eq!(ex.accounts["u1"].positions[&(i, Side::Long)].total(), 1);
-        assert!(ex.accounts["u1"].commission > 0.0);
-        ex.verify().unwrap();
-
-        // Replaying the journal rebuilds the same account.
-        let mut again = Exchange::new("20261124".into(), Rng::new(99));
-        for r in &journal_with_open(&ex, &journal) {
-            again.apply(r);
-        }
-        again.verify().unwrap();
-        let (a, b) = (&ex.accounts["u1"], &again.accounts["u1"]);
-        assert_eq!(a.positions, b.positions);
-        assert!((a.close_profit - b.close_profit).abs() < 1e-9);
-        assert!((a.commission - b.commission).abs() < 1e-9);
-        assert_eq!(ex.trades.len(), again.trades.len());
-    }
-
-    fn journal_with_open(ex: &Exchange, journal: &[Record]) -> Vec<Record> {
-        let a = &ex.accounts["u1"];
-        let mut v = vec![
-            Record::Open {
-                user: "u1".into(),
-                salt: a.salt.clone(),
-                digest: a.digest.clone(),
-                funds: 1_000_000.0,
-            },
-            Record::Confirm {
-                user: "u1".into(),
-                day: "20261124".into(),
-                date: "20261124".into(),
-                time: "09:00:00".into(),
-            },
-        ];
-        v.extend(journal.iter().cloned());
-        v
-    }
-
-    #[test]
-    fn roll_moves_today_to_yesterday_and_settles() {
-        let mut ex = exchange();
-        let now = BeijingTime::now();
-        let mut journal = Vec::new();
-        let i = instruments::index_of("rb2605").unwrap();
-        let ask = ex.quotes[i].asks[0].price;
-        insert_and_match(
-            &mut ex,
-            &mut journal,
-            "1",
-            &order("rb2605", code::BUY, code::OPEN, ask, 1),
-            0,
-            &now,
-        );
-        let recs = ex.decide_roll("20261125", &now);
-        run(&mut ex, recs, &mut journal);
-        assert_eq!(ex.trading_day, "20261125");
-        let p = &ex.accounts["u1"].positions[&(i, Side::Long)];
-        assert_eq!(p.yd_start, 1);
-        assert_eq!(p.yesterday("20261125"), 1);
-        assert!(ex.accounts["u1"].confirmed.is_none());
-        assert!(ex.accounts["u1"].settlement_text.contains("rb2605"));
-        ex.verify().unwrap();
-    }
-}
-
-#[cfg(test)]
-mod journal_tests {
-    use super::super::ledger;
-    use super::*;
-
-    fn exchange() -> Exchange {
-        let mut ex = Exchange::new("20261124".into(), Rng::new(5));
-        ex.open_account("u1", "pw", 1_000_000.0);
-        ex.apply(&Record::Confirm {
-            user: "u1".into(),
-            day: "20261124".into(),
-            date: "20261124".into(),
-            time: "09:00:00".into(),
-        });
-        ex
-    }
-
-    /// Applies decided records as the live path does; returns what it journals.
-    fn journal_of(ex: &mut Exchange, recs: Vec<Record>) -> Vec<Record> {
-        let mut out = Vec::new();
-        for r in recs {
-            if let Some((r, _)) = ex.apply_live(r) {
-                out.push(r);
-            }
-        }
-        out
-    }
-
-    /// Everything the live path journals must read back as written (#10, finding 5: a
-    /// fill whose apply returned early kept NaN placeholders, written as JSON null).
-    #[test]
-    fn what_the_live_path_journals_reads_back() {
-        let mut ex = exchange();
-        let now = BeijingTime::now();
-        let i = instruments::index_of("rb2605").unwrap();
-        let ask = ex.quotes[i].asks[0].price;
-        let input = InputOrder {
-            InstrumentID: "rb2605".into(),
-            Direction: CtpChar(code::BUY),
-            CombOffsetFlag: "0".into(),
-            OrderPriceType: CtpChar(code::LIMIT_PRICE),
-            LimitPrice: ex.quotes[i].upper_limit,
-            VolumeTotalOriginal: 1,
-            TimeCondition: CtpChar(code::GFD),
-            VolumeCondition: CtpChar(code::ANY_VOLUME),
-            ..InputOrder::default()
-        };
-        let origin = Origin {
-            user: "u1",
-            front_id: 1,
-            session_id: 2,
-            order_ref: "1",
-        };
-        let recs = ex.decide_insert(&origin, &input, 1, &now).unwrap();
-        let mut journal = journal_of(&mut ex, recs);
-        let idx = ex.orders.len() - 1;
-        // The market thread decides matches over several steps before applying them:
-        // the same one-lot order can be matched twice.
-        let first = ex.decide_match(idx, &now);
-        ex.quotes[i] = Quote::new(&INSTRUMENTS[i], ask, Some(ask), &mut ex.rng);
-        let second = ex.decide_match(idx, &now);
-        assert!(!first.is_empty() && !second.is_empty());
-        let mut decided = first;
-        decided.extend(second);
-        // And a fill of an order the exchange does not know.
-        decided.push(Record::Fill {
-            sys_id: pad(999_999),
-            trade_id: pad(999_999),
-            price: ask,
-            volume: 1,
-            date: now.date(),
-            time: now.time(),
-            commission: f64::NAN,
-            close_profit: f64::NAN,
-        });
-        journal.extend(journal_of(&mut ex, decided));
-        // One lot traded once.
-        assert_eq!(ex.trades.len(), 1, "{:?}", ex.trades);
-        assert!(ex.trades.iter().all(|t| t.Volume > 0));
-        let mut bytes = Vec::new();
-        for r in &journal {
-            ledger::encode(r, &mut bytes);
-        }
-        let (replay, _) = ledger::decode(&bytes).unwrap();
-        assert_eq!(replay.torn_tail, 0, "a journaled record does not read back");
-        assert_eq!(replay.records.len(), journal.len());
-        let mut again = exchange();
-        for r in &replay.records {
-            again.apply(r);
-        }
-        again.verify().unwrap();
-        assert_eq!(again.trades.len(), 1);
-    }
 }

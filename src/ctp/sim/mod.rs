@@ -9,11 +9,16 @@
 
 pub mod account;
 pub mod clock;
+pub mod decide;
 pub mod exchange;
+#[cfg(test)]
+mod exchange_tests;
 pub mod instruments;
 pub mod ledger;
 pub mod market;
+pub mod orders;
 pub mod queries;
+pub mod record;
 pub mod rng;
 pub mod td;
 

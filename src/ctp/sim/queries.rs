@@ -4,6 +4,8 @@
 use super::account::{Account, Position, Side, margin_per_lot};
 use super::clock::BeijingTime;
 use super::exchange::Exchange;
+use super::orders::{OrderState, TradeState};
+use super::record::parse_id;
 
 use super::instruments::{EXCHANGES, INSTRUMENTS, InstrumentSpec};
 use crate::protocol::CtpChar;
@@ -19,34 +21,52 @@ fn spec_matches(s: &InstrumentSpec, instrument: &str, exchange: &str) -> bool {
     matches(instrument, s.id) && matches(exchange, s.exchange)
 }
 
-/// ReqQryOrder.
-pub fn orders(ex: &Exchange, user: &str, q: &QryOrder) -> Vec<Body> {
-    ex.orders
+/// Bodies of a long answer, built one at a time as they are sent.
+pub type Rows = Box<dyn Iterator<Item = Body> + Send>;
+
+/// ReqQryOrder: the matching orders are copied in their compact form; each CTP
+/// `Order` is built only when its message is sent.
+pub fn orders(ex: &Exchange, user: &str, q: &QryOrder) -> Rows {
+    let sys_id = q.OrderSysID.trim();
+    let rows: Vec<OrderState> = ex
+        .orders
         .iter()
-        .filter(|o| o.user == user)
-        .filter(|o| matches(&q.InstrumentID, &o.order.InstrumentID))
-        .filter(|o| matches(&q.ExchangeID, &o.order.ExchangeID))
+        .filter(|o| *o.user == *user)
+        .filter(|o| spec_matches(&INSTRUMENTS[o.inst()], &q.InstrumentID, &q.ExchangeID))
+        .filter(|o| sys_id.is_empty() || parse_id(sys_id) == Some(o.sys_id))
         .filter(|o| {
-            q.OrderSysID.trim().is_empty() || q.OrderSysID.trim() == o.order.OrderSysID.trim()
+            q.InsertTimeStart.is_empty() || o.insert_time.as_str() >= q.InsertTimeStart.as_str()
         })
-        .filter(|o| q.InsertTimeStart.is_empty() || o.order.InsertTime >= q.InsertTimeStart)
-        .filter(|o| q.InsertTimeEnd.is_empty() || o.order.InsertTime <= q.InsertTimeEnd)
-        .map(|o| Body::from(o.order.clone()))
-        .collect()
+        .filter(|o| {
+            q.InsertTimeEnd.is_empty() || o.insert_time.as_str() <= q.InsertTimeEnd.as_str()
+        })
+        .cloned()
+        .collect();
+    let day = ex.trading_day.clone();
+    Box::new(rows.into_iter().map(move |o| Body::from(o.to_order(&day))))
 }
 
-/// ReqQryTrade.
-pub fn trades(ex: &Exchange, user: &str, q: &QryTrade) -> Vec<Body> {
-    ex.trades
+/// ReqQryTrade, built as it is sent like [`orders`].
+pub fn trades(ex: &Exchange, user: &str, q: &QryTrade) -> Rows {
+    let trade_id = q.TradeID.trim();
+    let rows: Vec<(TradeState, OrderState)> = ex
+        .trades
         .iter()
-        .filter(|t| t.InvestorID == user)
-        .filter(|t| matches(&q.InstrumentID, &t.InstrumentID))
-        .filter(|t| matches(&q.ExchangeID, &t.ExchangeID))
-        .filter(|t| q.TradeID.trim().is_empty() || q.TradeID.trim() == t.TradeID.trim())
-        .filter(|t| q.TradeTimeStart.is_empty() || t.TradeTime >= q.TradeTimeStart)
-        .filter(|t| q.TradeTimeEnd.is_empty() || t.TradeTime <= q.TradeTimeEnd)
-        .map(|t| Body::from(t.clone()))
-        .collect()
+        .map(|t| (t, &ex.orders[t.order as usize]))
+        .filter(|(_, o)| *o.user == *user)
+        .filter(|(_, o)| spec_matches(&INSTRUMENTS[o.inst()], &q.InstrumentID, &q.ExchangeID))
+        .filter(|(t, _)| trade_id.is_empty() || parse_id(trade_id) == Some(t.trade_id))
+        .filter(|(t, _)| {
+            q.TradeTimeStart.is_empty() || t.time.as_str() >= q.TradeTimeStart.as_str()
+        })
+        .filter(|(t, _)| q.TradeTimeEnd.is_empty() || t.time.as_str() <= q.TradeTimeEnd.as_str())
+        .map(|(t, o)| (*t, o.clone()))
+        .collect();
+    let day = ex.trading_day.clone();
+    Box::new(
+        rows.into_iter()
+            .map(move |(t, o)| Body::from(t.to_trade(&o, &day))),
+    )
 }
 
 /// One InvestorPosition row over the lots `today` selects (None = all).

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use super::clock::BeijingTime;
-use super::exchange::{Exchange, Push, Record, code};
+use super::exchange::{Exchange, Push, Record, Stamp, StatusMsg, code};
 use super::ledger::Delivery;
 use super::queries;
 use super::{FRONT_ID, SimCore};
@@ -123,6 +123,39 @@ impl SimTdSession {
     }
 }
 
+impl SimTdSession {
+    /// Like [`SimTdSession::answer_all`] for a long answer: one delivery builds and
+    /// sends each message in turn, so the whole answer never exists at once.
+    fn answer_rows(
+        &self,
+        out: &mut Out,
+        spec_msg: &'static str,
+        key: &'static str,
+        rows: queries::Rows,
+        rid: i32,
+    ) {
+        let to = self.events.clone();
+        out.deliveries.push(Box::new(move || {
+            let mut rows = rows.peekable();
+            if rows.peek().is_none() {
+                to.reply(Reply::response(spec_msg, key, None, None, rid, true));
+                return;
+            }
+            while let Some(b) = rows.next() {
+                let last = rows.peek().is_none();
+                to.reply(Reply::response(
+                    spec_msg,
+                    key,
+                    Some(b),
+                    Some(rsp_info(0)),
+                    rid,
+                    last,
+                ));
+            }
+        }));
+    }
+}
+
 /// The event sinks of every logged-in session of `user`: a user's pushes reach all
 /// of them, as CTP sends private-flow returns to every session of an investor.
 fn sessions_of(core: &SimCore, user: &str) -> Vec<Arc<dyn TdEvents>> {
@@ -153,20 +186,12 @@ fn pushes_to(core: &SimCore, user: &str, pushes: Vec<Push>, out: &mut Out) {
 /// Applies decided records, journals them and queues the pushes they cause.
 fn commit(core: &SimCore, ex: &mut Exchange, records: Vec<Record>, out: &mut Out) {
     for rec in records {
-        let user = match &rec {
-            Record::Insert(r) => Some(r.user.clone()),
-            Record::Fill { sys_id, .. } | Record::Cancel { sys_id, .. } => ex
-                .by_sys_id
-                .get(sys_id.trim())
-                .map(|&i| ex.orders[i].user.clone()),
-            _ => None,
-        };
-        let Some((rec, pushes)) = ex.apply_live(rec) else {
+        let Some(live) = ex.apply_live(rec) else {
             continue;
         };
-        out.records.push(rec);
-        if let Some(u) = user {
-            pushes_to(core, &u, pushes, out);
+        out.records.push(live.record);
+        if let Some(u) = live.user {
+            pushes_to(core, &u, live.pushes, out);
         }
     }
 }
@@ -446,10 +471,10 @@ impl SimTdSession {
             TdRequest::ReqOrderInsert(o) => self.insert(core, ex, user, o, rid, now, out),
             TdRequest::ReqOrderAction(a) => self.cancel(core, ex, user, a, rid, now, out),
             TdRequest::ReqQryOrder(q) => {
-                self.answer_all(out, rsp, key, queries::orders(ex, user, q), rid)
+                self.answer_rows(out, rsp, key, queries::orders(ex, user, q), rid)
             }
             TdRequest::ReqQryTrade(q) => {
-                self.answer_all(out, rsp, key, queries::trades(ex, user, q), rid)
+                self.answer_rows(out, rsp, key, queries::trades(ex, user, q), rid)
             }
             TdRequest::ReqQryInvestorPosition(q) => {
                 self.answer_all(out, rsp, key, queries::positions(ex, user, q), rid)
@@ -603,9 +628,9 @@ impl SimTdSession {
         match found {
             Ok(i) => {
                 let rec = Record::Cancel {
-                    sys_id: ex.orders[i].order.OrderSysID.clone(),
-                    time: now.time(),
-                    msg: "已撤单".into(),
+                    sys_id: ex.orders[i].sys_id,
+                    time: Stamp::new(&now.time()),
+                    msg: StatusMsg::Canceled,
                 };
                 commit(core, ex, vec![rec], out);
             }
