@@ -128,6 +128,20 @@ pub struct SimFileConfig {
     /// Drop the simulated front for a while: `{After: s, For: s}`.
     #[serde(rename = "FrontOutage")]
     pub front_outage: Option<FrontOutage>,
+    /// What happens to a trading day's journal once the day has ended and its
+    /// snapshot is written: `archive` (default: moved to `sim/archive/`, the audit
+    /// trail) or `delete`. Start-up never reads closed days either way.
+    #[serde(rename = "ClosedJournals")]
+    pub closed_journals: Option<ClosedJournals>,
+}
+
+/// What to do with closed days' journals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ClosedJournals {
+    #[default]
+    Archive,
+    Delete,
 }
 
 /// A pre-configured sim account.
@@ -247,6 +261,7 @@ pub struct SimConfig {
     pub stamp_ticks: bool,
     pub auto_settle: bool,
     pub front_outage: Option<FrontOutage>,
+    pub closed_journals: ClosedJournals,
 }
 
 impl Default for SimConfig {
@@ -261,6 +276,7 @@ impl Default for SimConfig {
             stamp_ticks: false,
             auto_settle: true,
             front_outage: None,
+            closed_journals: ClosedJournals::Archive,
         }
     }
 }
@@ -415,6 +431,7 @@ impl Config {
             stamp_ticks: sim_file.stamp_ticks.unwrap_or(false),
             auto_settle: sim_file.auto_settle.unwrap_or(true),
             front_outage: sim_file.front_outage,
+            closed_journals: sim_file.closed_journals.unwrap_or_default(),
         };
         if !(sim.tick_rate.is_finite() && sim.tick_rate >= 0.0 && sim.tick_rate <= 1_000_000.0) {
             return Err(ConfigError(format!(

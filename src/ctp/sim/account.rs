@@ -102,7 +102,8 @@ pub struct Closed {
 }
 
 /// One direction of one instrument in one account.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Position {
     /// Oldest first.
     pub lots: VecDeque<Lot>,
@@ -237,8 +238,10 @@ impl Position {
     }
 }
 
-/// A trading account of the sim.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// A trading account of the sim. Serialized in the ledger's snapshots (positions
+/// apart, keyed by instrument ID: see `day_state`); new fields need a default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Account {
     pub user_id: String,
     pub salt: String,
@@ -257,6 +260,7 @@ pub struct Account {
     /// The last settlement statement, for ReqQrySettlementInfo.
     pub settlement_text: String,
     pub settlement_day: String,
+    #[serde(skip)]
     pub positions: BTreeMap<(usize, Side), Position>,
 }
 

@@ -9,6 +9,7 @@
 
 pub mod account;
 pub mod clock;
+pub mod day_state;
 pub mod decide;
 pub mod exchange;
 #[cfg(test)]
@@ -35,11 +36,11 @@ use serde::{Deserialize, Serialize};
 use self::clock::BeijingTime;
 use self::exchange::{Exchange, Record};
 use self::instruments::INSTRUMENTS;
-use self::ledger::Ledger;
+use self::ledger::{Ledger, Replay};
 use self::market::Quote;
 use self::rng::Rng;
 use self::td::{LoginGuard, SimTdSession};
-use crate::config::SimConfig;
+use crate::config::{ClosedJournals, SimConfig};
 use crate::ctp::{Backend, BackendError, FrontEvent, MdEvents, MdSession, TdEvents, TdSession};
 use crate::protocol::Reply;
 use crate::protocol::errors::{ctp, rsp_info};
@@ -197,10 +198,18 @@ impl SimCore {
         });
     }
 
+    /// Ends the trading day: the settlement is journaled, then the ledger starts the
+    /// next day's journal from a snapshot (a restart replays only the new day).
     fn roll(&self, ex: &mut Exchange, next_day: &str) {
         tracing::info!(from = %ex.trading_day, to = next_day, "settling the trading day");
+        ledger::failpoint::reached("roll-start");
         let records = ex.decide_roll(next_day, &BeijingTime::now());
         td::commit_and_flush(self, ex, records);
+        if let Err(e) = self.ledger.rotate(ex.day_state()) {
+            tracing::error!(
+                "could not start the next day's journal ({e}); the closed day's journal stays in use and start-up finishes the change"
+            );
+        }
     }
 }
 
@@ -209,34 +218,24 @@ pub struct SimBackend {
     core: Arc<SimCore>,
 }
 
-/// Replays the journal into a fresh exchange and checks the result.
-fn rebuild(records: &[Record], seed: Option<u64>) -> Result<Exchange, BackendError> {
-    let rng = seed.map_or_else(Rng::from_time, Rng::new);
-    let day = clock::date_string(BeijingTime::now().trading_day());
-    let mut ex = Exchange::new(day, rng);
-    for r in records {
-        ex.apply(r);
-    }
-    ex.verify().map_err(|e| {
-        BackendError(format!(
-            "the sim ledger does not check out ({e}); refusing to start so nothing is lost"
-        ))
-    })?;
-    Ok(ex)
-}
-
 impl SimBackend {
     /// Opens the ledger in `data_dir/sim` (replaying and checking it) and starts the
     /// exchange's threads.
     pub fn start(config: SimConfig, data_dir: &Path) -> Result<SimBackend, BackendError> {
         let dir = data_dir.join("sim");
-        let (ledger, replay) =
-            Ledger::open(&dir, config.durability).map_err(|e| BackendError(e.to_string()))?;
+        let rng = config.seed.map_or_else(Rng::from_time, Rng::new);
+        let day = clock::date_string(BeijingTime::now().trading_day());
+        let mut ex = Exchange::new(day, rng);
         let started = Instant::now();
-        let mut ex = rebuild(&replay.records, config.seed)?;
-        if !replay.records.is_empty() {
+        let opts = ledger::Options {
+            durability: config.durability,
+            keep_closed: config.closed_journals == ClosedJournals::Archive,
+        };
+        let opened = Ledger::open(&dir, opts, &mut ex).map_err(|e| BackendError(e.to_string()))?;
+        let ledger = opened.ledger;
+        if !opened.fresh {
             tracing::info!(
-                records = replay.records.len(),
+                records = opened.report.records(),
                 accounts = ex.accounts.len(),
                 orders = ex.orders.len(),
                 trades = ex.trades.len(),
@@ -260,7 +259,7 @@ impl SimBackend {
         }
         let (tx, rx) = mpsc::channel::<Job>();
         let mut initial = Vec::new();
-        if replay.records.is_empty() {
+        if opened.fresh {
             initial.push(Record::Start {
                 day: ex.trading_day.clone(),
             });
