@@ -179,6 +179,27 @@ pub enum Command {
     /// Load-test a sim gateway over WebSockets (see docs/performance.md).
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
+    /// Inspect or repair the sim's ledger (in DATA_DIR/sim) without starting the gateway.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+}
+
+/// `webctp ledger`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum LedgerCommand {
+    /// Read the ledger as a start would and report records, days, accounts and any
+    /// damage (exit 1 if a start would be refused). Changes nothing.
+    Check,
+    /// Drop everything from OFFSET on in a damaged journal (as `check` reports it),
+    /// after copying the file to DATA_DIR/sim/repair/. Records after OFFSET are lost.
+    Repair {
+        /// Where to cut: the byte where a record starts (the damage offset `check` names).
+        #[arg(long, value_name = "OFFSET")]
+        truncate_at: u64,
+        /// The journal to repair (a file name in DATA_DIR/sim); default: the last one.
+        #[arg(long, value_name = "NAME")]
+        file: Option<String>,
+    },
 }
 
 /// `webctp exec`.

@@ -7,6 +7,7 @@
 pub mod args;
 pub mod commands;
 pub mod exec;
+pub mod ledger;
 pub mod link;
 pub mod render;
 pub mod repl;
@@ -282,7 +283,9 @@ pub fn main() -> ExitCode {
     let printer = Arc::new(repl::ReplPrinter::stdout());
     let level = match (&cli.command, cli.global.log_level.is_some()) {
         // `exec` prints results; its logs stay quiet unless asked for.
-        (Some(Command::Exec(_) | Command::Bench(_)), false) => "warn".to_string(),
+        (Some(Command::Exec(_) | Command::Bench(_) | Command::Ledger(_)), false) => {
+            "warn".to_string()
+        }
         _ => config.log_level.clone(),
     };
     let to = match &cli.command {
@@ -313,6 +316,7 @@ pub fn main() -> ExitCode {
                 let code = crate::bench::run(b).await;
                 return Err(code);
             }
+            Some(Command::Ledger(l)) => return Err(ledger::run(&config, &l, json)),
         }
         .map_err(|e| {
             eprintln!("webctp: {e}");

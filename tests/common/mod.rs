@@ -43,6 +43,35 @@ impl Drop for TempDir {
     }
 }
 
+/// The YAML of a sim gateway for tests, with `sim` (e.g. `TickRate: 0`) in its `Sim:`
+/// section: the one place for what every test's sim needs.
+pub fn sim_config(sim: &str) -> String {
+    format!("Sim: {{{sim}}}\n")
+}
+
+/// Sends a bodiless HTTP request to the gateway behind `ws_url`; the whole response,
+/// or an empty string if the connection failed (the gateway died).
+pub fn http(ws_url: &str, method: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = ws_url
+        .trim_start_matches("ws://")
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let Ok(mut s) = std::net::TcpStream::connect(&addr) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(WAIT));
+    let _ = write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    text
+}
+
 /// Builds a config from YAML text plus a data dir and port 0.
 pub fn config(yaml: &str, data_dir: &Path) -> Config {
     let file = FileConfig::parse(yaml).expect("test config parses");
@@ -292,8 +321,44 @@ impl Binary {
         )
     }
 
+    /// Like [`Binary::serve`], for a start that may be refused: `Err` holds the exit
+    /// code and stderr of a process that ended without serving.
+    pub fn try_serve(
+        dir: &TempDir,
+        config: &str,
+        env: &[(&str, &str)],
+    ) -> Result<Binary, (Option<i32>, String)> {
+        let cfg = dir.path().join("webctp.yaml");
+        std::fs::write(&cfg, config).unwrap();
+        let data = dir.path().join("data");
+        Binary::try_spawn(
+            &[
+                "serve",
+                "--port",
+                "0",
+                "--config",
+                cfg.to_str().unwrap(),
+                "--data-dir",
+                data.to_str().unwrap(),
+            ],
+            env,
+            dir.path(),
+        )
+    }
+
     /// Starts `webctp <args>` and waits for its "on ws://" line.
     pub fn spawn(args: &[&str], env: &[(&str, &str)], log_dir: &Path) -> Binary {
+        Binary::try_spawn(args, env, log_dir)
+            .unwrap_or_else(|(code, err)| panic!("binary did not start ({code:?}); stderr: {err}"))
+    }
+
+    /// Starts `webctp <args>`; `Err` with the exit code and stderr if it ends (or
+    /// does not serve within the timeout) instead of printing its "on ws://" line.
+    pub fn try_spawn(
+        args: &[&str],
+        env: &[(&str, &str)],
+        log_dir: &Path,
+    ) -> Result<Binary, (Option<i32>, String)> {
         use std::io::{BufRead, BufReader};
         let stderr_path = log_dir.join(format!(
             "stderr-{}.log",
@@ -319,26 +384,30 @@ impl Binary {
             let mut lines = BufReader::new(stdout).lines();
             while let Some(Ok(line)) = lines.next() {
                 if line.contains(" on ws://") {
-                    let _ = tx.send(line);
+                    let _ = tx.send(Some(line));
                 }
             }
+            // stdout closed: the process ended.
+            let _ = tx.send(None);
         });
-        let line = rx.recv_timeout(WAIT).unwrap_or_else(|_| {
-            panic!(
-                "binary did not start; stderr: {}",
-                std::fs::read_to_string(&stderr_path).unwrap_or_default()
-            )
-        });
+        let Ok(Some(line)) = rx.recv_timeout(WAIT) else {
+            let _ = child.kill();
+            let status = child.wait().ok().and_then(|s| s.code());
+            return Err((
+                status,
+                std::fs::read_to_string(&stderr_path).unwrap_or_default(),
+            ));
+        };
         let urls: Vec<&str> = line
             .split_whitespace()
             .filter(|w| w.starts_with("ws://"))
             .collect();
-        Binary {
+        Ok(Binary {
             child,
             md_url: urls[0].to_string(),
             td_url: urls[1].to_string(),
             stderr_path,
-        }
+        })
     }
 
     pub fn stderr(&self) -> String {
