@@ -247,6 +247,9 @@ async fn starts_whole_or_refuses(dir: &TempDir, what: &str) -> bool {
     }
 }
 
+/// Something done to a file's bytes.
+type Damage = Box<dyn FnOnce(&mut Vec<u8>)>;
+
 fn flip(at: u64) -> impl FnOnce(&mut Vec<u8>) {
     move |b: &mut Vec<u8>| b[at as usize] ^= 0x01
 }
@@ -294,7 +297,7 @@ async fn garbage_after_the_tail_and_a_zeroed_block_are_refused() {
     let p = pristine();
     let n = p.offsets.len() - 1;
     let end = p.offsets[n] as usize;
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut Vec<u8>)>)> = vec![
+    let cases: Vec<(&str, Damage)> = vec![
         (
             "garbage right after the tail",
             Box::new(move |b: &mut Vec<u8>| b[end..end + 200].fill(0x5a)),
