@@ -14,11 +14,20 @@ pub struct GatewayProcess {
     pub dir: PathBuf,
     /// From spawn to the "on ws://" line.
     pub startup: Duration,
+    exe: PathBuf,
 }
 
 impl GatewayProcess {
     /// Starts `webctp serve` with `yaml` as its config file.
     pub fn start(yaml: &str) -> Result<GatewayProcess, String> {
+        GatewayProcess::start_binary(yaml, None)
+    }
+
+    /// Starts `exe serve` (this binary when `None`), e.g. another build to compare.
+    pub fn start_binary(
+        yaml: &str,
+        exe: Option<&std::path::Path>,
+    ) -> Result<GatewayProcess, String> {
         let dir = std::env::temp_dir().join(format!(
             "webctp-bench-{}-{}",
             std::process::id(),
@@ -28,8 +37,52 @@ impl GatewayProcess {
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let cfg = dir.join("bench.yaml");
         std::fs::write(&cfg, yaml).map_err(|e| format!("cannot write {}: {e}", cfg.display()))?;
-        let exe =
-            std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
+        let exe = match exe {
+            Some(e) => e.to_path_buf(),
+            None => {
+                std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?
+            }
+        };
+        let (child, url, startup) = GatewayProcess::spawn(&exe, &dir)?;
+        Ok(GatewayProcess {
+            child,
+            url,
+            dir,
+            startup,
+            exe,
+        })
+    }
+
+    /// Stops the gateway (SIGTERM: it flushes its ledger) and starts it again on the
+    /// same data; returns the time from spawn to accepting connections.
+    pub fn restart(&mut self) -> Result<Duration, String> {
+        self.stop(Duration::from_secs(120))?;
+        let (child, url, startup) = GatewayProcess::spawn(&self.exe, &self.dir)?;
+        self.child = child;
+        self.url = url;
+        self.startup = startup;
+        Ok(startup)
+    }
+
+    fn stop(&mut self, wait: Duration) -> Result<(), String> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err(format!("the gateway did not stop within {wait:?}"))
+    }
+
+    fn spawn(
+        exe: &std::path::Path,
+        dir: &std::path::Path,
+    ) -> Result<(Child, String, Duration), String> {
+        let cfg = dir.join("bench.yaml");
         let started = Instant::now();
         let mut child = Command::new(exe)
             .args([
@@ -62,20 +115,15 @@ impl GatewayProcess {
             }
         });
         let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .map_err(|_| "the gateway did not start within 30 s".to_string())?;
+            .recv_timeout(Duration::from_secs(120))
+            .map_err(|_| "the gateway did not start within 120 s".to_string())?;
         let startup = started.elapsed();
         let url = line
             .split_whitespace()
             .find(|w| w.starts_with("ws://"))
             .map(|u| u.trim_end_matches("/md/").to_string())
             .ok_or("no URL in the gateway's banner")?;
-        Ok(GatewayProcess {
-            child,
-            url,
-            dir,
-            startup,
-        })
+        Ok((child, url, startup))
     }
 
     pub fn pid(&self) -> u32 {

@@ -4,6 +4,8 @@
 //! and checking that every order reaches a final state.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -33,9 +35,36 @@ pub struct TdArgs {
     /// Orders a client keeps in flight when --rate is 0.
     #[arg(long, default_value_t = 32)]
     pub window: usize,
+    /// Stop after this many orders in total instead of after --duration.
+    #[arg(long, value_name = "N")]
+    pub orders: Option<u64>,
+    /// Then measure restarts: stop the gateway, start it again on the same data (RSS,
+    /// time to accepting connections), query one client's orders, end the trading
+    /// day, and restart once more.
+    #[arg(long)]
+    pub restart: bool,
+    /// Run this webctp binary as the gateway (e.g. another build, to compare).
+    #[arg(long, value_name = "PATH")]
+    pub gateway: Option<std::path::PathBuf>,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+/// What restarts cost after the run (`--restart`).
+#[derive(Debug, Serialize, Default)]
+pub struct RestartReport {
+    /// The sim's data directory after the run.
+    pub data_bytes: u64,
+    pub restart_ms: f64,
+    pub rss_after_restart_kb: u64,
+    pub query_rows: u64,
+    pub rss_after_query_kb: u64,
+    pub peak_rss_after_query_kb: u64,
+    pub settle: String,
+    pub data_bytes_after_roll: u64,
+    pub restart_after_roll_ms: f64,
+    pub rss_after_roll_restart_kb: u64,
 }
 
 /// The result of `bench td`.
@@ -56,6 +85,7 @@ pub struct TdReport {
     pub insert_to_rtn_trade: Percentiles,
     pub gateway_cpu_percent: f64,
     pub gateway_peak_rss_kb: u64,
+    pub restart: Option<RestartReport>,
     pub errors: Vec<String>,
 }
 
@@ -98,6 +128,7 @@ async fn client(
     a: TdArgs,
     per_client_rate: f64,
     mut stop: watch::Receiver<bool>,
+    total: Arc<AtomicU64>,
 ) -> ClientResult {
     let mut r = ClientResult::default();
     let Ok((mut ws, _)) =
@@ -168,6 +199,11 @@ async fn client(
             _ = tick.tick(), if sending => {
                 let burst = if per_client_rate > 0.0 { 1 } else { a.window.saturating_sub(pending.len()) };
                 for _ in 0..burst {
+                    if a.orders.is_some_and(|max| total.fetch_add(1, Ordering::Relaxed) >= max) {
+                        sending = false;
+                        drain_until = Some(tokio::time::Instant::now() + Duration::from_secs(30));
+                        break;
+                    }
                     next_ref += 1;
                     let kind = if next_ref.is_multiple_of(3) { Kind::Rest } else if held > 0 { Kind::Close } else { Kind::Buy };
                     let (dir, offset, price, tc) = match kind {
@@ -276,7 +312,8 @@ pub async fn run(a: &TdArgs) -> Result<TdReport, String> {
         "Sim: {{TickRate: 100, AutoSettle: false, Durability: {}}}\nLimits: {{RequestsPerSecond: 1000000, TdQueueDepth: 1000000}}\n",
         a.durability
     );
-    let gw = GatewayProcess::start(&yaml)?;
+    let mut gw = GatewayProcess::start_binary(&yaml, a.gateway.as_deref())?;
+    let total = Arc::new(AtomicU64::new(0));
     let (stop_tx, stop_rx) = watch::channel(false);
     let per_client = if a.rate > 0.0 {
         a.rate / a.clients.max(1) as f64
@@ -293,17 +330,25 @@ pub async fn run(a: &TdArgs) -> Result<TdReport, String> {
                 a.clone(),
                 per_client,
                 stop_rx.clone(),
+                total.clone(),
             ))
         })
         .collect();
-    tokio::time::sleep(Duration::from_secs_f64(a.duration)).await;
+    match a.orders {
+        Some(max) => {
+            while total.load(Ordering::Relaxed) < max && tasks.iter().any(|t| !t.is_finished()) {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        None => tokio::time::sleep(Duration::from_secs_f64(a.duration)).await,
+    }
     let _ = stop_tx.send(true);
     let sending_time = started.elapsed().as_secs_f64();
     let after = proc_stats(gw.pid());
     let mut total = ClientResult::default();
     let mut errors = Vec::new();
     for t in tasks {
-        match tokio::time::timeout(Duration::from_secs(30), t).await {
+        match tokio::time::timeout(Duration::from_secs(60), t).await {
             Ok(Ok(r)) => {
                 total.sent += r.sent;
                 total.finals += r.finals;
@@ -320,6 +365,12 @@ pub async fn run(a: &TdArgs) -> Result<TdReport, String> {
             _ => errors.push("a client did not finish".into()),
         }
     }
+    let peak = proc_stats(gw.pid()).peak_rss_kb.max(after.peak_rss_kb);
+    let restart = if a.restart {
+        Some(measure_restarts(&mut gw).await?)
+    } else {
+        None
+    };
     Ok(TdReport {
         clients: a.clients,
         target_orders_per_s: a.rate,
@@ -335,9 +386,82 @@ pub async fn run(a: &TdArgs) -> Result<TdReport, String> {
         insert_to_rtn_order: total.to_order.summary(),
         insert_to_rtn_trade: total.to_trade.summary(),
         gateway_cpu_percent: (after.cpu_s - before.cpu_s) / sending_time * 100.0,
-        gateway_peak_rss_kb: after.peak_rss_kb,
+        gateway_peak_rss_kb: peak,
+        restart,
         errors,
     })
+}
+
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    let mut total = 0;
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => dirs.push(e.path()),
+                Ok(m) => total += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}
+
+/// Counts the records of one client's ReqQryOrder.
+async fn query_orders(url: &str, user: &str) -> Result<u64, String> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{url}/td/"))
+        .await
+        .map_err(|e| format!("connect failed: {e}"))?;
+    let login = json!({"MsgType": "ReqUserLogin", "RequestID": 1, "ReqUserLogin": {"UserID": user, "Password": "bench"}});
+    let query = json!({"MsgType": "ReqQryOrder", "RequestID": 2, "QryOrder": {}});
+    ws.send(Message::text(login.to_string()))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut rows = 0;
+    loop {
+        let m = tokio::time::timeout(Duration::from_secs(60), ws.next())
+            .await
+            .map_err(|_| "the order query did not finish within 60 s".to_string())?;
+        let Some(Ok(m)) = m else {
+            return Err("connection closed during the order query".into());
+        };
+        let Ok(text) = m.to_text() else { continue };
+        match field(text, r#"{"MsgType":""#).unwrap_or("") {
+            "RspUserLogin" => ws
+                .send(Message::text(query.to_string()))
+                .await
+                .map_err(|e| e.to_string())?,
+            "RspQryOrder" => {
+                rows += 1;
+                if text.contains(r#""IsLast":true"#) {
+                    return Ok(rows);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Restart, query, end the day, restart again: time and memory of each.
+async fn measure_restarts(gw: &mut GatewayProcess) -> Result<RestartReport, String> {
+    let sim = gw.dir.join("data/sim");
+    let mut r = RestartReport {
+        data_bytes: dir_bytes(&sim),
+        ..RestartReport::default()
+    };
+    r.restart_ms = gw.restart()?.as_secs_f64() * 1000.0;
+    r.rss_after_restart_kb = proc_stats(gw.pid()).rss_kb;
+    r.query_rows = query_orders(&gw.url, "bench-0").await?;
+    let s = proc_stats(gw.pid());
+    r.rss_after_query_kb = s.rss_kb;
+    r.peak_rss_after_query_kb = s.peak_rss_kb;
+    r.settle = crate::cli::link::admin_post(&gw.url, "/admin/settle", None)
+        .await
+        .unwrap_or_else(|e| format!("settle failed: {e}"));
+    r.restart_after_roll_ms = gw.restart()?.as_secs_f64() * 1000.0;
+    r.rss_after_roll_restart_kb = proc_stats(gw.pid()).rss_kb;
+    r.data_bytes_after_roll = dir_bytes(&sim);
+    Ok(r)
 }
 
 impl std::fmt::Display for TdReport {
@@ -369,6 +493,28 @@ impl std::fmt::Display for TdReport {
             "  gateway            {:.0}% of one core, peak RSS {} KiB",
             self.gateway_cpu_percent, self.gateway_peak_rss_kb
         )?;
+        if let Some(r) = &self.restart {
+            writeln!(
+                f,
+                "  restart            {:.0} ms to accepting connections ({} MB of ledger), RSS {} KiB",
+                r.restart_ms,
+                r.data_bytes / 1_000_000,
+                r.rss_after_restart_kb
+            )?;
+            writeln!(
+                f,
+                "  ReqQryOrder        {} rows to one client, then RSS {} KiB (peak {} KiB)",
+                r.query_rows, r.rss_after_query_kb, r.peak_rss_after_query_kb
+            )?;
+            writeln!(f, "  day end            {}", r.settle.trim())?;
+            writeln!(
+                f,
+                "  restart after it   {:.0} ms ({} MB of ledger), RSS {} KiB",
+                r.restart_after_roll_ms,
+                r.data_bytes_after_roll / 1_000_000,
+                r.rss_after_roll_restart_kb
+            )?;
+        }
         if !self.errors.is_empty() {
             writeln!(f, "  errors             {}", self.errors.join("; "))?;
         }

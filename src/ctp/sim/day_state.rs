@@ -89,6 +89,15 @@ impl Replay for Exchange {
         Exchange::apply(self, rec);
     }
 
+    fn reserve(&mut self, bytes: u64) {
+        // An order takes over 100 bytes of journal, a trade over 60; capacity that is
+        // never filled is never touched, so it costs address space, not memory.
+        let orders = (bytes / 100) as usize;
+        self.orders.reserve(orders);
+        self.by_ref.reserve(orders);
+        self.trades.reserve((bytes / 60) as usize);
+    }
+
     fn day_state(&self) -> DayState {
         DayState {
             trading_day: self.trading_day.clone(),

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use super::account::{Account, Lot, Position, Side, margin_per_lot};
+use super::fast_hash::FastMap;
 use super::instruments::{self, INSTRUMENTS, InstrumentSpec};
 use super::market::Quote;
 pub use super::orders::code;
@@ -62,9 +63,9 @@ pub enum Applied {
 #[derive(Debug, Clone, Default)]
 pub struct Audit {
     /// Per user: funds in, commissions, close profits, settlement profits.
-    pub cash: HashMap<Arc<str>, (f64, f64, f64, f64)>,
+    pub cash: FastMap<Arc<str>, (f64, f64, f64, f64)>,
     /// Per (user, instrument, side): opened minus closed lots.
-    pub net: HashMap<(Arc<str>, usize, Side), i64>,
+    pub net: FastMap<(Arc<str>, usize, Side), i64>,
     /// Fills whose recomputed cost differs from the journaled one.
     pub mismatches: Vec<String>,
 }
@@ -75,9 +76,10 @@ pub struct Exchange {
     pub quotes: Vec<Quote>,
     pub rng: Rng,
     pub accounts: BTreeMap<String, Account>,
-    /// The day's orders and trades (cleared when the day ends, as CTP's are).
+    /// The day's orders and trades (cleared when the day ends, as CTP's are). Orders
+    /// are in OrderSysID order (IDs are handed out in the order they are journaled),
+    /// so an ID is found by position, without an index.
     pub orders: Vec<OrderState>,
-    pub by_sys_id: HashMap<u64, u32>,
     pub by_ref: HashMap<(i32, i32, Box<str>), u32>,
     pub trades: Vec<TradeState>,
     /// Orders waiting in the book, per instrument, in time priority.
@@ -88,7 +90,7 @@ pub struct Exchange {
     pub sequence: i32,
     pub audit: Audit,
     /// One shared copy of each user's name for the order rows.
-    names: HashMap<String, Arc<str>>,
+    names: FastMap<String, Arc<str>>,
     /// What the last applied fill cost and realized.
     last_fill_cost: Option<(f64, f64)>,
 }
@@ -106,7 +108,6 @@ impl Exchange {
             rng,
             accounts: BTreeMap::new(),
             orders: Vec::new(),
-            by_sys_id: HashMap::new(),
             by_ref: HashMap::new(),
             trades: Vec::new(),
             resting: vec![BTreeSet::new(); INSTRUMENTS.len()],
@@ -115,7 +116,7 @@ impl Exchange {
             next_broker_seq: 0,
             sequence: 0,
             audit: Audit::default(),
-            names: HashMap::new(),
+            names: FastMap::default(),
             last_fill_cost: None,
         }
     }
@@ -142,7 +143,13 @@ impl Exchange {
 
     /// The order an OrderSysID names.
     pub fn order_by_sys_id(&self, sys_id: u64) -> Option<usize> {
-        self.by_sys_id.get(&sys_id).map(|&i| i as usize)
+        let first = self.orders.first()?.sys_id;
+        // IDs are usually consecutive within a day; else search (they only increase).
+        let guess = usize::try_from(sys_id.checked_sub(first)?).ok()?;
+        if self.orders.get(guess).is_some_and(|o| o.sys_id == sys_id) {
+            return Some(guess);
+        }
+        self.orders.binary_search_by_key(&sys_id, |o| o.sys_id).ok()
     }
 
     // ----------------------------------------------------------------- apply
@@ -228,6 +235,14 @@ impl Exchange {
             return Applied::Nothing;
         };
         let is_open = r.offset == code::OPEN;
+        if self.orders.last().is_some_and(|o| o.sys_id >= r.sys_id) {
+            self.audit.mismatches.push(format!(
+                "order {} is journaled after order {}",
+                r.sys_id,
+                self.orders.last().map_or(0, |o| o.sys_id)
+            ));
+            return Applied::Nothing;
+        }
         self.next_sys_id = self.next_sys_id.max(r.sys_id);
         self.next_broker_seq = self.next_broker_seq.max(r.broker_seq);
         if !self.accounts.contains_key(&r.user) {
@@ -282,7 +297,6 @@ impl Exchange {
             p.frozen_close.yesterday += r.plan.yesterday;
         }
         let idx = self.orders.len();
-        self.by_sys_id.insert(r.sys_id, idx as u32);
         self.by_ref
             .insert((r.front_id, r.session_id, o.order_ref.clone()), idx as u32);
         self.resting[inst].insert(idx as u32);
@@ -507,7 +521,6 @@ impl Exchange {
         self.trading_day = next_day.to_string();
         self.start_quotes(&prices);
         self.orders = Vec::new();
-        self.by_sys_id = HashMap::new();
         self.by_ref = HashMap::new();
         self.trades = Vec::new();
         for r in &mut self.resting {

@@ -48,6 +48,8 @@ pub trait Replay {
     /// Starts from a snapshot's state.
     fn restore(&mut self, state: &DayState) -> Result<(), String>;
     fn apply(&mut self, rec: &Record);
+    /// A journal of `bytes` is about to be replayed (room can be made at once).
+    fn reserve(&mut self, _bytes: u64) {}
     /// The state right after a day's end.
     fn day_state(&self) -> DayState;
     /// Checks the rebuilt state against the journal's own totals.

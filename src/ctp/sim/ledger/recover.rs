@@ -265,6 +265,7 @@ pub fn recover(dir: &Path, sink: &mut dyn Replay, opts: Options) -> Result<Recov
     for (n, (g, path)) in chain.iter().enumerate() {
         let is_last = n + 1 == chain.len();
         let data = files::read(path)?;
+        sink.reserve(data.len() as u64);
         let mut kinds: BTreeMap<&'static str, u64> = BTreeMap::new();
         let mut rolls = 0;
         let mut ended_with_roll = false;
