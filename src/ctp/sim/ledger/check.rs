@@ -40,11 +40,14 @@ pub fn check(dir: &Path) -> Result<Check, LedgerError> {
             source: std::io::Error::from(std::io::ErrorKind::NotFound),
         });
     }
-    let in_use_by = match files::lock_dir(dir) {
-        Ok(_) => None,
-        Err(LedgerError::Busy { owner, .. }) => Some(owner),
-        Err(e) => return Err(e),
-    };
+    // A shared lock only asks whether a gateway holds the directory; nothing is written.
+    let in_use_by = std::fs::File::open(dir.join("LOCK")).ok().and_then(|f| {
+        if f.try_lock_shared().is_ok() {
+            return None;
+        }
+        let owner = std::fs::read_to_string(dir.join("LOCK")).unwrap_or_default();
+        Some(format!(" (pid {})", owner.trim()))
+    });
     let day = clock::date_string(BeijingTime::now().trading_day());
     let mut ex = Exchange::new(day, Rng::new(1));
     let recovered = recover::recover(

@@ -350,7 +350,7 @@ pub fn recover(dir: &Path, sink: &mut dyn Replay, opts: Options) -> Result<Recov
                     path,
                     Some(scan.end),
                     format!(
-                        "record {} (of {} whole records before it) does not check out: {problem}{after}",
+                        "record {} (after {} whole records) does not check out: {problem}{after}",
                         scan.records + 1,
                         scan.records
                     ),
