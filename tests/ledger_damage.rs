@@ -16,7 +16,7 @@ use common::{Binary, Client, TempDir, binary_path, http, order, order_sys_ids, s
 use serde_json::{Value, json};
 
 fn config() -> String {
-    sim_config("TickRate: 0, AutoSettle: false")
+    sim_config("TickRate: 0, AutoSettle: false, Seed: 7")
 }
 
 const USER: &str = "u-damage";
@@ -99,6 +99,8 @@ async fn build() -> Pristine {
     // Day 2 (a new login confirms its settlement): buys, resting buys, a cancel, closes.
     let mut c = Client::connect(&gw.td_url).await;
     assert_eq!(c.td_login(USER, "123456").await["RspInfo"]["ErrorID"], 0);
+    // The day's end moved the price limits.
+    let (_, _, up, low) = c.book("rb2605").await;
     let (mut orders, mut trades) = (HashSet::new(), HashSet::new());
     for i in 0..4 {
         c.send(order(20 + i, "rb2605", "0", "0", up, 1)).await;

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 const FIXTURE: &[u8] = include_bytes!("fixtures/ledger-v1.journal");
 
 fn config() -> String {
-    sim_config("TickRate: 0, AutoSettle: false")
+    sim_config("TickRate: 0, AutoSettle: false, Seed: 7")
 }
 
 async fn account(c: &mut Client) -> Value {
