@@ -88,7 +88,7 @@ async fn build() -> Pristine {
     let mut gw = Binary::serve(&dir, &config(), &[]);
     let mut c = Client::connect(&gw.td_url).await;
     assert_eq!(c.td_login(USER, "123456").await["RspInfo"]["ErrorID"], 0);
-    let (_, _, up, low) = c.book("rb2605").await;
+    let (_, _, up, _) = c.book("rb2605").await;
     let (mut orders, mut trades) = (HashSet::new(), HashSet::new());
     // Day 1: three lots bought; the day ends.
     for i in 0..3 {

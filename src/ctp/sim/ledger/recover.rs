@@ -491,15 +491,14 @@ pub fn recover(dir: &Path, sink: &mut dyn Replay, opts: Options) -> Result<Recov
     }
     let mut retire: Vec<PathBuf> = older;
     let active = match (last, last_scan) {
-        (Some((g, path)), Some(scan)) if finish_roll => {
+        (Some((g, _)), Some(_)) if finish_roll => {
             let state = sink.day_state();
             let journal = Journal::create(dir, FileHeader::new(g + 1, &state.trading_day), &[])?;
             write_snapshot(dir, g + 1, None, state)?;
             retire.extend(chain.iter().map(|c| c.1.clone()));
-            let _ = (path, scan);
             (journal, 1)
         }
-        (Some((g, path)), Some(scan)) => {
+        (Some((_, path)), Some(scan)) => {
             if let Some((next, state)) = pending
                 && next > first
             {
@@ -507,7 +506,6 @@ pub fn recover(dir: &Path, sink: &mut dyn Replay, opts: Options) -> Result<Recov
                 retire.extend(chain.iter().filter(|c| c.0 < next).map(|c| c.1.clone()));
             }
             let next_seq = scan.next_seq();
-            let _ = g;
             (Journal::open(&path, scan.header, scan.end)?, next_seq)
         }
         _ => {
