@@ -273,8 +273,9 @@ pub async fn run(a: &TdArgs) -> Result<TdReport, String> {
         return Err("--durability is fsync or os".into());
     }
     let yaml = format!(
-        "Sim: {{TickRate: 100, AutoSettle: false, Durability: {}}}\nLimits: {{RequestsPerSecond: 1000000, TdQueueDepth: 1000000}}\n",
-        a.durability
+        "Sim: {{TickRate: 100, AutoSettle: false, Durability: {}, StartDate: \"{}\"}}\nLimits: {{RequestsPerSecond: 1000000, TdQueueDepth: 1000000}}\n",
+        a.durability,
+        super::md::BENCH_DAY
     );
     let gw = GatewayProcess::start(&yaml)?;
     let (stop_tx, stop_rx) = watch::channel(false);

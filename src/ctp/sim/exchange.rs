@@ -9,13 +9,18 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
 use super::account::{
-    Account, CloseFrom, CloseSplit, Lot, Position, Side, digest_password, margin_per_lot,
+    Account, CloseFrom, CloseSplit, Lot, Position, PriceMarks, Side, digest_password,
+    margin_per_lot,
 };
 use super::clock::BeijingTime;
-use super::instruments::{self, INSTRUMENTS, InstrumentSpec};
+use super::instruments::{InstrumentSpec, InstrumentTable};
 use super::market::Quote;
+use super::products::ProductTable;
 use super::rng::Rng;
+use super::sessions::SessionsMode;
 use crate::protocol::CtpChar;
 use crate::protocol::errors::ctp;
 use crate::protocol::fields::{InputOrder, InputOrderAction, Order, Trade};
@@ -188,6 +193,10 @@ pub struct Audit {
 /// The whole state of the simulated exchange.
 pub struct Exchange {
     pub trading_day: String,
+    /// What is listed (indexed like `quotes` and `resting`).
+    pub instruments: InstrumentTable,
+    /// Whether orders are refused outside each product's sessions.
+    pub sessions: SessionsMode,
     pub quotes: Vec<Quote>,
     pub rng: Rng,
     pub accounts: BTreeMap<String, Account>,
@@ -215,32 +224,37 @@ fn max_id(s: &str) -> u64 {
 }
 
 impl Exchange {
-    /// A fresh exchange for `trading_day`.
-    pub fn new(trading_day: String, mut rng: Rng) -> Exchange {
-        let quotes = INSTRUMENTS
-            .iter()
-            .map(|s| Quote::new(s, s.pre_settlement, None, &mut rng))
-            .collect();
-        Exchange {
+    /// A fresh exchange for `trading_day`, listing the built-in product table.
+    pub fn new(trading_day: String, rng: Rng) -> Exchange {
+        Exchange::with_products(trading_day, rng, ProductTable::embedded())
+    }
+
+    /// A fresh exchange for `trading_day` over `products`.
+    pub fn with_products(trading_day: String, rng: Rng, products: Arc<ProductTable>) -> Exchange {
+        let mut ex = Exchange {
+            instruments: InstrumentTable::new(products),
+            sessions: SessionsMode::Always,
+            quotes: Vec::new(),
             trading_day,
-            quotes,
             rng,
             accounts: BTreeMap::new(),
             orders: Vec::new(),
             by_sys_id: HashMap::new(),
             by_ref: HashMap::new(),
             trades: Vec::new(),
-            resting: vec![Vec::new(); INSTRUMENTS.len()],
+            resting: Vec::new(),
             next_sys_id: 100_000,
             next_trade_id: 100_000,
             next_broker_seq: 0,
             sequence: 0,
             audit: Audit::default(),
             last_fill_cost: None,
-        }
+        };
+        ex.start_listing();
+        ex
     }
 
-    /// Last prices, indexed like [`INSTRUMENTS`].
+    /// Last prices, indexed like the instrument table.
     pub fn last_prices(&self) -> Vec<f64> {
         self.quotes.iter().map(|q| q.last).collect()
     }
@@ -257,6 +271,7 @@ impl Exchange {
         match rec {
             Record::Start { day } => {
                 self.trading_day = day.clone();
+                self.start_listing();
                 Vec::new()
             }
             Record::Open {
@@ -322,10 +337,10 @@ impl Exchange {
     }
 
     fn apply_insert(&mut self, r: &InsertRecord) -> Vec<Push> {
-        let Some(inst) = instruments::index_of(&r.instrument) else {
+        let Some(inst) = self.resolve_instrument(&r.instrument) else {
             return Vec::new();
         };
-        let spec = &INSTRUMENTS[inst];
+        let spec = self.instruments.get(inst).clone();
         let buy = r.direction == code::BUY;
         let is_open = r.offset == code::OPEN;
         let side = match (buy, is_open) {
@@ -386,8 +401,8 @@ impl Exchange {
             StatusMsg: "报单已提交".into(),
             BrokerOrderSeq: r.broker_seq,
             CurrencyID: "CNY".into(),
-            InstrumentID: spec.id.into(),
-            ExchangeInstID: spec.id.into(),
+            InstrumentID: spec.id.clone(),
+            ExchangeInstID: spec.id.clone(),
             ..Order::default()
         };
         order.SequenceNo = self.next_seq();
@@ -446,7 +461,7 @@ impl Exchange {
         let day = self.trading_day.clone();
         let seq = self.next_seq();
         let o = &mut self.orders[idx];
-        let spec: &'static InstrumentSpec = &INSTRUMENTS[o.inst];
+        let spec: Arc<InstrumentSpec> = self.instruments.get(o.inst).clone();
         let volume = volume.min(o.remaining);
         let Some(account) = self.accounts.get_mut(&o.user) else {
             return Vec::new();
@@ -455,7 +470,7 @@ impl Exchange {
             account.frozen_margin -= o.margin_per_lot * f64::from(volume);
             account.frozen_commission -= o.commission_per_lot * f64::from(volume);
             let commission = spec.open_commission.of(price, volume, spec.multiple);
-            let margin = margin_per_lot(spec, o.side, price);
+            let margin = margin_per_lot(&spec, o.side, price);
             let p = account.position_mut(o.inst, o.side);
             p.frozen_open -= volume;
             p.lots.push_back(Lot {
@@ -560,8 +575,8 @@ impl Exchange {
             SettlementID: 1,
             BrokerOrderSeq: o.order.BrokerOrderSeq,
             TradeSource: CtpChar(b'0'),
-            InstrumentID: spec.id.into(),
-            ExchangeInstID: spec.id.into(),
+            InstrumentID: spec.id.clone(),
+            ExchangeInstID: spec.id.clone(),
             ..Trade::default()
         };
         let order = o.order.clone();
@@ -613,14 +628,20 @@ impl Exchange {
         profit: &[(String, f64)],
     ) {
         let settle: HashMap<&str, f64> = settlement.iter().map(|(i, p)| (i.as_str(), *p)).collect();
-        let prices: Vec<f64> = INSTRUMENTS
+        let prices: Vec<f64> = self
+            .instruments
+            .all()
             .iter()
             .zip(&self.quotes)
-            .map(|(s, q)| settle.get(s.id).copied().unwrap_or(q.last))
+            .map(|(s, q)| settle.get(s.id.as_str()).copied().unwrap_or(q.last))
             .collect();
         let day = self.trading_day.clone();
+        let marks = PriceMarks {
+            prices: &prices,
+            table: &self.instruments,
+        };
         for account in self.accounts.values_mut() {
-            let settled = account.position_profit(&prices);
+            let settled = account.position_profit(&marks);
             let journaled = profit
                 .iter()
                 .find(|(u, _)| *u == account.user_id)
@@ -638,7 +659,8 @@ impl Exchange {
                 .entry(account.user_id.clone())
                 .or_default()
                 .3 += settled;
-            account.settlement_text = settlement_text(account, &day, &prices, settled);
+            account.settlement_text =
+                settlement_text(account, &day, &prices, settled, &self.instruments);
             account.settlement_day = day.clone();
             account.pre_balance = account.pre_balance + account.deposit - account.withdraw
                 + account.close_profit
@@ -652,7 +674,7 @@ impl Exchange {
             account.frozen_commission = 0.0;
             account.confirmed = None;
             for ((inst, side), p) in account.positions.iter_mut() {
-                let spec = &INSTRUMENTS[*inst];
+                let spec = self.instruments.get(*inst);
                 for lot in p.lots.iter_mut() {
                     lot.ref_price = prices[*inst];
                     lot.margin = margin_per_lot(spec, *side, prices[*inst]);
@@ -668,11 +690,14 @@ impl Exchange {
             account.pre_margin = account.curr_margin();
         }
         self.trading_day = next_day.to_string();
-        let mut quotes = Vec::with_capacity(INSTRUMENTS.len());
-        for (i, s) in INSTRUMENTS.iter().enumerate() {
-            quotes.push(Quote::new(s, prices[i], Some(prices[i]), &mut self.rng));
+        let mut quotes = Vec::with_capacity(self.quotes.len());
+        for (i, s) in self.instruments.all().iter().enumerate() {
+            let mut q = Quote::new(s.clone(), prices[i], Some(prices[i]), &mut self.rng);
+            q.activity = self.quotes[i].activity;
+            quotes.push(q);
         }
         self.quotes = quotes;
+        self.roll_listing();
         self.orders.clear();
         self.by_sys_id.clear();
         self.by_ref.clear();
@@ -744,10 +769,16 @@ impl Exchange {
         {
             return Err(ctp::SETTLEMENT_INFO_NOT_CONFIRMED);
         }
-        let inst = instruments::index_of(&input.InstrumentID).ok_or(ctp::INSTRUMENT_NOT_FOUND)?;
-        let spec = &INSTRUMENTS[inst];
+        let inst = self
+            .instruments
+            .listed_index(&input.InstrumentID)
+            .ok_or(ctp::INSTRUMENT_NOT_FOUND)?;
+        let spec = self.instruments.get(inst).clone();
         if !input.ExchangeID.is_empty() && input.ExchangeID != spec.exchange {
             return Err(ctp::INSTRUMENT_NOT_FOUND);
+        }
+        if !self.is_open(inst, now) {
+            return Err(ctp::NOT_TRADING_PERIOD);
         }
         let direction = input.Direction.0;
         if direction != code::BUY && direction != code::SELL {
@@ -830,10 +861,10 @@ impl Exchange {
         };
         let account = self.accounts.get(user).ok_or(ctp::NOT_LOGIN_YET)?;
         let (plan, margin_per, commission_per) = if is_open {
-            let m = margin_per_lot(spec, side, freeze_price);
+            let m = margin_per_lot(&spec, side, freeze_price);
             let c = spec.open_commission.of(freeze_price, 1, spec.multiple);
             let need = (m + c) * f64::from(volume);
-            if need > account.available(&self.last_prices()) + 1e-6 {
+            if need > account.available(self.quotes.as_slice()) + 1e-6 {
                 return Err(ctp::INSUFFICIENT_MONEY);
             }
             (CloseSplit::default(), m, c)
@@ -860,7 +891,7 @@ impl Exchange {
         let sys_id = pad(self.next_sys_id);
         let insert = InsertRecord {
             user: user.to_string(),
-            instrument: spec.id.to_string(),
+            instrument: spec.id.clone(),
             direction,
             offset,
             price_type: if market {
@@ -1024,16 +1055,15 @@ impl Exchange {
                 msg: "收盘撤单".into(),
             })
             .collect();
-        let settlement: Vec<(String, f64)> = INSTRUMENTS
-            .iter()
-            .zip(&self.quotes)
-            .map(|(s, q)| (s.id.to_string(), q.last))
-            .collect();
-        let prices: Vec<f64> = settlement.iter().map(|s| s.1).collect();
+        let (settlement, prices) = self.settlement_prices();
+        let marks = PriceMarks {
+            prices: &prices,
+            table: &self.instruments,
+        };
         let profit = self
             .accounts
             .values()
-            .map(|a| (a.user_id.clone(), a.position_profit(&prices)))
+            .map(|a| (a.user_id.clone(), a.position_profit(&marks)))
             .collect();
         out.push(Record::Roll {
             next_day: next_day.to_string(),
@@ -1072,7 +1102,7 @@ impl Exchange {
             if held != *net {
                 problems.push(format!(
                     "position {user} {} {side:?}: fills sum to {net}, the account holds {held}",
-                    INSTRUMENTS[*inst].id
+                    self.instruments.get(*inst).id
                 ));
             }
         }
@@ -1082,7 +1112,8 @@ impl Exchange {
                 if p.total() != 0 && !self.audit.net.contains_key(&key) {
                     problems.push(format!(
                         "position {} {} has no fills",
-                        a.user_id, INSTRUMENTS[*inst].id
+                        a.user_id,
+                        self.instruments.get(*inst).id
                     ));
                 }
             }
@@ -1096,7 +1127,13 @@ impl Exchange {
 }
 
 /// A settlement statement in the style of a futures company's daily statement.
-fn settlement_text(a: &Account, day: &str, prices: &[f64], settled_profit: f64) -> String {
+fn settlement_text(
+    a: &Account,
+    day: &str,
+    prices: &[f64],
+    settled_profit: f64,
+    table: &InstrumentTable,
+) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let _ = writeln!(s, "webctp 模拟交易所 结算单 / settlement statement");
@@ -1118,7 +1155,7 @@ fn settlement_text(a: &Account, day: &str, prices: &[f64], settled_profit: f64) 
             let _ = writeln!(
                 s,
                 "  {} {} {} 手 lots @ 结算价 settlement {}",
-                INSTRUMENTS[*inst].id,
+                table.get(*inst).id,
                 match side {
                     Side::Long => "多 long",
                     Side::Short => "空 short",
@@ -1135,14 +1172,15 @@ fn settlement_text(a: &Account, day: &str, prices: &[f64], settled_profit: f64) 
 mod tests {
     use super::*;
 
+    /// An exchange on the seed's day (its instruments: au2602, rb2605, m2605...).
     fn exchange() -> Exchange {
-        let mut ex = Exchange::new("20261124".into(), Rng::new(3));
+        let mut ex = Exchange::new("20251203".into(), Rng::new(3));
         let r = ex.open_account("u1", "pw", 1_000_000.0);
         let _ = r;
         ex.apply(&Record::Confirm {
             user: "u1".into(),
-            day: "20261124".into(),
-            date: "20261124".into(),
+            day: "20251203".into(),
+            date: "20251203".into(),
             time: "09:00:00".into(),
         });
         ex
@@ -1199,7 +1237,7 @@ mod tests {
     fn rejections_use_ctp_error_ids() {
         let mut ex = exchange();
         let now = BeijingTime::now();
-        let rb = ex.quotes[instruments::index_of("rb2605").unwrap()].clone();
+        let rb = ex.quotes[ex.instruments.index_of("rb2605").unwrap()].clone();
         let cases = [
             (
                 order("zz9999", code::BUY, code::OPEN, 3000.0, 1),
@@ -1276,7 +1314,7 @@ mod tests {
         let mut ex = exchange();
         let now = BeijingTime::now();
         let mut journal = Vec::new();
-        let i = instruments::index_of("rb2605").unwrap();
+        let i = ex.instruments.index_of("rb2605").unwrap();
         let ask = ex.quotes[i].asks[0].price;
         let (inserted, filled) = insert_and_match(
             &mut ex,
@@ -1306,7 +1344,7 @@ mod tests {
         ex.verify().unwrap();
 
         // Replaying the journal rebuilds the same account.
-        let mut again = Exchange::new("20261124".into(), Rng::new(99));
+        let mut again = Exchange::new("20251203".into(), Rng::new(99));
         for r in &journal_with_open(&ex, &journal) {
             again.apply(r);
         }
@@ -1329,8 +1367,8 @@ mod tests {
             },
             Record::Confirm {
                 user: "u1".into(),
-                day: "20261124".into(),
-                date: "20261124".into(),
+                day: "20251203".into(),
+                date: "20251203".into(),
                 time: "09:00:00".into(),
             },
         ];
@@ -1343,7 +1381,7 @@ mod tests {
         let mut ex = exchange();
         let now = BeijingTime::now();
         let mut journal = Vec::new();
-        let i = instruments::index_of("rb2605").unwrap();
+        let i = ex.instruments.index_of("rb2605").unwrap();
         let ask = ex.quotes[i].asks[0].price;
         insert_and_match(
             &mut ex,
@@ -1353,12 +1391,12 @@ mod tests {
             0,
             &now,
         );
-        let recs = ex.decide_roll("20261125", &now);
+        let recs = ex.decide_roll("20251204", &now);
         run(&mut ex, recs, &mut journal);
-        assert_eq!(ex.trading_day, "20261125");
+        assert_eq!(ex.trading_day, "20251204");
         let p = &ex.accounts["u1"].positions[&(i, Side::Long)];
         assert_eq!(p.yd_start, 1);
-        assert_eq!(p.yesterday("20261125"), 1);
+        assert_eq!(p.yesterday("20251204"), 1);
         assert!(ex.accounts["u1"].confirmed.is_none());
         assert!(ex.accounts["u1"].settlement_text.contains("rb2605"));
         ex.verify().unwrap();
