@@ -7,7 +7,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{Binary, TempDir, binary_path};
+use common::{Binary, TempDir};
 
 /// `webctp` with piped stdin and stdout, read line by line.
 struct Repl {
@@ -21,7 +21,7 @@ impl Repl {
     fn start(dir: &TempDir, extra: &[&str]) -> Repl {
         let mut args = vec!["--data-dir", dir.path().to_str().unwrap(), "--port", "0"];
         args.extend_from_slice(extra);
-        let mut child = Command::new(binary_path())
+        let mut child = common::webctp()
             .args(&args)
             .env("WEBCTP_USER", "repl-user")
             .env("WEBCTP_PASSWORD", "123456")
@@ -177,7 +177,7 @@ fn repl_session_logs_in_subscribes_trades_and_cancels() {
 }
 
 fn exec(dir: &TempDir, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(binary_path())
+    let out = common::webctp()
         .args(["--data-dir", dir.path().to_str().unwrap(), "exec"])
         .args(args)
         .env("WEBCTP_USER", "exec-user")
@@ -210,7 +210,7 @@ fn exec_buy_then_positions_in_a_second_process() {
     // CTP answers a refusal twice (RspOrderInsert, ErrRtnOrderInsert); it is said once.
     assert_eq!(out.matches("(CTP 30)").count(), 1, "{out}");
     // Commands from stdin, one per line.
-    let mut child = Command::new(binary_path())
+    let mut child = common::webctp()
         .args(["--data-dir", dir.path().to_str().unwrap(), "exec", "-"])
         .env("WEBCTP_USER", "exec-user")
         .env("WEBCTP_PASSWORD", "123456")
@@ -250,9 +250,9 @@ fn exec_usage_errors_exit_2() {
             "{args:?}: {err}"
         );
     }
-    let out = Command::new(binary_path()).args(["exec"]).output().unwrap();
+    let out = common::webctp().args(["exec"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = Command::new(binary_path())
+    let out = common::webctp()
         .args(["--help"])
         .output()
         .unwrap();
@@ -280,7 +280,7 @@ fn exec_url_talks_to_a_running_gateway() {
     assert_eq!(code, 0);
     assert!(out.contains("\"InstrumentID\":\"TA601\""), "{out}");
     // The gateway's data dir is locked: an in-process exec on it says why and how.
-    let out = Command::new(binary_path())
+    let out = common::webctp()
         .args(["--data-dir", data.to_str().unwrap(), "exec", "account"])
         .env("WEBCTP_USER", "exec-user")
         .env("WEBCTP_PASSWORD", "123456")
@@ -295,7 +295,7 @@ fn exec_url_talks_to_a_running_gateway() {
 fn config_mistakes_name_the_file_key_and_line() {
     let dir = TempDir::new("cfg");
     let missing = dir.path().join("nope.yaml");
-    let out = Command::new(binary_path())
+    let out = common::webctp()
         .args(["--config", missing.to_str().unwrap(), "serve"])
         .output()
         .unwrap();
@@ -307,7 +307,7 @@ fn config_mistakes_name_the_file_key_and_line() {
     );
     let bad = dir.path().join("bad.yaml");
     std::fs::write(&bad, "Port: 8080\nBrokerId: \"9999\"\n").unwrap();
-    let out = Command::new(binary_path())
+    let out = common::webctp()
         .args(["--config", bad.to_str().unwrap(), "serve"])
         .output()
         .unwrap();
@@ -318,7 +318,7 @@ fn config_mistakes_name_the_file_key_and_line() {
         "{err}"
     );
     std::fs::write(&bad, "Port: [1, 2]\n").unwrap();
-    let out = Command::new(binary_path())
+    let out = common::webctp()
         .args(["--config", bad.to_str().unwrap(), "serve"])
         .output()
         .unwrap();

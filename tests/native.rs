@@ -73,9 +73,14 @@ impl Gateway {
         let data = dir.path().join("data");
         let fake_data = dir.path().join("fake");
         let config = dir.path().join("webctp.yaml");
-        // The fake has no query flow limit; pace queries quickly to keep tests short.
+        // The fake's query flow control defaults to CTP's one query per second; tests
+        // shorten it (and the gateway's pacing) to stay fast, unless they test it.
         std::fs::write(&config, "QueryInterval: 10\n").unwrap();
-        let mut env: Vec<(&str, &str)> = vec![("FAKECTP_DATA_DIR", fake_data.to_str().unwrap())];
+        let mut env: Vec<(&str, &str)> = vec![
+            ("FAKECTP_DATA_DIR", fake_data.to_str().unwrap()),
+            ("FAKECTP_START_DATE", common::SEED_DAY),
+            ("FAKECTP_QUERY_INTERVAL_MS", "5"),
+        ];
         env.extend_from_slice(fake_env);
         let bin = Binary::spawn(
             &[
@@ -387,7 +392,7 @@ async fn front_outage_disconnects_and_reconnects() {
 
 /// Runs the binary until it exits (it must, within the timeout): (code, stderr).
 fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
-    let mut cmd = Command::new(common::binary_path());
+    let mut cmd = common::webctp();
     cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())

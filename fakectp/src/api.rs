@@ -2,11 +2,13 @@
 //! shared state that the callback thread also holds, so that the object itself can be
 //! freed by `Release()` whatever thread is running.
 
+use std::collections::HashSet;
 use std::ffi::{CString, c_char, c_void};
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use webctp::ctp::{FrontEvent, MdEvents, MdSession, TdEvents, TdSession};
 use webctp::protocol::Reply;
@@ -94,6 +96,15 @@ pub struct ApiState {
     worker: Mutex<Option<JoinHandle<()>>>,
     /// `GetTradingDay()`: CTP's "19800100" until a login answers.
     trading_day: Mutex<CString>,
+    flow: Mutex<QueryFlow>,
+}
+
+/// The queries of one trading API object, for its flow control.
+#[derive(Default)]
+struct QueryFlow {
+    last_accepted: Option<Instant>,
+    /// Request IDs of queries sent and not yet answered with IsLast.
+    pending: HashSet<i32>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -113,6 +124,40 @@ impl ApiState {
             rx: Mutex::new(Some(rx)),
             worker: Mutex::new(None),
             trading_day: Mutex::new(c"19800100".to_owned()),
+            flow: Mutex::new(QueryFlow::default()),
+        }
+    }
+
+    /// Admits query `request_id` under the flow limits, or says why not: -2 when too
+    /// many queries are unanswered, -3 when it comes too soon after the last one.
+    pub fn admit_query(&self, request_id: i32, limits: engine::FlowLimits) -> Result<(), i32> {
+        let mut f = lock(&self.flow);
+        if f.pending.len() >= limits.max_pending_queries {
+            return Err(-2);
+        }
+        let now = Instant::now();
+        if f
+            .last_accepted
+            .is_some_and(|t| now.duration_since(t) < limits.query_interval)
+        {
+            return Err(-3);
+        }
+        f.last_accepted = Some(now);
+        f.pending.insert(request_id);
+        Ok(())
+    }
+
+    /// A query that was admitted but could not be sent.
+    pub fn forget_query(&self, request_id: i32) {
+        lock(&self.flow).pending.remove(&request_id);
+    }
+
+    /// Notes an answer on its way to the client: a query's last answer ends it.
+    pub fn answered(&self, reply: &Reply) {
+        if reply.is_last
+            && let Some(rid) = reply.request_id
+        {
+            lock(&self.flow).pending.remove(&rid);
         }
     }
 

@@ -5,11 +5,13 @@ use std::ffi::{c_char, c_int, c_void};
 use std::sync::Arc;
 
 use webctp::ctp::native::vtables::*;
-use webctp::protocol::TdRequest;
+use webctp::protocol::errors::{ctp, rsp_info};
+use webctp::protocol::{Reply, TdRequest};
 
 use super::{c_str, guard};
 use crate::api::{ApiState, FakeApi, Kind};
 use crate::api_glue::TD_API_VTBL;
+use crate::engine;
 
 type Obj = FakeApi<CThostFtdcTraderApiVtbl>;
 
@@ -28,12 +30,40 @@ fn with<T: Copy>(
 }
 
 /// A decoded request: to the sim session, whose answer code is CTP's (-1 while the
-/// front is down).
+/// front is down), after the library's own checks (see the crate docs): malformed
+/// requests get `OnRspError`, queries obey the flow control.
 pub fn request(this: *mut CThostFtdcTraderApi, req: TdRequest, nRequestID: c_int) -> c_int {
-    with(this, -1, |s| match s.td() {
-        Some(td) => td.request(&req, nRequestID),
-        None => -1,
-    })
+    with(this, -1, |s| send(s, &req, nRequestID, engine::flow_limits()))
+}
+
+fn send(s: &ApiState, req: &TdRequest, rid: c_int, limits: engine::FlowLimits) -> c_int {
+    let Some(td) = s.td() else { return -1 };
+    if let Err(e) = req.validate() {
+        tracing::debug!(request = req.spec().msg_type, error = %e, "fakectp: malformed request");
+        s.post(Reply::response(
+            "RspError",
+            "RspInfo",
+            None,
+            Some(rsp_info(ctp::BAD_FIELD)),
+            rid,
+            true,
+        ));
+        return 0;
+    }
+    let is_query = req.spec().is_query;
+    if is_query && let Err(code) = s.admit_query(rid, limits) {
+        tracing::info!(
+            request = req.spec().msg_type,
+            code,
+            "fakectp: query refused by flow control"
+        );
+        return code;
+    }
+    let code = td.request(req, rid);
+    if is_query && code != 0 {
+        s.forget_query(rid);
+    }
+    code
 }
 
 /// A request the sim does not serve: it cannot be sent.
