@@ -608,7 +608,9 @@ mod tests {
         let f = FileConfig::parse("Sim: {StartDate: 2025-12-03, Sessions: exchange}\n").unwrap();
         let c = Config::resolve(f, None, Overrides::default()).unwrap();
         assert_eq!(
-            c.sim.start.map(|s| crate::ctp::sim::clock::date_string(s.day)),
+            c.sim
+                .start
+                .map(|s| crate::ctp::sim::clock::date_string(s.day)),
             Some("20251203".into())
         );
         assert_eq!(c.sim.sessions, SessionsMode::Exchange);
@@ -626,7 +628,9 @@ mod tests {
         };
         let c = Config::resolve(f, None, o).unwrap();
         assert_eq!(
-            c.sim.start.map(|s| crate::ctp::sim::clock::date_string(s.day)),
+            c.sim
+                .start
+                .map(|s| crate::ctp::sim::clock::date_string(s.day)),
             Some("20261225".into())
         );
     }

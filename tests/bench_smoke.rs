@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::process::Command;
-
 fn bench(args: &[&str]) -> serde_json::Value {
     let out = common::webctp()
         .arg("bench")

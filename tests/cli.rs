@@ -3,7 +3,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -252,10 +252,7 @@ fn exec_usage_errors_exit_2() {
     }
     let out = common::webctp().args(["exec"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = common::webctp()
-        .args(["--help"])
-        .output()
-        .unwrap();
+    let out = common::webctp().args(["--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(
         help.contains("serve") && help.contains("exec") && help.contains("--config"),

@@ -220,6 +220,54 @@ fn released_td(gw: &Gateway) -> usize {
 }
 
 #[tokio::test]
+async fn gateway_paces_queries_against_the_librarys_flow_control() {
+    // The fake refuses a query within 1000 ms of the last one with -3, as CTP does; the
+    // gateway is told to pace at 10 ms, so it runs into the refusals and must retry.
+    let gw = Gateway::start(
+        "native-flow",
+        &[
+            ("FAKECTP_TICK_RATE", "0"),
+            ("FAKECTP_QUERY_INTERVAL_MS", "1000"),
+            ("FAKECTP_LOG", "info"),
+        ],
+    );
+    let mut c = Client::connect(&gw.bin.td_url).await;
+    let login = c.td_login("u-flow", "123456").await;
+    assert_eq!(login["RspInfo"]["ErrorID"], 0, "{login}");
+    let queries = [
+        ("ReqQryTradingAccount", "TradingAccount"),
+        ("ReqQryInvestor", "Investor"),
+        ("ReqQryExchange", "Exchange"),
+    ];
+    // All at once, as a client may send them.
+    for (i, (q, _)) in queries.iter().enumerate() {
+        c.send(common::query(q, 20 + i as i64, json!({}))).await;
+    }
+    let mut answered = 0;
+    while answered < queries.len() {
+        let v = c
+            .recv_until(|v| {
+                v["RequestID"]
+                    .as_i64()
+                    .is_some_and(|r| (20..23).contains(&r))
+            })
+            .await;
+        // No flow-control code ever reaches the client.
+        assert_eq!(v["RspInfo"]["ErrorID"], 0, "{v}");
+        let (_, key) = queries[(v["RequestID"].as_i64().unwrap() - 20) as usize];
+        assert!(v[key].is_object(), "{v}");
+        if v["IsLast"] == true {
+            answered += 1;
+        }
+    }
+    // And the refusals did happen: the fake logged them.
+    eventually("the fake to report a refused query", || {
+        gw.bin.stderr().contains("query refused by flow control")
+    });
+    assert!(gw.bin.stderr().contains("code=-3"), "{}", gw.bin.stderr());
+}
+
+#[tokio::test]
 async fn trading_through_the_library() {
     let gw = Gateway::start(
         "native-td",

@@ -136,8 +136,7 @@ impl ApiState {
             return Err(-2);
         }
         let now = Instant::now();
-        if f
-            .last_accepted
+        if f.last_accepted
             .is_some_and(|t| now.duration_since(t) < limits.query_interval)
         {
             return Err(-3);

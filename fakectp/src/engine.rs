@@ -91,7 +91,11 @@ fn config() -> Result<SimConfig, String> {
         cfg.sessions = match m.trim() {
             "always" => SessionsMode::Always,
             "exchange" => SessionsMode::Exchange,
-            _ => return Err(format!("FAKECTP_SESSIONS={m:?}: expected always or exchange")),
+            _ => {
+                return Err(format!(
+                    "FAKECTP_SESSIONS={m:?}: expected always or exchange"
+                ));
+            }
         };
     }
     Ok(cfg)

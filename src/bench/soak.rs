@@ -10,8 +10,8 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::gateway::GatewayProcess;
-use super::stats::proc_stats;
 use super::md::BENCH_DAY;
+use super::stats::proc_stats;
 use crate::ctp::sim::instruments::main_contracts_on;
 use crate::ctp::sim::rng::Rng;
 

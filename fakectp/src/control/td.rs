@@ -33,7 +33,9 @@ fn with<T: Copy>(
 /// front is down), after the library's own checks (see the crate docs): malformed
 /// requests get `OnRspError`, queries obey the flow control.
 pub fn request(this: *mut CThostFtdcTraderApi, req: TdRequest, nRequestID: c_int) -> c_int {
-    with(this, -1, |s| send(s, &req, nRequestID, engine::flow_limits()))
+    with(this, -1, |s| {
+        send(s, &req, nRequestID, engine::flow_limits())
+    })
 }
 
 fn send(s: &ApiState, req: &TdRequest, rid: c_int, limits: engine::FlowLimits) -> c_int {

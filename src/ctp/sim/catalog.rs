@@ -69,7 +69,9 @@ impl Exchange {
                         },
                     ));
                 }
-                self.audit.net.remove(&(account.user_id.clone(), key.0, key.1));
+                self.audit
+                    .net
+                    .remove(&(account.user_id.clone(), key.0, key.1));
             }
             account.pre_margin = account.curr_margin();
         }
@@ -227,7 +229,10 @@ mod tests {
         // The new month starts at the price of the furthest one listed before.
         let rb2711 = ex.instruments.index_of("rb2711").unwrap();
         let rb2712 = ex.instruments.index_of("rb2712").unwrap();
-        assert_eq!(ex.quotes[rb2712].pre_settlement, ex.quotes[rb2711].pre_settlement);
+        assert_eq!(
+            ex.quotes[rb2712].pre_settlement,
+            ex.quotes[rb2711].pre_settlement
+        );
     }
 
     #[test]
@@ -242,7 +247,10 @@ mod tests {
             for (i, s) in ex.instruments.listed() {
                 if s.product == product {
                     let o = s.option.as_ref().unwrap();
-                    chains.entry((o.underlying, s.delivery_month)).or_default().push(i);
+                    chains
+                        .entry((o.underlying, s.delivery_month))
+                        .or_default()
+                        .push(i);
                 }
             }
             assert!(chains.len() >= 3, "{product}: {} months", chains.len());

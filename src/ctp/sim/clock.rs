@@ -20,7 +20,7 @@ const OFFSET_MS: i64 = 8 * 3600 * 1000;
 impl BeijingTime {
     /// Now.
     pub fn now() -> BeijingTime {
-            BeijingTime::from_unix_ms(unix_ms())
+        BeijingTime::from_unix_ms(unix_ms())
     }
 
     /// The Beijing time of a Unix timestamp in milliseconds.
@@ -85,7 +85,10 @@ impl StartAt {
                 if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.len() != 2) {
                     return None;
                 }
-                let n: Vec<u32> = parts.iter().map(|p| p.parse().ok()).collect::<Option<_>>()?;
+                let n: Vec<u32> = parts
+                    .iter()
+                    .map(|p| p.parse().ok())
+                    .collect::<Option<_>>()?;
                 let (h, m, sec) = (n[0], n[1], n.get(2).copied().unwrap_or(0));
                 if h > 23 || m > 59 || sec > 59 {
                     return None;
@@ -122,8 +125,7 @@ impl SimClock {
         let target_ms_of_day = start
             .second_of_day
             .map_or(wall_ms_of_day, |s| i64::from(s) * 1000);
-        let offset_ms =
-            (start.day - wall.day) * 86_400_000 + (target_ms_of_day - wall_ms_of_day);
+        let offset_ms = (start.day - wall.day) * 86_400_000 + (target_ms_of_day - wall_ms_of_day);
         SimClock { offset_ms }
     }
 
@@ -256,16 +258,28 @@ mod tests {
             StartAt::parse("2026-11-25T22:20:05").unwrap().second_of_day,
             Some(80405)
         );
-        for bad in ["2026-02-30", "2026-13-01", "yesterday", "2026-11-25 25:00", "2026-1-5"] {
+        for bad in [
+            "2026-02-30",
+            "2026-13-01",
+            "yesterday",
+            "2026-11-25 25:00",
+            "2026-1-5",
+        ] {
             assert!(StartAt::parse(bad).is_none(), "{bad}");
         }
         // 2026-11-24 01:00 UTC is 09:00 in Beijing; a clock started at 22:20 on the 25th.
         let c = SimClock::starting_at(t, 1_795_482_000_000);
         let then = BeijingTime::from_unix_ms(1_795_482_000_000 + c.offset_ms);
-        assert_eq!((then.date(), then.time()), ("20261125".into(), "22:20:00".into()));
+        assert_eq!(
+            (then.date(), then.time()),
+            ("20261125".into(), "22:20:00".into())
+        );
         // A date alone keeps the time of day.
         let c = SimClock::starting_at(s, 1_795_482_000_000);
         let then = BeijingTime::from_unix_ms(1_795_482_000_000 + c.offset_ms);
-        assert_eq!((then.date(), then.time()), ("20251203".into(), "09:00:00".into()));
+        assert_eq!(
+            (then.date(), then.time()),
+            ("20251203".into(), "09:00:00".into())
+        );
     }
 }

@@ -302,9 +302,7 @@ impl InstrumentTable {
             .specs
             .iter()
             .enumerate()
-            .filter(|(i, s)| {
-                self.listed[*i] && s.option.is_none() && s.product == p.id
-            })
+            .filter(|(i, s)| self.listed[*i] && s.option.is_none() && s.product == p.id)
             .max_by_key(|(_, s)| month_index(i64::from(s.delivery_year), s.delivery_month as u32));
         let (base, from) = match sibling {
             Some((i, s)) => (
@@ -376,7 +374,8 @@ impl InstrumentTable {
                                 vol: o.vol,
                                 rate,
                             };
-                            let spec = option_spec(p, pi, &underlying, terms, om, &id, premium, day);
+                            let spec =
+                                option_spec(p, pi, &underlying, terms, om, &id, premium, day);
                             self.push(spec)
                         }
                     };
@@ -400,7 +399,10 @@ impl InstrumentTable {
         let pi = self.products.product_index(code)?;
         let p = self.products.products[pi].clone();
         let (y, m) = match digits.len() {
-            4 => (2000 + digits[..2].parse::<i64>().ok()?, digits[2..].parse::<u32>().ok()?),
+            4 => (
+                2000 + digits[..2].parse::<i64>().ok()?,
+                digits[2..].parse::<u32>().ok()?,
+            ),
             3 => {
                 // One year digit: the year of that decade nearest the table's day.
                 let (today, _, _) = super::clock::ymd(self.day);
@@ -551,7 +553,9 @@ mod tests {
 
     fn table_on(day: &str) -> InstrumentTable {
         let mut t = InstrumentTable::new(ProductTable::embedded());
-        t.list_for(parse_date(day).unwrap(), &|_| unreachable!("a new table has no prices"));
+        t.list_for(parse_date(day).unwrap(), &|_| {
+            unreachable!("a new table has no prices")
+        });
         t
     }
 
@@ -571,7 +575,11 @@ mod tests {
             assert!(s.on_tick(s.pre_settlement), "{} {}", s.id, s.pre_settlement);
             let (up, down) = s.limits();
             assert!(s.on_tick(up) && s.on_tick(down), "{}", s.id);
-            assert!(up > s.pre_settlement && down <= s.pre_settlement, "{}", s.id);
+            assert!(
+                up > s.pre_settlement && down <= s.pre_settlement,
+                "{}",
+                s.id
+            );
         }
     }
 

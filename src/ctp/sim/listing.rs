@@ -252,7 +252,9 @@ mod tests {
         let m = listed(&t, "m", "20261125");
         assert_eq!(
             codes(&m),
-            ["m2612", "m2701", "m2703", "m2705", "m2707", "m2708", "m2709", "m2711"]
+            [
+                "m2612", "m2701", "m2703", "m2705", "m2707", "m2708", "m2709", "m2711"
+            ]
         );
         // January 2027: Jan 1 closed; the 10th trading day is Friday the 15th.
         assert_eq!(m[1].1, "20270115");
@@ -308,7 +310,9 @@ mod tests {
         let au = listed(&t, "au", "20251203");
         assert_eq!(
             codes(&au),
-            ["au2512", "au2601", "au2602", "au2604", "au2606", "au2608", "au2610", "au2612"]
+            [
+                "au2512", "au2601", "au2602", "au2604", "au2606", "au2608", "au2610", "au2612"
+            ]
         );
     }
 
@@ -338,7 +342,7 @@ mod tests {
         let fut = contracts_of(&t, i, day);
         let io: Vec<_> = option_months(&t, i, &fut, day)
             .iter()
-            .map(|o| (o.year * 100 + i64::from(o.month)))
+            .map(|o| o.year * 100 + i64::from(o.month))
             .collect();
         assert_eq!(io, [202612, 202701, 202702, 202703, 202706, 202709]);
     }

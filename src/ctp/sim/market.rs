@@ -59,7 +59,8 @@ impl Quote {
         let last = start
             .filter(|p| p.is_finite() && *p > lower && *p < upper)
             .map_or(pre_settlement, |p| spec.round_to_tick(p));
-        let pre_close = spec.round_to_tick(pre_settlement + spec.price_tick * rng.range(-3, 3) as f64)
+        let pre_close = spec
+            .round_to_tick(pre_settlement + spec.price_tick * rng.range(-3, 3) as f64)
             .max(lower);
         let open_interest = spec.open_interest;
         let mut q = Quote {
@@ -163,8 +164,7 @@ impl Quote {
             return self.step(rng);
         };
         let t = options::years_to(o.expiry, today);
-        let (call, put) =
-            options::quote_pair(f, o.strike, t, o.vol, o.rate, self.spec.price_tick);
+        let (call, put) = options::quote_pair(f, o.strike, t, o.vol, o.rate, self.spec.price_tick);
         let price = if o.call { call } else { put };
         self.last = self.spec.round_to_tick(self.clamp(price));
         if rng.unit() < 0.3 {
@@ -317,7 +317,11 @@ mod tests {
     fn walk_stays_on_ticks_and_inside_limits() {
         let mut rng = Rng::new(7);
         let table = seed_table();
-        for (_, spec) in table.listed().filter(|(_, s)| s.option.is_none()).step_by(7) {
+        for (_, spec) in table
+            .listed()
+            .filter(|(_, s)| s.option.is_none())
+            .step_by(7)
+        {
             let mut q = Quote::new(spec.clone(), spec.pre_settlement, None, &mut rng);
             for _ in 0..5000 {
                 q.step(&mut rng);

@@ -138,7 +138,10 @@ impl SimCore {
     }
 
     fn watch_generation(&self) -> u64 {
-        self.watch.lock().unwrap_or_else(|e| e.into_inner()).generation
+        self.watch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .generation
     }
 
     /// The instruments the market thread steps, ascending: those subscribed to (and
@@ -305,9 +308,9 @@ impl SimBackend {
     pub fn start(config: SimConfig, data_dir: &Path) -> Result<SimBackend, BackendError> {
         let dir = data_dir.join("sim");
         let products = match &config.products {
-            Some(path) => Arc::new(
-                ProductTable::load(path).map_err(|e| BackendError(e.to_string()))?,
-            ),
+            Some(path) => {
+                Arc::new(ProductTable::load(path).map_err(|e| BackendError(e.to_string()))?)
+            }
             None => ProductTable::embedded(),
         };
         let clock = config.start.map_or_else(SimClock::wall, SimClock::starting);
@@ -432,9 +435,7 @@ impl SimBackend {
         let calendar = &ex.instruments.products().calendar;
         let next = clock::parse_date(&ex.trading_day)
             .map(|d| clock::date_string(calendar.after(d)))
-            .unwrap_or_else(|| {
-                clock::date_string(calendar.trading_day_at(&self.core.clock.now()))
-            });
+            .unwrap_or_else(|| clock::date_string(calendar.trading_day_at(&self.core.clock.now())));
         self.core.roll(&mut ex, &next);
         drop(ex);
         self.core.ledger.flush();
@@ -529,7 +530,10 @@ impl Backend for SimBackend {
         let clock = if self.core.clock.is_wall() {
             String::new()
         } else {
-            format!(", clock started at Sim.StartDate ({})", self.core.clock.now().date())
+            format!(
+                ", clock started at Sim.StartDate ({})",
+                self.core.clock.now().date()
+            )
         };
         Some(format!(
             "sim sessions: {}; trading day {}, {listed} contracts listed{clock}",
@@ -641,11 +645,18 @@ impl MdSession for SimMdSession {
         let Some(core) = self.core() else { return -1 };
         let found: Vec<Option<usize>> = {
             let ex = core.exchange.lock().unwrap_or_else(|e| e.into_inner());
-            ids.iter().map(|id| ex.instruments.listed_index(id)).collect()
+            ids.iter()
+                .map(|id| ex.instruments.listed_index(id))
+                .collect()
         };
         let added: Vec<usize> = {
             let mut subs = self.subscribed.lock().unwrap_or_else(|e| e.into_inner());
-            found.iter().flatten().filter(|i| subs.insert(**i)).copied().collect()
+            found
+                .iter()
+                .flatten()
+                .filter(|i| subs.insert(**i))
+                .copied()
+                .collect()
         };
         core.watch(added, true);
         let unknown: HashSet<&str> = ids

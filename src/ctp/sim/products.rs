@@ -324,12 +324,12 @@ impl StrikeSteps {
         let mut out = Vec::new();
         for part in text.split(',') {
             let words: Vec<&str> = part.split_whitespace().collect();
-            let band = match words.as_slice() {
+            let band: (f64, Option<f64>) = match words.as_slice() {
                 [step, "below", bound] => (step.parse().ok()?, Some(bound.parse().ok()?)),
                 [step] => (step.parse().ok()?, None),
                 _ => return None,
             };
-            if !(band.0 > 0.0) {
+            if band.0 <= 0.0 || band.0.is_nan() {
                 return None;
             }
             out.push(band);
@@ -484,7 +484,7 @@ fn listing(l: Option<FileListing>, what: &str) -> Result<Listing, TableError> {
         next: None,
     });
     match (l.window, l.next) {
-        (Some(w), None) if w >= 1 && w <= 60 && l.consecutive <= w => {}
+        (Some(w), None) if (1..=60).contains(&w) && l.consecutive <= w => {}
         (None, Some(n)) if n + l.consecutive >= 1 && n + l.consecutive <= 24 => {}
         _ => {
             return Err(invalid(format!(
@@ -576,7 +576,10 @@ impl ProductTable {
                 ))
             })?;
             let last = LastDay::parse(&e.last_day).ok_or_else(|| {
-                invalid(format!("exchange {id}: LastDay `{}` is not a rule", e.last_day))
+                invalid(format!(
+                    "exchange {id}: LastDay `{}` is not a rule",
+                    e.last_day
+                ))
             })?;
             check_template(&e.code, &["{product}"], &format!("exchange {id}"))?;
             defaults.insert(id, (last, session(&e.day, id)?, e.code.clone()));
@@ -746,7 +749,11 @@ mod tests {
     #[test]
     fn the_built_in_table_parses_with_about_ninety_products_on_six_exchanges() {
         let t = ProductTable::parse(EMBEDDED).unwrap();
-        assert!((85..=100).contains(&t.products.len()), "{}", t.products.len());
+        assert!(
+            (85..=100).contains(&t.products.len()),
+            "{}",
+            t.products.len()
+        );
         for ex in EXCHANGE_IDS {
             assert!(t.products.iter().any(|p| p.exchange == ex), "{ex}");
         }
@@ -765,13 +772,7 @@ mod tests {
         assert_eq!(p("15th"), DayRule::Date(15));
         assert_eq!(p("10th trading day"), DayRule::TradingDay(10));
         assert_eq!(p("4th last trading day"), DayRule::TradingDayFromEnd(4));
-        assert_eq!(
-            p("3rd Friday"),
-            DayRule::Weekday {
-                n: 3,
-                weekday: 4
-            }
-        );
+        assert_eq!(p("3rd Friday"), DayRule::Weekday { n: 3, weekday: 4 });
         assert_eq!(p("last Monday"), DayRule::LastWeekday(0));
         let prev = LastDay::parse("last trading day of previous month").unwrap();
         assert!(prev.previous_month);
@@ -780,11 +781,20 @@ mod tests {
             p("3rd last trading day on or before the 15th"),
             DayRule::TradingDayFromEndBefore { n: 3, date: 15 }
         );
-        for bad in ["", "15", "tenth trading day", "3rd Sunday", "0th trading day"] {
+        for bad in [
+            "",
+            "15",
+            "tenth trading day",
+            "3rd Sunday",
+            "0th trading day",
+        ] {
             assert!(LastDay::parse(bad).is_none(), "{bad}");
         }
         let s = StrikeSteps::parse("25 below 2000, 50 below 5000, 100").unwrap();
-        assert_eq!((s.step_at(1999.0), s.step_at(2000.0), s.step_at(9000.0)), (25.0, 50.0, 100.0));
+        assert_eq!(
+            (s.step_at(1999.0), s.step_at(2000.0), s.step_at(9000.0)),
+            (25.0, 50.0, 100.0)
+        );
         assert!(StrikeSteps::parse("25 below 2000").is_none());
         assert_eq!(add_months(2026, 12, 1), (2027, 1));
         assert_eq!(add_months(2026, 1, -1), (2025, 12));

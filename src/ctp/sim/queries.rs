@@ -383,11 +383,7 @@ pub fn exchange_margin_rates(ex: &Exchange, q: &QryExchangeMarginRate) -> Vec<Bo
 }
 
 /// ReqQryInstrumentCommissionRate.
-pub fn commission_rates(
-    ex: &Exchange,
-    user: &str,
-    q: &QryInstrumentCommissionRate,
-) -> Vec<Body> {
+pub fn commission_rates(ex: &Exchange, user: &str, q: &QryInstrumentCommissionRate) -> Vec<Body> {
     selected(ex, &q.InstrumentID, &q.ExchangeID)
         .map(|s| {
             Body::from(InstrumentCommissionRate {
@@ -550,7 +546,9 @@ pub fn products(ex: &Exchange, q: &QryProduct) -> Vec<Body> {
     futures
         .chain(options)
         .filter(|(p, _)| matches(&q.ExchangeID, p.exchange))
-        .filter(|(_, opt)| !q.ProductClass.is_set() || q.ProductClass.0 == if *opt { b'2' } else { b'1' })
+        .filter(|(_, opt)| {
+            !q.ProductClass.is_set() || q.ProductClass.0 == if *opt { b'2' } else { b'1' }
+        })
         .filter_map(|(p, opt)| {
             let (id, name, multiple, tick) = match (&p.options, opt) {
                 (Some(o), true) => (o.id.clone(), format!("{}期权", p.name), o.multiple, o.tick),

@@ -32,7 +32,12 @@ impl SessionsMode {
 }
 
 /// Whether product `product` (an index into the table) trades at `now`.
-pub fn is_open(mode: SessionsMode, table: &ProductTable, product: usize, now: &BeijingTime) -> bool {
+pub fn is_open(
+    mode: SessionsMode,
+    table: &ProductTable,
+    product: usize,
+    now: &BeijingTime,
+) -> bool {
     if mode == SessionsMode::Always {
         return true;
     }
@@ -85,13 +90,23 @@ mod tests {
     fn at_22_20_rebar_trades_and_index_futures_do_not() {
         let t = ProductTable::parse(EMBEDDED).unwrap();
         let open = |p: &str, when: &BeijingTime| {
-            is_open(SessionsMode::Exchange, &t, t.product_index(p).unwrap(), when)
+            is_open(
+                SessionsMode::Exchange,
+                &t,
+                t.product_index(p).unwrap(),
+                when,
+            )
         };
         // Wednesday 2026-11-25, 22:20 Beijing time.
         let night = at("20261125", 22, 20);
         assert!(open("rb", &night));
         assert!(!open("IF", &night));
-        assert!(is_open(SessionsMode::Always, &t, t.product_index("IF").unwrap(), &night));
+        assert!(is_open(
+            SessionsMode::Always,
+            &t,
+            t.product_index("IF").unwrap(),
+            &night
+        ));
         // rb's night ends at 23:00; gold trades until 02:30 the next morning.
         assert!(!open("rb", &at("20261125", 23, 0)));
         assert!(open("au", &at("20261126", 2, 29)));

@@ -462,9 +462,13 @@ impl SimTdSession {
                     .map(|a| Body::from(queries::trading_account(ex, a)));
                 self.answer_all(out, rsp, key, body.into_iter().collect(), rid);
             }
-            TdRequest::ReqQryInvestor(_) => {
-                self.answer_all(out, rsp, key, vec![queries::investor(user, now).into()], rid)
-            }
+            TdRequest::ReqQryInvestor(_) => self.answer_all(
+                out,
+                rsp,
+                key,
+                vec![queries::investor(user, now).into()],
+                rid,
+            ),
             TdRequest::ReqQryTradingCode(q) => {
                 self.answer_all(out, rsp, key, queries::trading_codes(user, q), rid)
             }

@@ -31,10 +31,10 @@ impl Schedule {
     fn set_active(&mut self, active: &[usize], now: Instant, interval: Duration) {
         self.next.retain(|i, _| active.binary_search(i).is_ok());
         for &i in active {
-            if !self.next.contains_key(&i) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.next.entry(i) {
                 let spread = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) % 1000;
                 let at = now + interval.mul_f64(spread as f64 / 1000.0);
-                self.next.insert(i, at);
+                slot.insert(at);
                 self.heap.push(Reverse((at, i)));
             }
         }
