@@ -266,16 +266,22 @@ impl InstrumentTable {
             let contracts = listing::contracts_of(&products, pi, day);
             let main = listing::main_month(&contracts);
             let mut listed_here = Vec::new();
+            // The furthest contract of this product that was already listed: new months
+            // continue the curve from its price.
+            let mut known: Option<(usize, i64)> = None;
             for c in &contracts {
                 let id = product.code_for(c.year, c.month);
                 let i = match self.index_of(&id) {
                     Some(i) => i,
                     None => {
-                        let price = self.new_contract_price(product, c, main, &last);
+                        let price = new_contract_price(product, c, main, known, |i| last.of(self, i));
                         let spec = future_spec(product, pi, c, &id, price);
                         self.push(spec)
                     }
                 };
+                if i < last.before {
+                    known = Some((i, month_index(c.year, c.month)));
+                }
                 self.listed[i] = true;
                 self.weight[i] = c.weight;
                 listed_here.push(i);
@@ -285,38 +291,6 @@ impl InstrumentTable {
             }
         }
         (before..self.specs.len()).collect()
-    }
-
-    /// The starting price of a newly listed futures contract: the price of the latest
-    /// month already listed (moved along the product's carry), else the table's level.
-    fn new_contract_price(
-        &self,
-        p: &Product,
-        c: &Contract,
-        main: Option<(i64, u32)>,
-        last: &Prices<'_>,
-    ) -> f64 {
-        let month_index = |y: i64, m: u32| y * 12 + i64::from(m);
-        let target = month_index(c.year, c.month);
-        let sibling = self
-            .specs
-            .iter()
-            .enumerate()
-            .filter(|(i, s)| self.listed[*i] && s.option.is_none() && s.product == p.id)
-            .max_by_key(|(_, s)| month_index(i64::from(s.delivery_year), s.delivery_month as u32));
-        let (base, from) = match sibling {
-            Some((i, s)) => (
-                last.of(self, i),
-                month_index(i64::from(s.delivery_year), s.delivery_month as u32),
-            ),
-            None => {
-                let (y, m) = main.unwrap_or((c.year, c.month));
-                (p.price, month_index(y, m))
-            }
-        };
-        let price = base * (1.0 + p.carry * (target - from) as f64);
-        let ticks = (price / p.tick).round().max(1.0);
-        round_decimals(ticks * p.tick, decimals_of(p.tick))
     }
 
     fn list_options(
@@ -444,6 +418,33 @@ pub fn main_contracts_on(day: &str) -> Vec<String> {
             Some(table.products[i].code_for(y, m))
         })
         .collect()
+}
+
+fn month_index(y: i64, m: u32) -> i64 {
+    y * 12 + i64::from(m)
+}
+
+/// The starting price of a newly listed futures contract: the price of the furthest
+/// month already listed (`known`, moved along the product's carry), else the table's
+/// level for the main month.
+fn new_contract_price(
+    p: &Product,
+    c: &Contract,
+    main: Option<(i64, u32)>,
+    known: Option<(usize, i64)>,
+    last: impl Fn(usize) -> f64,
+) -> f64 {
+    let target = month_index(c.year, c.month);
+    let (base, from) = match known {
+        Some((i, month)) => (last(i), month),
+        None => {
+            let (y, m) = main.unwrap_or((c.year, c.month));
+            (p.price, month_index(y, m))
+        }
+    };
+    let price = base * (1.0 + p.carry * (target - from) as f64);
+    let ticks = (price / p.tick).round().max(1.0);
+    round_decimals(ticks * p.tick, decimals_of(p.tick))
 }
 
 /// Current prices while listing: `last` for what the table held before, the listing

@@ -73,13 +73,21 @@ pub fn months_from(listing: &Listing, allowed: &[bool; 12], base: (i64, u32)) ->
 /// The day contract month `ym` first traded: the trading day after the last trading
 /// day of the latest base month under which it was not yet listed.
 fn first_day(p: &Product, cal: &Calendar, ym: (i64, u32)) -> i64 {
-    for back in 1..=72 {
-        let b = add_months(ym.0, ym.1, -back);
-        if !months_from(&p.listing, &p.months, b).contains(&ym) {
-            return cal.after(p.last_day.resolve(cal, b.0, b.1));
-        }
-    }
-    cal.after(p.last_day.resolve(cal, ym.0 - 6, ym.1))
+    let l = &p.listing;
+    let back = match l.window {
+        // Listed while it is within the consecutive months, or (an allowed month)
+        // within the window: first under the base that many months earlier.
+        Some(w) if p.months[ym.1 as usize - 1] => i64::from(w.max(l.consecutive)),
+        Some(_) => i64::from(l.consecutive).max(1),
+        None => (1..=72)
+            .find(|&back| {
+                let b = add_months(ym.0, ym.1, -back);
+                !months_from(l, &p.months, b).contains(&ym)
+            })
+            .unwrap_or(72),
+    };
+    let b = add_months(ym.0, ym.1, -back);
+    cal.after(p.last_day.resolve(cal, b.0, b.1))
 }
 
 /// The futures contracts of product `index` listed on `day`, nearest first.
@@ -314,6 +322,25 @@ mod tests {
                 "au2512", "au2601", "au2602", "au2604", "au2606", "au2608", "au2610", "au2612"
             ]
         );
+    }
+
+    #[test]
+    fn first_days_agree_with_walking_the_bases_back() {
+        let t = ProductTable::parse(EMBEDDED).unwrap();
+        for p in &t.products {
+            for m in 0..24 {
+                let ym = add_months(2026, 1, m);
+                if !p.months[ym.1 as usize - 1] && p.listing.consecutive == 0 {
+                    continue; // never listed
+                }
+                let brute = (1..=72)
+                    .map(|back| add_months(ym.0, ym.1, -back))
+                    .find(|b| !months_from(&p.listing, &p.months, *b).contains(&ym))
+                    .unwrap();
+                let want = t.calendar.after(p.last_day.resolve(&t.calendar, brute.0, brute.1));
+                assert_eq!(first_day(p, &t.calendar, ym), want, "{} {ym:?}", p.id);
+            }
+        }
     }
 
     #[test]

@@ -318,6 +318,7 @@ impl SimBackend {
             Ledger::open(&dir, config.durability).map_err(|e| BackendError(e.to_string()))?;
         let started = Instant::now();
         let mut ex = rebuild(&replay.records, config.seed, products, &clock)?;
+        let listed_in = started.elapsed();
         ex.sessions = config.sessions;
         if let Some(start) = config.start
             && clock::parse_date(&ex.trading_day).is_some_and(|d| d > start.day + 7)
@@ -382,6 +383,7 @@ impl SimBackend {
             trading_day = %ex.trading_day,
             listed = ex.instruments.listed().count(),
             sessions = config.sessions.describe(),
+            ?listed_in,
             "sim exchange open"
         );
         let core = Arc::new(SimCore {
