@@ -100,7 +100,16 @@ fn first_order_id(lines: &[String]) -> String {
 fn repl_session_logs_in_subscribes_trades_and_cancels() {
     let dir = TempDir::new("repl");
     let mut r = Repl::start(&dir, &["--no-server"]);
-    r.expect("type `help`");
+    // The banner says which sessions mode runs and the sim's day.
+    let banner = r.expect("type `help`");
+    assert!(
+        banner.iter().any(|l| l.contains("sim sessions: always")),
+        "{banner:?}"
+    );
+    assert!(
+        banner.iter().any(|l| l.contains("Sim.StartDate 20251203")),
+        "{banner:?}"
+    );
     r.send("login");
     r.expect("logged in as repl-user");
     r.send("sub rb2605 au2602");

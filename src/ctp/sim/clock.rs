@@ -133,11 +133,6 @@ impl SimClock {
     pub fn now(&self) -> BeijingTime {
         BeijingTime::from_unix_ms(unix_ms() + self.offset_ms)
     }
-
-    /// Whether this clock is the wall clock.
-    pub fn is_wall(&self) -> bool {
-        self.offset_ms == 0
-    }
 }
 
 fn unix_ms() -> i64 {

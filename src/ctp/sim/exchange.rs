@@ -338,6 +338,11 @@ impl Exchange {
 
     fn apply_insert(&mut self, r: &InsertRecord) -> Vec<Push> {
         let Some(inst) = self.resolve_instrument(&r.instrument) else {
+            self.audit.mismatches.push(format!(
+                "order {} is for {}, which the product table does not list",
+                r.sys_id.trim(),
+                r.instrument
+            ));
             return Vec::new();
         };
         let spec = self.instruments.get(inst).clone();

@@ -274,7 +274,8 @@ impl InstrumentTable {
                 let i = match self.index_of(&id) {
                     Some(i) => i,
                     None => {
-                        let price = new_contract_price(product, c, main, known, |i| last.of(self, i));
+                        let price =
+                            new_contract_price(product, c, main, known, |i| last.of(self, i));
                         let spec = future_spec(product, pi, c, &id, price);
                         self.push(spec)
                     }

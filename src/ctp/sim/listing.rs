@@ -337,7 +337,9 @@ mod tests {
                     .map(|back| add_months(ym.0, ym.1, -back))
                     .find(|b| !months_from(&p.listing, &p.months, *b).contains(&ym))
                     .unwrap();
-                let want = t.calendar.after(p.last_day.resolve(&t.calendar, brute.0, brute.1));
+                let want = t
+                    .calendar
+                    .after(p.last_day.resolve(&t.calendar, brute.0, brute.1));
                 assert_eq!(first_day(p, &t.calendar, ym), want, "{} {ym:?}", p.id);
             }
         }

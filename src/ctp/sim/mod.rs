@@ -529,16 +529,16 @@ impl Backend for SimBackend {
     fn describe(&self) -> Option<String> {
         let ex = self.core.exchange.lock().unwrap_or_else(|e| e.into_inner());
         let listed = ex.instruments.listed().count();
-        let clock = if self.core.clock.is_wall() {
-            String::new()
-        } else {
-            format!(
-                ", clock started at Sim.StartDate ({})",
-                self.core.clock.now().date()
-            )
+        let clock = match self.core.config.start {
+            Some(start) => format!(
+                " (clock from Sim.StartDate {})",
+                clock::date_string(start.day)
+            ),
+            None => String::new(),
         };
+        // Two short lines: the terminal may be 80 columns wide.
         Some(format!(
-            "sim sessions: {}; trading day {}, {listed} contracts listed{clock}",
+            "sim sessions: {}\ntrading day {}, {listed} contracts listed{clock}",
             self.core.config.sessions.describe(),
             ex.trading_day
         ))
