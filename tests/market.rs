@@ -252,3 +252,36 @@ async fn at_22_20_in_exchange_sessions_rebar_ticks_and_index_futures_do_not() {
         .await;
     assert_eq!(refused["RspInfo"]["ErrorID"], 162, "{refused}");
 }
+
+/// `webctp exec <args>` on `date` with the data in `dir`: (exit code, stdout).
+fn exec_on(dir: &common::TempDir, date: &str, args: &[&str]) -> (i32, String) {
+    let out = common::webctp()
+        .args(["--data-dir", dir.path().to_str().unwrap(), "exec"])
+        .args(args)
+        .env("WEBCTP_SIM_START_DATE", date)
+        .env("WEBCTP_USER", "holder")
+        .env("WEBCTP_PASSWORD", "123456")
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn a_position_held_past_its_expiry_is_settled_and_the_journal_still_replays() {
+    let dir = common::TempDir::new("expiry");
+    let (code, out) = exec_on(&dir, "2025-12-03", &["buy", "au2602", "1"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("AllTraded"), "{out}");
+    // A year later the sim rolls to the new day: au2602 expired in February.
+    let (code, out) = exec_on(&dir, "2026-11-25", &["positions", "--json"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("au2602"), "{out}");
+    let (code, out) = exec_on(&dir, "2026-11-25", &["settlement"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Expired: au2602"), "{out}");
+    // The journal (written on two days, across the expiry) replays and checks out.
+    let (code, out) = exec_on(&dir, "2026-11-25", &["account"]);
+    assert_eq!(code, 0, "{out}");
+}
