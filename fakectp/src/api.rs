@@ -151,6 +151,21 @@ impl ApiState {
         lock(&self.flow).pending.remove(&request_id);
     }
 
+    /// An object already connected to `session`, and the receiving end of its
+    /// callback queue (for unit tests, without a callback thread).
+    #[cfg(test)]
+    pub fn connected_for_test(
+        session: Arc<dyn TdSession>,
+    ) -> (Arc<ApiState>, mpsc::Receiver<Event>) {
+        let s = ApiState::new(Kind::Td);
+        *lock(&s.session) = Session::Td(session);
+        let rx = lock(&s.rx).take();
+        match rx {
+            Some(rx) => (Arc::new(s), rx),
+            None => unreachable!("a new object has its receiver"),
+        }
+    }
+
     /// Notes an answer on its way to the client: a query's last answer ends it.
     pub fn answered(&self, reply: &Reply) {
         if reply.is_last
