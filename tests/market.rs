@@ -187,6 +187,18 @@ async fn option_chains_bracket_the_underlying_are_monotone_and_keep_parity() {
             }
         }
     }
+    // Open interest is highest in the main contract (rb: January, then May, October).
+    let depth = c.ask("ReqQryDepthMarketData", 19, json!({})).await;
+    let main = depth
+        .iter()
+        .map(|m| &m["DepthMarketData"])
+        .filter(|d| d["InstrumentID"].as_str().unwrap().starts_with("rb"))
+        .max_by(|a, b| {
+            let oi = |d: &Value| d["OpenInterest"].as_f64().unwrap();
+            oi(a).total_cmp(&oi(b))
+        })
+        .unwrap();
+    assert_eq!(main["InstrumentID"], "rb2701");
     let products = c.ask("ReqQryProduct", 20, json!({})).await;
     let classes: Vec<&str> = products
         .iter()

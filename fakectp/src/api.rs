@@ -166,6 +166,11 @@ impl ApiState {
         }
     }
 
+    /// The front went away: unanswered queries are lost with it.
+    pub fn front_lost(&self) {
+        lock(&self.flow).pending.clear();
+    }
+
     /// Notes an answer on its way to the client: a query's last answer ends it.
     pub fn answered(&self, reply: &Reply) {
         if reply.is_last

@@ -31,6 +31,9 @@ fn deliver(state: &ApiState, event: Event) {
     if state.stopped.load(Ordering::Acquire) {
         return;
     }
+    if let Event::Front(FrontEvent::Disconnected { .. }) = &event {
+        state.front_lost();
+    }
     if let Event::Reply(r) = &event {
         state.answered(r);
         if r.msg_type == "RspUserLogin"
