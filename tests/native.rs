@@ -73,14 +73,10 @@ impl Gateway {
         let data = dir.path().join("data");
         let fake_data = dir.path().join("fake");
         let config = dir.path().join("webctp.yaml");
-        // The fake's query flow control defaults to CTP's one query per second; tests
-        // shorten it (and the gateway's pacing) to stay fast, unless they test it.
+        // The fake's query flow control is shortened by `common::webctp` (unless a test
+        // sets it); pace the gateway's queries quickly too, to keep tests short.
         std::fs::write(&config, "QueryInterval: 10\n").unwrap();
-        let mut env: Vec<(&str, &str)> = vec![
-            ("FAKECTP_DATA_DIR", fake_data.to_str().unwrap()),
-            ("FAKECTP_START_DATE", common::SEED_DAY),
-            ("FAKECTP_QUERY_INTERVAL_MS", "5"),
-        ];
+        let mut env: Vec<(&str, &str)> = vec![("FAKECTP_DATA_DIR", fake_data.to_str().unwrap())];
         env.extend_from_slice(fake_env);
         let bin = Binary::spawn(
             &[

@@ -30,12 +30,17 @@ fn sets_start_date(text: &str) -> bool {
 }
 
 /// `webctp` as a command, on the seed's day unless the caller sets
-/// `WEBCTP_SIM_START_DATE` (or a config file with `Sim.StartDate`) itself.
+/// `WEBCTP_SIM_START_DATE` (or a config file with `Sim.StartDate`) itself. When it
+/// loads the fake CTP library, that sim starts on the seed's day too, and the fake's
+/// query flow control (CTP's one query per second) is shortened to 5 ms so tests stay
+/// fast; a test of the flow control sets `FAKECTP_QUERY_INTERVAL_MS` itself.
 pub fn webctp() -> Command {
     let mut cmd = Command::new(binary_path());
     cmd.env_remove("WEBCTP_CONFIG")
         .env_remove("WEBCTP_SIM_SESSIONS")
-        .env("WEBCTP_SIM_START_DATE", SEED_DAY);
+        .env("WEBCTP_SIM_START_DATE", SEED_DAY)
+        .env("FAKECTP_START_DATE", SEED_DAY)
+        .env("FAKECTP_QUERY_INTERVAL_MS", "5");
     cmd
 }
 

@@ -6,10 +6,9 @@
 //! after a crash is exactly the state the clients were told about.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-
-use std::sync::Arc;
 
 use super::account::{
     Account, CloseFrom, CloseSplit, Lot, Position, PriceMarks, Side, digest_password,
