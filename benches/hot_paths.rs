@@ -6,7 +6,6 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
 use webctp::ctp::sim::clock::BeijingTime;
 use webctp::ctp::sim::exchange::{Exchange, Origin, Record};
-use webctp::ctp::sim::instruments::{INSTRUMENTS, index_of};
 use webctp::ctp::sim::market::Quote;
 use webctp::ctp::sim::rng::Rng;
 use webctp::gateway::md_hub::adjust_unset_prices;
@@ -16,8 +15,13 @@ use webctp::protocol::{CtpChar, Endpoint, Reply, parse};
 
 fn depth() -> webctp::protocol::fields::DepthMarketData {
     let mut rng = Rng::new(1);
-    let spec = &INSTRUMENTS[index_of("rb2605").unwrap_or(0)];
-    let mut q = Quote::new(spec, spec.pre_settlement, None, &mut rng);
+    let ex = Exchange::new("20251203".into(), Rng::new(1));
+    let spec = ex
+        .instruments
+        .find("rb2605")
+        .cloned()
+        .unwrap_or_else(|| ex.instruments.get(0).clone());
+    let mut q = Quote::new(spec.clone(), spec.pre_settlement, None, &mut rng);
     for _ in 0..100 {
         q.step(&mut rng);
     }
@@ -120,17 +124,17 @@ fn dispatch(c: &mut Criterion) {
 
 fn matching(c: &mut Criterion) {
     let fresh = || {
-        let mut ex = Exchange::new("20261124".into(), Rng::new(5));
+        let mut ex = Exchange::new("20251203".into(), Rng::new(5));
         ex.open_account("u1", "pw", 1e12);
         ex.apply(&Record::Confirm {
             user: "u1".into(),
-            day: "20261124".into(),
-            date: "20261124".into(),
+            day: "20251203".into(),
+            date: "20251203".into(),
             time: "09:00:00".into(),
         });
         ex
     };
-    let i = index_of("m2605").unwrap_or(0);
+    let i = fresh().instruments.index_of("m2605").unwrap_or(0);
     let now = BeijingTime::now();
     let mut n = 0u64;
     c.bench_function("sim: validate, accept and match a crossing order", |b| {

@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::ctp::sim::clock::StartAt;
+pub use crate::ctp::sim::sessions::SessionsMode;
+
 /// Which implementation of the CTP interfaces the gateway drives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -133,6 +136,17 @@ pub struct SimFileConfig {
     /// trail) or `delete`. Start-up never reads closed days either way.
     #[serde(rename = "ClosedJournals")]
     pub closed_journals: Option<ClosedJournals>,
+    /// Start the sim's clock on this date (`2025-12-03`) or moment (`2026-11-25 22:20`);
+    /// it then runs at the normal pace. Default: today.
+    #[serde(rename = "StartDate")]
+    pub start_date: Option<String>,
+    /// `always` (default): ticks and trading around the clock, like SimNow 7x24.
+    /// `exchange`: each product only in its own day and night sessions.
+    #[serde(rename = "Sessions")]
+    pub sessions: Option<SessionsMode>,
+    /// A product table to use instead of the built-in one (see config/products.yaml).
+    #[serde(rename = "Products")]
+    pub products: Option<PathBuf>,
 }
 
 /// What to do with closed days' journals.
@@ -223,6 +237,10 @@ pub struct Overrides {
     pub user_id: Option<String>,
     pub password: Option<String>,
     pub tick_rate: Option<f64>,
+    /// `Sim.StartDate`.
+    pub sim_start_date: Option<String>,
+    /// `Sim.Sessions`.
+    pub sim_sessions: Option<SessionsMode>,
 }
 
 /// Connection limits with their effective values.
@@ -262,6 +280,11 @@ pub struct SimConfig {
     pub auto_settle: bool,
     pub front_outage: Option<FrontOutage>,
     pub closed_journals: ClosedJournals,
+    /// Where the sim's clock starts (`None`: now).
+    pub start: Option<StartAt>,
+    pub sessions: SessionsMode,
+    /// A product table file instead of the built-in one.
+    pub products: Option<PathBuf>,
 }
 
 impl Default for SimConfig {
@@ -277,6 +300,9 @@ impl Default for SimConfig {
             auto_settle: true,
             front_outage: None,
             closed_journals: ClosedJournals::Archive,
+            start: None,
+            sessions: SessionsMode::Always,
+            products: None,
         }
     }
 }
@@ -416,6 +442,14 @@ impl Config {
         }
         let sim_file = file.sim.unwrap_or_default();
         let defaults = SimConfig::default();
+        let start = match non_empty(o.sim_start_date.or(sim_file.start_date)) {
+            None => None,
+            Some(text) => Some(StartAt::parse(&text).ok_or_else(|| {
+                ConfigError(format!(
+                    "Sim.StartDate `{text}` is not a date like 2025-12-03 or a moment like 2026-11-25 22:20"
+                ))
+            })?),
+        };
         let sim = SimConfig {
             tick_rate: o
                 .tick_rate
@@ -432,6 +466,12 @@ impl Config {
             auto_settle: sim_file.auto_settle.unwrap_or(true),
             front_outage: sim_file.front_outage,
             closed_journals: sim_file.closed_journals.unwrap_or_default(),
+            start,
+            sessions: o
+                .sim_sessions
+                .or(sim_file.sessions)
+                .unwrap_or(defaults.sessions),
+            products: sim_file.products,
         };
         if !(sim.tick_rate.is_finite() && sim.tick_rate >= 0.0 && sim.tick_rate <= 1_000_000.0) {
             return Err(ConfigError(format!(
@@ -578,6 +618,38 @@ mod tests {
             Config::resolve(f, None, Overrides::default())
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
         }
+    }
+
+    #[test]
+    fn sim_start_date_and_sessions() {
+        let f = FileConfig::parse("Sim: {StartDate: 2025-12-03, Sessions: exchange}\n").unwrap();
+        let c = Config::resolve(f, None, Overrides::default()).unwrap();
+        assert_eq!(
+            c.sim
+                .start
+                .map(|s| crate::ctp::sim::clock::date_string(s.day)),
+            Some("20251203".into())
+        );
+        assert_eq!(c.sim.sessions, SessionsMode::Exchange);
+        assert_eq!(Config::sim_default().sim.sessions, SessionsMode::Always);
+        let f = FileConfig::parse("Sim: {StartDate: soon}\n").unwrap();
+        let e = Config::resolve(f, None, Overrides::default()).unwrap_err();
+        assert!(e.0.contains("Sim.StartDate") && e.0.contains("soon"), "{e}");
+        let f = FileConfig::parse("Sim: {Sessions: weekdays}\n").unwrap_err();
+        assert!(f.contains("weekdays"), "{f}");
+        // The flag (or WEBCTP_SIM_START_DATE) wins over the file.
+        let f = FileConfig::parse("Sim: {StartDate: 2025-12-03}\n").unwrap();
+        let o = Overrides {
+            sim_start_date: Some("2026-12-25".into()),
+            ..Default::default()
+        };
+        let c = Config::resolve(f, None, o).unwrap();
+        assert_eq!(
+            c.sim
+                .start
+                .map(|s| crate::ctp::sim::clock::date_string(s.day)),
+            Some("20261225".into())
+        );
     }
 
     #[test]

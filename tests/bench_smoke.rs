@@ -3,10 +3,8 @@
 
 mod common;
 
-use std::process::Command;
-
 fn bench(args: &[&str]) -> serde_json::Value {
-    let out = Command::new(common::binary_path())
+    let out = common::webctp()
         .arg("bench")
         .args(args)
         .arg("--json")

@@ -3,11 +3,11 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{Binary, TempDir, binary_path};
+use common::{Binary, TempDir};
 
 /// `webctp` with piped stdin and stdout, read line by line.
 struct Repl {
@@ -21,7 +21,7 @@ impl Repl {
     fn start(dir: &TempDir, extra: &[&str]) -> Repl {
         let mut args = vec!["--data-dir", dir.path().to_str().unwrap(), "--port", "0"];
         args.extend_from_slice(extra);
-        let mut child = Command::new(binary_path())
+        let mut child = common::webctp()
             .args(&args)
             .env("WEBCTP_USER", "repl-user")
             .env("WEBCTP_PASSWORD", "123456")
@@ -100,7 +100,16 @@ fn first_order_id(lines: &[String]) -> String {
 fn repl_session_logs_in_subscribes_trades_and_cancels() {
     let dir = TempDir::new("repl");
     let mut r = Repl::start(&dir, &["--no-server"]);
-    r.expect("type `help`");
+    // The banner says which sessions mode runs and the sim's day.
+    let banner = r.expect("type `help`");
+    assert!(
+        banner.iter().any(|l| l.contains("sim sessions: always")),
+        "{banner:?}"
+    );
+    assert!(
+        banner.iter().any(|l| l.contains("Sim.StartDate 20251203")),
+        "{banner:?}"
+    );
     r.send("login");
     r.expect("logged in as repl-user");
     r.send("sub rb2605 au2602");
@@ -177,7 +186,7 @@ fn repl_session_logs_in_subscribes_trades_and_cancels() {
 }
 
 fn exec(dir: &TempDir, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(binary_path())
+    let out = common::webctp()
         .args(["--data-dir", dir.path().to_str().unwrap(), "exec"])
         .args(args)
         .env("WEBCTP_USER", "exec-user")
@@ -210,7 +219,7 @@ fn exec_buy_then_positions_in_a_second_process() {
     // CTP answers a refusal twice (RspOrderInsert, ErrRtnOrderInsert); it is said once.
     assert_eq!(out.matches("(CTP 30)").count(), 1, "{out}");
     // Commands from stdin, one per line.
-    let mut child = Command::new(binary_path())
+    let mut child = common::webctp()
         .args(["--data-dir", dir.path().to_str().unwrap(), "exec", "-"])
         .env("WEBCTP_USER", "exec-user")
         .env("WEBCTP_PASSWORD", "123456")
@@ -250,12 +259,9 @@ fn exec_usage_errors_exit_2() {
             "{args:?}: {err}"
         );
     }
-    let out = Command::new(binary_path()).args(["exec"]).output().unwrap();
+    let out = common::webctp().args(["exec"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = Command::new(binary_path())
-        .args(["--help"])
-        .output()
-        .unwrap();
+    let out = common::webctp().args(["--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(
         help.contains("serve") && help.contains("exec") && help.contains("--config"),
@@ -280,7 +286,7 @@ fn exec_url_talks_to_a_running_gateway() {
     assert_eq!(code, 0);
     assert!(out.contains("\"InstrumentID\":\"TA601\""), "{out}");
     // The gateway's data dir is locked: an in-process exec on it says why and how.
-    let out = Command::new(binary_path())
+    let out = common::webctp()
         .args(["--data-dir", data.to_str().unwrap(), "exec", "account"])
         .env("WEBCTP_USER", "exec-user")
         .env("WEBCTP_PASSWORD", "123456")
@@ -295,7 +301,7 @@ fn exec_url_talks_to_a_running_gateway() {
 fn config_mistakes_name_the_file_key_and_line() {
     let dir = TempDir::new("cfg");
     let missing = dir.path().join("nope.yaml");
-    let out = Command::new(binary_path())
+    let out = common::webctp()
         .args(["--config", missing.to_str().unwrap(), "serve"])
         .output()
         .unwrap();
@@ -307,7 +313,7 @@ fn config_mistakes_name_the_file_key_and_line() {
     );
     let bad = dir.path().join("bad.yaml");
     std::fs::write(&bad, "Port: 8080\nBrokerId: \"9999\"\n").unwrap();
-    let out = Command::new(binary_path())
+    let out = common::webctp()
         .args(["--config", bad.to_str().unwrap(), "serve"])
         .output()
         .unwrap();
@@ -318,7 +324,7 @@ fn config_mistakes_name_the_file_key_and_line() {
         "{err}"
     );
     std::fs::write(&bad, "Port: [1, 2]\n").unwrap();
-    let out = Command::new(binary_path())
+    let out = common::webctp()
         .args(["--config", bad.to_str().unwrap(), "serve"])
         .output()
         .unwrap();

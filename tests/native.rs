@@ -73,7 +73,8 @@ impl Gateway {
         let data = dir.path().join("data");
         let fake_data = dir.path().join("fake");
         let config = dir.path().join("webctp.yaml");
-        // The fake has no query flow limit; pace queries quickly to keep tests short.
+        // The fake's query flow control is shortened by `common::webctp` (unless a test
+        // sets it); pace the gateway's queries quickly too, to keep tests short.
         std::fs::write(&config, "QueryInterval: 10\n").unwrap();
         let mut env: Vec<(&str, &str)> = vec![("FAKECTP_DATA_DIR", fake_data.to_str().unwrap())];
         env.extend_from_slice(fake_env);
@@ -212,6 +213,54 @@ fn released_td(gw: &Gateway) -> usize {
         .stderr()
         .matches("CTP API object released api=\"td\"")
         .count()
+}
+
+#[tokio::test]
+async fn gateway_paces_queries_against_the_librarys_flow_control() {
+    // The fake refuses a query within 1000 ms of the last one with -3, as CTP does; the
+    // gateway is told to pace at 10 ms, so it runs into the refusals and must retry.
+    let gw = Gateway::start(
+        "native-flow",
+        &[
+            ("FAKECTP_TICK_RATE", "0"),
+            ("FAKECTP_QUERY_INTERVAL_MS", "1000"),
+            ("FAKECTP_LOG", "info"),
+        ],
+    );
+    let mut c = Client::connect(&gw.bin.td_url).await;
+    let login = c.td_login("u-flow", "123456").await;
+    assert_eq!(login["RspInfo"]["ErrorID"], 0, "{login}");
+    let queries = [
+        ("ReqQryTradingAccount", "TradingAccount"),
+        ("ReqQryInvestor", "Investor"),
+        ("ReqQryExchange", "Exchange"),
+    ];
+    // All at once, as a client may send them.
+    for (i, (q, _)) in queries.iter().enumerate() {
+        c.send(common::query(q, 20 + i as i64, json!({}))).await;
+    }
+    let mut answered = 0;
+    while answered < queries.len() {
+        let v = c
+            .recv_until(|v| {
+                v["RequestID"]
+                    .as_i64()
+                    .is_some_and(|r| (20..23).contains(&r))
+            })
+            .await;
+        // No flow-control code ever reaches the client.
+        assert_eq!(v["RspInfo"]["ErrorID"], 0, "{v}");
+        let (_, key) = queries[(v["RequestID"].as_i64().unwrap() - 20) as usize];
+        assert!(v[key].is_object(), "{v}");
+        if v["IsLast"] == true {
+            answered += 1;
+        }
+    }
+    // And the refusals did happen: the fake logged them.
+    eventually("the fake to report a refused query", || {
+        gw.bin.stderr().contains("query refused by flow control")
+    });
+    assert!(gw.bin.stderr().contains("code=-3"), "{}", gw.bin.stderr());
 }
 
 #[tokio::test]
@@ -387,7 +436,7 @@ async fn front_outage_disconnects_and_reconnects() {
 
 /// Runs the binary until it exits (it must, within the timeout): (code, stderr).
 fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
-    let mut cmd = Command::new(common::binary_path());
+    let mut cmd = common::webctp();
     cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -490,8 +490,9 @@ async fn every_query_answers_with_is_last() {
             "InstrumentOrderCommRate",
             true,
         ),
-        ("ReqQryOptionInstrTradeCost", "OptionInstrTradeCost", false),
-        ("ReqQryOptionInstrCommRate", "OptionInstrCommRate", false),
+        // The sim lists option chains (au, cu, m, SR, IO).
+        ("ReqQryOptionInstrTradeCost", "OptionInstrTradeCost", true),
+        ("ReqQryOptionInstrCommRate", "OptionInstrCommRate", true),
         ("ReqQryDepthMarketData", "DepthMarketData", true),
         ("ReqQryProduct", "Product", true),
         ("ReqQryExchange", "Exchange", true),

@@ -2,11 +2,13 @@
 //! shared state that the callback thread also holds, so that the object itself can be
 //! freed by `Release()` whatever thread is running.
 
+use std::collections::HashSet;
 use std::ffi::{CString, c_char, c_void};
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use webctp::ctp::{FrontEvent, MdEvents, MdSession, TdEvents, TdSession};
 use webctp::protocol::Reply;
@@ -94,6 +96,15 @@ pub struct ApiState {
     worker: Mutex<Option<JoinHandle<()>>>,
     /// `GetTradingDay()`: CTP's "19800100" until a login answers.
     trading_day: Mutex<CString>,
+    flow: Mutex<QueryFlow>,
+}
+
+/// The queries of one trading API object, for its flow control.
+#[derive(Default)]
+struct QueryFlow {
+    last_accepted: Option<Instant>,
+    /// Request IDs of queries sent and not yet answered with IsLast.
+    pending: HashSet<i32>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -113,6 +124,59 @@ impl ApiState {
             rx: Mutex::new(Some(rx)),
             worker: Mutex::new(None),
             trading_day: Mutex::new(c"19800100".to_owned()),
+            flow: Mutex::new(QueryFlow::default()),
+        }
+    }
+
+    /// Admits query `request_id` under the flow limits, or says why not: -2 when too
+    /// many queries are unanswered, -3 when it comes too soon after the last one.
+    pub fn admit_query(&self, request_id: i32, limits: engine::FlowLimits) -> Result<(), i32> {
+        let mut f = lock(&self.flow);
+        if f.pending.len() >= limits.max_pending_queries {
+            return Err(-2);
+        }
+        let now = Instant::now();
+        if f.last_accepted
+            .is_some_and(|t| now.duration_since(t) < limits.query_interval)
+        {
+            return Err(-3);
+        }
+        f.last_accepted = Some(now);
+        f.pending.insert(request_id);
+        Ok(())
+    }
+
+    /// A query that was admitted but could not be sent.
+    pub fn forget_query(&self, request_id: i32) {
+        lock(&self.flow).pending.remove(&request_id);
+    }
+
+    /// An object already connected to `session`, and the receiving end of its
+    /// callback queue (for unit tests, without a callback thread).
+    #[cfg(test)]
+    pub fn connected_for_test(
+        session: Arc<dyn TdSession>,
+    ) -> (Arc<ApiState>, mpsc::Receiver<Event>) {
+        let s = ApiState::new(Kind::Td);
+        *lock(&s.session) = Session::Td(session);
+        let rx = lock(&s.rx).take();
+        match rx {
+            Some(rx) => (Arc::new(s), rx),
+            None => unreachable!("a new object has its receiver"),
+        }
+    }
+
+    /// The front went away: unanswered queries are lost with it.
+    pub fn front_lost(&self) {
+        lock(&self.flow).pending.clear();
+    }
+
+    /// Notes an answer on its way to the client: a query's last answer ends it.
+    pub fn answered(&self, reply: &Reply) {
+        if reply.is_last
+            && let Some(rid) = reply.request_id
+        {
+            lock(&self.flow).pending.remove(&rid);
         }
     }
 

@@ -3,9 +3,11 @@
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
+use std::time::Duration;
 
-use webctp::config::{Durability, FrontOutage, SimAccount, SimConfig};
+use webctp::config::{Durability, FrontOutage, SessionsMode, SimAccount, SimConfig};
 use webctp::ctp::sim::SimBackend;
+use webctp::ctp::sim::clock::StartAt;
 
 static SIM: OnceLock<Result<SimBackend, String>> = OnceLock::new();
 
@@ -80,7 +82,47 @@ fn config() -> Result<SimConfig, String> {
     if let Some(a) = var("FAKECTP_ACCOUNTS") {
         cfg.accounts = parse_accounts(&a)?;
     }
+    if let Some(d) = var("FAKECTP_START_DATE") {
+        cfg.start = Some(
+            StartAt::parse(&d).ok_or_else(|| format!("FAKECTP_START_DATE={d:?} is not a date"))?,
+        );
+    }
+    if let Some(m) = var("FAKECTP_SESSIONS") {
+        cfg.sessions = match m.trim() {
+            "always" => SessionsMode::Always,
+            "exchange" => SessionsMode::Exchange,
+            _ => {
+                return Err(format!(
+                    "FAKECTP_SESSIONS={m:?}: expected always or exchange"
+                ));
+            }
+        };
+    }
     Ok(cfg)
+}
+
+/// The real library's query flow control, as the fake applies it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowLimits {
+    /// At most one query per this interval (-3 when exceeded).
+    pub query_interval: Duration,
+    /// At most this many queries sent and not yet answered in full (-2 beyond).
+    pub max_pending_queries: usize,
+}
+
+/// `FAKECTP_QUERY_INTERVAL_MS` (default 1000: one query per second, as CTP) and
+/// `FAKECTP_MAX_PENDING_QUERIES` (default 1), read once.
+pub fn flow_limits() -> FlowLimits {
+    static LIMITS: OnceLock<FlowLimits> = OnceLock::new();
+    *LIMITS.get_or_init(|| {
+        let ms = var("FAKECTP_QUERY_INTERVAL_MS").and_then(|v| v.trim().parse::<u64>().ok());
+        let pending =
+            var("FAKECTP_MAX_PENDING_QUERIES").and_then(|v| v.trim().parse::<usize>().ok());
+        FlowLimits {
+            query_interval: Duration::from_millis(ms.unwrap_or(1000)),
+            max_pending_queries: pending.unwrap_or(1).max(1),
+        }
+    })
 }
 
 fn start() -> Result<SimBackend, String> {
@@ -93,7 +135,7 @@ fn start() -> Result<SimBackend, String> {
         let day = sim.settle();
         tracing::info!(trading_day = %day, "fakectp settled the day at start");
     }
-    tracing::info!(dir = %dir.display(), "fakectp sim started");
+    tracing::info!(dir = %dir.display(), flow = ?flow_limits(), "fakectp sim started");
     Ok(sim)
 }
 

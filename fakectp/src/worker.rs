@@ -31,11 +31,16 @@ fn deliver(state: &ApiState, event: Event) {
     if state.stopped.load(Ordering::Acquire) {
         return;
     }
-    if let Event::Reply(r) = &event
-        && r.msg_type == "RspUserLogin"
-        && let Some(Body::RspUserLogin(l)) = &r.body
-    {
-        state.set_trading_day(&l.TradingDay);
+    if let Event::Front(FrontEvent::Disconnected { .. }) = &event {
+        state.front_lost();
+    }
+    if let Event::Reply(r) = &event {
+        state.answered(r);
+        if r.msg_type == "RspUserLogin"
+            && let Some(Body::RspUserLogin(l)) = &r.body
+        {
+            state.set_trading_day(&l.TradingDay);
+        }
     }
     let spi = state.spi.load(Ordering::Acquire);
     if spi.is_null() {

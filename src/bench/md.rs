@@ -13,7 +13,10 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::gateway::GatewayProcess;
 use super::stats::{Percentiles, ProcStats, Samples, now_ns, proc_stats};
-use crate::ctp::sim::instruments::INSTRUMENTS;
+use crate::ctp::sim::instruments::main_contracts_on;
+
+/// The sim's date in benchmarks, so that runs on different days list the same contracts.
+pub const BENCH_DAY: &str = "20251203";
 
 /// Options of `bench md`.
 #[derive(Debug, Clone, clap::Args)]
@@ -21,7 +24,8 @@ pub struct MdArgs {
     /// WebSocket clients.
     #[arg(long, default_value_t = 10)]
     pub clients: usize,
-    /// Instruments each client subscribes to (the sim lists 13).
+    /// Instruments each client subscribes to (main contracts of the products, at most one
+    /// per product).
     #[arg(long, default_value_t = 10)]
     pub instruments: usize,
     /// Ticks per second generated in total.
@@ -181,19 +185,16 @@ async fn client(
 
 /// Runs `bench md`.
 pub async fn run(a: &MdArgs) -> Result<MdReport, String> {
-    let k = a.instruments.clamp(1, INSTRUMENTS.len());
+    let all = main_contracts_on(BENCH_DAY);
+    let k = a.instruments.clamp(1, all.len().max(1));
     let per_instrument = a.rate / k as f64;
     let yaml = format!(
-        "Sim: {{TickRate: {per_instrument}, StampTicks: true, AutoSettle: false, Durability: os}}\nLimits: {{MaxConnections: {}, MdQueueDepth: {}, RequestsPerSecond: 100000}}\nHeartbeatInterval: 30\n",
+        "Sim: {{TickRate: {per_instrument}, StampTicks: true, AutoSettle: false, Durability: os, StartDate: \"{BENCH_DAY}\"}}\nLimits: {{MaxConnections: {}, MdQueueDepth: {}, RequestsPerSecond: 100000}}\nHeartbeatInterval: 30\n",
         a.clients + 64,
         a.md_queue_depth
     );
     let gw = GatewayProcess::start(&yaml)?;
-    let ids: Vec<String> = INSTRUMENTS
-        .iter()
-        .take(k)
-        .map(|s| s.id.to_string())
-        .collect();
+    let ids: Vec<String> = all.into_iter().take(k).collect();
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(a.clients.max(1));
     let (window_tx, window_rx) = watch::channel((false, false));
     let mut tasks = Vec::new();

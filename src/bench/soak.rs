@@ -10,8 +10,9 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::gateway::GatewayProcess;
+use super::md::BENCH_DAY;
 use super::stats::proc_stats;
-use crate::ctp::sim::instruments::INSTRUMENTS;
+use crate::ctp::sim::instruments::main_contracts_on;
 use crate::ctp::sim::rng::Rng;
 
 /// Options of `bench soak`.
@@ -95,8 +96,9 @@ async fn life(url: &str, n: u64, rng: &mut Rng) -> (u64, u64) {
     let login = json!({"MsgType": "ReqUserLogin", "RequestID": 1, "ReqUserLogin": {"UserID": user, "Password": "soak"}});
     let _ = ws.send(Message::text(login.to_string())).await;
     if md {
+        let all = main_contracts_on(BENCH_DAY);
         let ids: Vec<&str> = (0..3)
-            .map(|_| INSTRUMENTS[rng.range(0, INSTRUMENTS.len() as i64 - 1) as usize].id)
+            .map(|_| all[rng.range(0, all.len() as i64 - 1) as usize].as_str())
             .collect();
         let _ = ws
             .send(Message::text(
@@ -135,7 +137,7 @@ async fn life(url: &str, n: u64, rng: &mut Rng) -> (u64, u64) {
 /// Runs `bench soak`.
 pub async fn run(a: &SoakArgs) -> Result<SoakReport, String> {
     let gw = GatewayProcess::start(&format!(
-        "Sim: {{TickRate: 20, AutoSettle: false, Durability: os}}\nLimits: {{MaxConnections: {}, RequestsPerSecond: 100000}}\n",
+        "Sim: {{TickRate: 20, AutoSettle: false, Durability: os, StartDate: \"{BENCH_DAY}\"}}\nLimits: {{MaxConnections: {}, RequestsPerSecond: 100000}}\n",
         a.clients * 4 + 64
     ))?;
     let t0 = Instant::now();

@@ -309,8 +309,9 @@ pub async fn run(a: &TdArgs) -> Result<TdReport, String> {
         return Err("--durability is fsync or os".into());
     }
     let yaml = format!(
-        "Sim: {{TickRate: 100, AutoSettle: false, Durability: {}}}\nLimits: {{RequestsPerSecond: 1000000, TdQueueDepth: 1000000}}\n",
-        a.durability
+        "Sim: {{TickRate: 100, AutoSettle: false, Durability: {}, StartDate: \"{}\"}}\nLimits: {{RequestsPerSecond: 1000000, TdQueueDepth: 1000000}}\n",
+        a.durability,
+        super::md::BENCH_DAY
     );
     let mut gw = GatewayProcess::start_binary(&yaml, a.gateway.as_deref())?;
     let total = Arc::new(AtomicU64::new(0));

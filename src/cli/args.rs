@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{BackendKind, Overrides};
+use crate::config::{BackendKind, Overrides, SessionsMode};
 
 /// webctp: a CTP futures gateway (WebSocket JSON, webctp-compatible) and a trading
 /// terminal. With no front configured it runs against an embedded simulated exchange.
@@ -121,6 +121,24 @@ pub struct GlobalArgs {
         help_heading = "Backend"
     )]
     pub tick_rate: Option<f64>,
+    /// Sim clock start: a date (2025-12-03) or a moment (2026-11-25 22:20); default today.
+    #[arg(
+        long,
+        env = "WEBCTP_SIM_START_DATE",
+        global = true,
+        value_name = "DATE",
+        help_heading = "Backend"
+    )]
+    pub start_date: Option<String>,
+    /// Sim trading hours: `always` (default, like SimNow 7x24) or `exchange`.
+    #[arg(
+        long,
+        env = "WEBCTP_SIM_SESSIONS",
+        global = true,
+        value_enum,
+        help_heading = "Backend"
+    )]
+    pub sessions: Option<SessionsMode>,
     /// Account for `login` and `exec`.
     #[arg(
         short,
@@ -166,6 +184,8 @@ impl GlobalArgs {
             user_id: self.user.clone(),
             password: self.password.clone(),
             tick_rate: self.tick_rate,
+            sim_start_date: self.start_date.clone(),
+            sim_sessions: self.sessions,
         }
     }
 }

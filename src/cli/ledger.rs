@@ -12,7 +12,12 @@ use crate::ctp::sim::ledger::check::{self, Check};
 pub fn run(config: &Config, cmd: &LedgerCommand, json: bool) -> ExitCode {
     let dir = config.data_dir.join("sim");
     match cmd {
-        LedgerCommand::Check => match check::check(&dir) {
+        LedgerCommand::Check => match crate::ctp::sim::product_table(&config.sim)
+            .map_err(|e| e.to_string())
+            .and_then(|products| {
+                let now = crate::ctp::sim::clock_of(&config.sim).now();
+                check::check(&dir, products, &now).map_err(|e| e.to_string())
+            }) {
             Ok(c) => {
                 if json {
                     println!("{}", serde_json::to_string_pretty(&c).unwrap_or_default());

@@ -175,6 +175,10 @@ async fn terminal(
         dispatcher.backend.name(),
         dispatcher.backend.version()
     );
+    if let Some(about) = dispatcher.backend.describe() {
+        banner.push('\n');
+        banner.push_str(&about);
+    }
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = if serve_too {
         let (listeners, bound) = server::bind(&dispatcher).await.map_err(|e| e.to_string())?;
@@ -257,6 +261,9 @@ async fn serve(config: Config) -> Result<(), String> {
         bound.md,
         bound.td
     );
+    if let Some(about) = d.backend.describe() {
+        tracing::info!("{about}");
+    }
     server::serve(dispatcher.clone(), listeners, shutdown_signal()).await;
     tracing::info!("stopped");
     Ok(())

@@ -92,6 +92,11 @@ pub trait Backend: Send + Sync {
     }
     /// Writes everything that must survive a restart (called on shutdown).
     fn flush(&self) {}
+    /// What a person watching the terminal should know about this backend beyond its
+    /// name (the sim: its sessions mode and trading day).
+    fn describe(&self) -> Option<String> {
+        None
+    }
     /// Ends the trading day now (the sim's settlement); returns the new trading day.
     fn settle(&self) -> Result<String, String> {
         Err(format!(

@@ -58,6 +58,9 @@ pub mod ctp {
     pub const LOGIN_FORBIDDEN: i32 = 75;
     pub const PRICETYPE_NOTSUPPORT_BYEXCHANGE: i32 = 80;
     pub const PWD_MUST_DIFF: i32 = 142;
+    /// `CTP:产品不在可以交易的阶段`: the sim's answer to an order outside the product's
+    /// sessions (`Sessions: exchange`).
+    pub const NOT_TRADING_PERIOD: i32 = 162;
     pub const PRICE_OVER_LIMIT: i32 = 163;
     pub const VOLUME_NOT_VALID: i32 = 164;
     pub const PRICE_WRONG_TICK: i32 = 165;
@@ -130,6 +133,7 @@ mod tests {
             ctp::LOGIN_FORBIDDEN,
             ctp::DUPLICATE_ORDER_REF,
             ctp::AUTH_FAILED,
+            ctp::NOT_TRADING_PERIOD,
         ] {
             assert!(ctp_message(id).is_some(), "{id}");
         }

@@ -19,6 +19,31 @@ use webctp::gateway::Dispatcher;
 /// Default timeout of every wait in the tests.
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// The sim's date in tests, unless a test sets `Sim.StartDate` itself: the seed's day,
+/// on which the seed's examples (au2602, rb2605, TA601, IF2512...) are listed. Tests
+/// must not depend on the wall clock, and contracts follow the date.
+pub const SEED_DAY: &str = "2025-12-03";
+
+/// Whether a config (or the environment given to a process) picks the date itself.
+fn sets_start_date(text: &str) -> bool {
+    text.contains("StartDate")
+}
+
+/// `webctp` as a command, on the seed's day unless the caller sets
+/// `WEBCTP_SIM_START_DATE` (or a config file with `Sim.StartDate`) itself. When it
+/// loads the fake CTP library, that sim starts on the seed's day too, and the fake's
+/// query flow control (CTP's one query per second) is shortened to 5 ms so tests stay
+/// fast; a test of the flow control sets `FAKECTP_QUERY_INTERVAL_MS` itself.
+pub fn webctp() -> Command {
+    let mut cmd = Command::new(binary_path());
+    cmd.env_remove("WEBCTP_CONFIG")
+        .env_remove("WEBCTP_SIM_SESSIONS")
+        .env("WEBCTP_SIM_START_DATE", SEED_DAY)
+        .env("FAKECTP_START_DATE", SEED_DAY)
+        .env("FAKECTP_QUERY_INTERVAL_MS", "5");
+    cmd
+}
+
 /// A fresh temporary directory, removed on drop.
 pub struct TempDir(pub PathBuf);
 
@@ -44,7 +69,9 @@ impl Drop for TempDir {
 }
 
 /// The YAML of a sim gateway for tests, with `sim` (e.g. `TickRate: 0`) in its `Sim:`
-/// section: the one place for what every test's sim needs.
+/// section: the one place for what every test's sim needs. Its date is pinned where
+/// it is used: [`config`] and [`Binary::spawn`] start the sim on [`SEED_DAY`] unless
+/// `sim` sets `StartDate`.
 pub fn sim_config(sim: &str) -> String {
     format!("Sim: {{{sim}}}\n")
 }
@@ -72,13 +99,15 @@ pub fn http(ws_url: &str, method: &str, path: &str) -> String {
     text
 }
 
-/// Builds a config from YAML text plus a data dir and port 0.
+/// Builds a config from YAML text plus a data dir and port 0; the sim starts on
+/// [`SEED_DAY`] unless the YAML sets `Sim.StartDate`.
 pub fn config(yaml: &str, data_dir: &Path) -> Config {
     let file = FileConfig::parse(yaml).expect("test config parses");
     let o = Overrides {
         port: Some(0),
         host: Some("127.0.0.1".into()),
         data_dir: Some(data_dir.to_path_buf()),
+        sim_start_date: (!sets_start_date(yaml)).then(|| SEED_DAY.to_string()),
         ..Overrides::default()
     };
     Config::resolve(file, None, o).expect("test config resolves")
@@ -346,7 +375,8 @@ impl Binary {
         )
     }
 
-    /// Starts `webctp <args>` and waits for its "on ws://" line.
+    /// Starts `webctp <args>` and waits for its "on ws://" line. The sim starts on
+    /// [`SEED_DAY`] unless `env` or the `--config` file sets the date.
     pub fn spawn(args: &[&str], env: &[(&str, &str)], log_dir: &Path) -> Binary {
         Binary::try_spawn(args, env, log_dir)
             .unwrap_or_else(|(code, err)| panic!("binary did not start ({code:?}); stderr: {err}"))
@@ -368,12 +398,18 @@ impl Binary {
                 .as_nanos()
         ));
         let stderr = std::fs::File::create(&stderr_path).unwrap();
-        let mut cmd = Command::new(binary_path());
+        let mut cmd = webctp();
+        let config_sets_date = args
+            .windows(2)
+            .filter(|w| w[0] == "--config" || w[0] == "-c")
+            .any(|w| std::fs::read_to_string(w[1]).is_ok_and(|t| sets_start_date(&t)));
+        if config_sets_date {
+            cmd.env_remove("WEBCTP_SIM_START_DATE");
+        }
         cmd.args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::from(stderr))
-            .env_remove("WEBCTP_CONFIG");
+            .stderr(Stdio::from(stderr));
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -5,11 +5,13 @@ use std::ffi::{c_char, c_int, c_void};
 use std::sync::Arc;
 
 use webctp::ctp::native::vtables::*;
-use webctp::protocol::TdRequest;
+use webctp::protocol::errors::{ctp, rsp_info};
+use webctp::protocol::{Reply, TdRequest};
 
 use super::{c_str, guard};
 use crate::api::{ApiState, FakeApi, Kind};
 use crate::api_glue::TD_API_VTBL;
+use crate::engine;
 
 type Obj = FakeApi<CThostFtdcTraderApiVtbl>;
 
@@ -28,12 +30,42 @@ fn with<T: Copy>(
 }
 
 /// A decoded request: to the sim session, whose answer code is CTP's (-1 while the
-/// front is down).
+/// front is down), after the library's own checks (see the crate docs): malformed
+/// requests get `OnRspError`, queries obey the flow control.
 pub fn request(this: *mut CThostFtdcTraderApi, req: TdRequest, nRequestID: c_int) -> c_int {
-    with(this, -1, |s| match s.td() {
-        Some(td) => td.request(&req, nRequestID),
-        None => -1,
+    with(this, -1, |s| {
+        send(s, &req, nRequestID, engine::flow_limits())
     })
+}
+
+fn send(s: &ApiState, req: &TdRequest, rid: c_int, limits: engine::FlowLimits) -> c_int {
+    let Some(td) = s.td() else { return -1 };
+    if let Err(e) = req.validate() {
+        tracing::debug!(request = req.spec().msg_type, error = %e, "fakectp: malformed request");
+        s.post(Reply::response(
+            "RspError",
+            "RspInfo",
+            None,
+            Some(rsp_info(ctp::BAD_FIELD)),
+            rid,
+            true,
+        ));
+        return 0;
+    }
+    let is_query = req.spec().is_query;
+    if is_query && let Err(code) = s.admit_query(rid, limits) {
+        tracing::info!(
+            request = req.spec().msg_type,
+            code,
+            "fakectp: query refused by flow control"
+        );
+        return code;
+    }
+    let code = td.request(req, rid);
+    if is_query && code != 0 {
+        s.forget_query(rid);
+    }
+    code
 }
 
 /// A request the sim does not serve: it cannot be sent.
@@ -152,4 +184,77 @@ pub unsafe extern "C" fn SubmitWechatUserSystemInfo(
 ) -> c_int {
     let _ = (this, pUserSystemInfo);
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use webctp::ctp::TdSession;
+    use webctp::protocol::fields::{QryInstrument, QryTradingAccount};
+
+    use super::*;
+    use crate::api::Event;
+
+    /// Counts what reaches the sim.
+    #[derive(Default)]
+    struct Counting(AtomicUsize);
+
+    impl TdSession for Counting {
+        fn request(&self, _req: &TdRequest, _rid: i32) -> i32 {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            0
+        }
+    }
+
+    fn answer(rid: i32) -> Reply {
+        Reply::response(
+            "RspQryTradingAccount",
+            "TradingAccount",
+            None,
+            None,
+            rid,
+            true,
+        )
+    }
+
+    #[test]
+    fn queries_obey_the_flow_limits_and_malformed_requests_get_rsp_error() {
+        let sim = Arc::new(Counting::default());
+        let (s, rx) = ApiState::connected_for_test(sim.clone());
+        let limits = engine::FlowLimits {
+            query_interval: Duration::from_secs(3600),
+            max_pending_queries: 1,
+        };
+        let q = TdRequest::ReqQryTradingAccount(QryTradingAccount::default());
+        assert_eq!(send(&s, &q, 1, limits), 0);
+        // Unanswered: a second query is over the pending limit.
+        assert_eq!(send(&s, &q, 2, limits), -2);
+        s.answered(&answer(1));
+        // Answered, but within the interval.
+        assert_eq!(send(&s, &q, 3, limits), -3);
+        let fast = engine::FlowLimits {
+            query_interval: Duration::ZERO,
+            max_pending_queries: 1,
+        };
+        assert_eq!(send(&s, &q, 4, fast), 0);
+        assert_eq!(sim.0.load(Ordering::Relaxed), 2);
+
+        // An InstrumentID that fills its C field without a NUL decodes 81 bytes long.
+        let bad = TdRequest::ReqQryInstrument(QryInstrument {
+            InstrumentID: "x".repeat(81),
+            ..QryInstrument::default()
+        });
+        assert_eq!(send(&s, &bad, 9, fast), 0);
+        assert_eq!(sim.0.load(Ordering::Relaxed), 2, "not sent to the sim");
+        match rx.try_recv() {
+            Ok(Event::Reply(r)) => {
+                assert_eq!(r.msg_type, "RspError");
+                assert_eq!(r.request_id, Some(9));
+                assert_eq!(r.rsp_info.map(|i| i.ErrorID), Some(ctp::BAD_FIELD));
+            }
+            _ => panic!("no OnRspError"),
+        }
+    }
 }

@@ -6,7 +6,34 @@ use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use super::instruments::{INSTRUMENTS, InstrumentSpec};
+use super::instruments::{InstrumentSpec, InstrumentTable};
+use super::market::Quote;
+
+/// Where positions are marked: the price and multiple of an instrument.
+pub trait Marks {
+    fn mark(&self, instrument: usize) -> (f64, i32);
+}
+
+/// The current quotes.
+impl Marks for [Quote] {
+    fn mark(&self, instrument: usize) -> (f64, i32) {
+        self.get(instrument)
+            .map_or((0.0, 0), |q| (q.last, q.spec.multiple))
+    }
+}
+
+/// Settlement prices, indexed like the instrument table.
+pub struct PriceMarks<'a> {
+    pub prices: &'a [f64],
+    pub table: &'a InstrumentTable,
+}
+
+impl Marks for PriceMarks<'_> {
+    fn mark(&self, instrument: usize) -> (f64, i32) {
+        let price = self.prices.get(instrument).copied().unwrap_or(0.0);
+        (price, self.table.get(instrument).multiple)
+    }
+}
 
 /// Long or short.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -270,16 +297,19 @@ impl Account {
         self.positions.values().map(Position::margin).sum()
     }
 
-    /// Profit of all positions at the given last prices.
-    pub fn position_profit(&self, last: &[f64]) -> f64 {
+    /// Profit of all positions at the given marks.
+    pub fn position_profit(&self, last: &(impl Marks + ?Sized)) -> f64 {
         self.positions
             .iter()
-            .map(|((i, side), p)| p.profit_at(last[*i], *side, INSTRUMENTS[*i].multiple))
+            .map(|((i, side), p)| {
+                let (price, multiple) = last.mark(*i);
+                p.profit_at(price, *side, multiple)
+            })
             .sum()
     }
 
     /// Dynamic equity: static balance plus today's profit and loss.
-    pub fn balance(&self, last: &[f64]) -> f64 {
+    pub fn balance(&self, last: &(impl Marks + ?Sized)) -> f64 {
         self.pre_balance + self.deposit - self.withdraw
             + self.close_profit
             + self.position_profit(last)
@@ -287,7 +317,7 @@ impl Account {
     }
 
     /// What new orders may use.
-    pub fn available(&self, last: &[f64]) -> f64 {
+    pub fn available(&self, last: &(impl Marks + ?Sized)) -> f64 {
         self.balance(last) - self.curr_margin() - self.frozen_margin - self.frozen_commission
     }
 
@@ -308,13 +338,14 @@ impl Account {
     }
 }
 
-/// Margin of one lot at `price`.
+/// Margin of one lot at `price` (for an option: the premium, plus a fixed part for a
+/// seller).
 pub fn margin_per_lot(spec: &InstrumentSpec, side: Side, price: f64) -> f64 {
-    let ratio = match side {
-        Side::Long => spec.long_margin_ratio,
-        Side::Short => spec.short_margin_ratio,
+    let (ratio, fixed) = match side {
+        Side::Long => (spec.long_margin_ratio, 0.0),
+        Side::Short => (spec.short_margin_ratio, spec.short_margin_fixed),
     };
-    price * f64::from(spec.multiple) * ratio
+    price * f64::from(spec.multiple) * ratio + fixed
 }
 
 /// A salted SHA-256 of a password, so the ledger does not keep passwords in clear.

@@ -3,10 +3,11 @@
 //! (or a CTP error ID); nothing here changes state except the market's book and the
 //! ID counters.
 
-use super::account::{CloseFrom, CloseSplit, Position, Side, digest_password, margin_per_lot};
+use super::account::{
+    CloseFrom, CloseSplit, Position, PriceMarks, Side, digest_password, margin_per_lot,
+};
 use super::clock::BeijingTime;
 use super::exchange::{Exchange, Origin};
-use super::instruments::{self, INSTRUMENTS};
 use super::orders::code;
 use super::record::{InsertRecord, Record, Stamp, StatusMsg, parse_id};
 use crate::protocol::errors::ctp;
@@ -55,10 +56,16 @@ impl Exchange {
         {
             return Err(ctp::SETTLEMENT_INFO_NOT_CONFIRMED);
         }
-        let inst = instruments::index_of(&input.InstrumentID).ok_or(ctp::INSTRUMENT_NOT_FOUND)?;
-        let spec = &INSTRUMENTS[inst];
+        let inst = self
+            .instruments
+            .listed_index(&input.InstrumentID)
+            .ok_or(ctp::INSTRUMENT_NOT_FOUND)?;
+        let spec = self.instruments.get(inst).clone();
         if !input.ExchangeID.is_empty() && input.ExchangeID != spec.exchange {
             return Err(ctp::INSTRUMENT_NOT_FOUND);
+        }
+        if !self.is_open(inst, now) {
+            return Err(ctp::NOT_TRADING_PERIOD);
         }
         let direction = input.Direction.0;
         if direction != code::BUY && direction != code::SELL {
@@ -141,10 +148,10 @@ impl Exchange {
         };
         let account = self.accounts.get(user).ok_or(ctp::NOT_LOGIN_YET)?;
         let (plan, margin_per, commission_per) = if is_open {
-            let m = margin_per_lot(spec, side, freeze_price);
+            let m = margin_per_lot(&spec, side, freeze_price);
             let c = spec.open_commission.of(freeze_price, 1, spec.multiple);
             let need = (m + c) * f64::from(volume);
-            if need > account.available(&self.last_prices()) + 1e-6 {
+            if need > account.available(self.quotes.as_slice()) + 1e-6 {
                 return Err(ctp::INSUFFICIENT_MONEY);
             }
             (CloseSplit::default(), m, c)
@@ -171,7 +178,7 @@ impl Exchange {
         let sys_id = self.next_sys_id;
         let insert = InsertRecord {
             user: user.to_string(),
-            instrument: spec.id.to_string(),
+            instrument: spec.id.clone(),
             direction,
             offset,
             price_type: if market {
@@ -294,7 +301,7 @@ impl Exchange {
             let i = parse_id(&action.OrderSysID)
                 .and_then(|id| self.order_by_sys_id(id))
                 .ok_or(ctp::ORDER_NOT_FOUND)?;
-            let ex = INSTRUMENTS[self.orders[i].inst()].exchange;
+            let ex = self.instruments.get(self.orders[i].inst()).exchange;
             if !action.ExchangeID.is_empty() && action.ExchangeID != ex {
                 return Err(ctp::ORDER_NOT_FOUND);
             }
@@ -334,16 +341,15 @@ impl Exchange {
                 msg: StatusMsg::ClosedCanceled,
             })
             .collect();
-        let settlement: Vec<(String, f64)> = INSTRUMENTS
-            .iter()
-            .zip(&self.quotes)
-            .map(|(s, q)| (s.id.to_string(), q.last))
-            .collect();
-        let prices: Vec<f64> = settlement.iter().map(|s| s.1).collect();
+        let (settlement, prices) = self.settlement_prices();
+        let marks = PriceMarks {
+            prices: &prices,
+            table: &self.instruments,
+        };
         let profit = self
             .accounts
             .values()
-            .map(|a| (a.user_id.clone(), a.position_profit(&prices)))
+            .map(|a| (a.user_id.clone(), a.position_profit(&marks)))
             .collect();
         out.push(Record::Roll {
             next_day: next_day.to_string(),

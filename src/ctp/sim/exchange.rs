@@ -9,14 +9,16 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use super::account::{Account, Lot, Position, Side, margin_per_lot};
+use super::account::{Account, Lot, Position, PriceMarks, Side, margin_per_lot};
 use super::fast_hash::FastMap;
-use super::instruments::{self, INSTRUMENTS, InstrumentSpec};
+use super::instruments::{InstrumentSpec, InstrumentTable};
 use super::market::Quote;
 pub use super::orders::code;
 use super::orders::{OrderState, TradeState};
+use super::products::ProductTable;
 pub use super::record::{InsertRecord, Record, Stamp, StatusMsg, pad};
 use super::rng::Rng;
+use super::sessions::SessionsMode;
 use crate::protocol::fields::{Order, Trade};
 
 /// Who sends an order: the user and the session's identity.
@@ -73,6 +75,10 @@ pub struct Audit {
 /// The whole state of the simulated exchange.
 pub struct Exchange {
     pub trading_day: String,
+    /// What is listed (indexed like `quotes` and `resting`).
+    pub instruments: InstrumentTable,
+    /// Whether orders are refused outside each product's sessions.
+    pub sessions: SessionsMode,
     pub quotes: Vec<Quote>,
     pub rng: Rng,
     pub accounts: BTreeMap<String, Account>,
@@ -96,21 +102,24 @@ pub struct Exchange {
 }
 
 impl Exchange {
-    /// A fresh exchange for `trading_day`.
-    pub fn new(trading_day: String, mut rng: Rng) -> Exchange {
-        let quotes = INSTRUMENTS
-            .iter()
-            .map(|s| Quote::new(s, s.pre_settlement, None, &mut rng))
-            .collect();
-        Exchange {
+    /// A fresh exchange for `trading_day`, listing the built-in product table.
+    pub fn new(trading_day: String, rng: Rng) -> Exchange {
+        Exchange::with_products(trading_day, rng, ProductTable::embedded())
+    }
+
+    /// A fresh exchange for `trading_day` over `products`.
+    pub fn with_products(trading_day: String, rng: Rng, products: Arc<ProductTable>) -> Exchange {
+        let mut ex = Exchange {
             trading_day,
-            quotes,
+            instruments: InstrumentTable::new(products),
+            sessions: SessionsMode::Always,
+            quotes: Vec::new(),
             rng,
             accounts: BTreeMap::new(),
             orders: Vec::new(),
             by_ref: HashMap::new(),
             trades: Vec::new(),
-            resting: vec![BTreeSet::new(); INSTRUMENTS.len()],
+            resting: Vec::new(),
             next_sys_id: 100_000,
             next_trade_id: 100_000,
             next_broker_seq: 0,
@@ -118,10 +127,12 @@ impl Exchange {
             audit: Audit::default(),
             names: FastMap::default(),
             last_fill_cost: None,
-        }
+        };
+        ex.start_listing();
+        ex
     }
 
-    /// Last prices, indexed like [`INSTRUMENTS`].
+    /// Last prices, indexed like the instrument table.
     pub fn last_prices(&self) -> Vec<f64> {
         self.quotes.iter().map(|q| q.last).collect()
     }
@@ -159,6 +170,7 @@ impl Exchange {
         match rec {
             Record::Start { day } => {
                 self.trading_day = day.clone();
+                self.start_listing();
                 Applied::State
             }
             Record::Open {
@@ -227,9 +239,9 @@ impl Exchange {
     }
 
     fn apply_insert(&mut self, r: &InsertRecord) -> Applied {
-        let Some(inst) = instruments::index_of(&r.instrument) else {
+        let Some(inst) = self.resolve_instrument(&r.instrument) else {
             self.audit.mismatches.push(format!(
-                "order {} is for {}, which this version does not list",
+                "order {} is for {}, which the product table does not list",
                 r.sys_id, r.instrument
             ));
             return Applied::Nothing;
@@ -329,7 +341,7 @@ impl Exchange {
         let o = &mut self.orders[idx];
         let inst = o.inst();
         let side = o.side();
-        let spec: &'static InstrumentSpec = &INSTRUMENTS[inst];
+        let spec: Arc<InstrumentSpec> = self.instruments.get(inst).clone();
         let Some(account) = self.accounts.get_mut(&*o.user) else {
             return Applied::Nothing;
         };
@@ -337,7 +349,7 @@ impl Exchange {
             account.frozen_margin -= o.margin_per_lot * f64::from(volume);
             account.frozen_commission -= o.commission_per_lot * f64::from(volume);
             let commission = spec.open_commission.of(price, volume, spec.multiple);
-            let margin = margin_per_lot(spec, side, price);
+            let margin = margin_per_lot(&spec, side, price);
             let p = account.position_mut(inst, side);
             p.frozen_open -= volume;
             p.lots.push_back(Lot {
@@ -464,14 +476,20 @@ impl Exchange {
         profit: &[(String, f64)],
     ) {
         let settle: HashMap<&str, f64> = settlement.iter().map(|(i, p)| (i.as_str(), *p)).collect();
-        let prices: Vec<f64> = INSTRUMENTS
+        let prices: Vec<f64> = self
+            .instruments
+            .all()
             .iter()
             .zip(&self.quotes)
-            .map(|(s, q)| settle.get(s.id).copied().unwrap_or(q.last))
+            .map(|(s, q)| settle.get(s.id.as_str()).copied().unwrap_or(q.last))
             .collect();
         let day = self.trading_day.clone();
+        let marks = PriceMarks {
+            prices: &prices,
+            table: &self.instruments,
+        };
         for account in self.accounts.values_mut() {
-            let settled = account.position_profit(&prices);
+            let settled = account.position_profit(&marks);
             let journaled = profit
                 .iter()
                 .find(|(u, _)| *u == account.user_id)
@@ -489,7 +507,8 @@ impl Exchange {
                 None => Arc::from(account.user_id.as_str()),
             };
             self.audit.cash.entry(name).or_default().3 += settled;
-            account.settlement_text = settlement_text(account, &day, &prices, settled);
+            account.settlement_text =
+                settlement_text(account, &day, &prices, settled, &self.instruments);
             account.settlement_day = day.clone();
             account.pre_balance = account.pre_balance + account.deposit - account.withdraw
                 + account.close_profit
@@ -503,7 +522,7 @@ impl Exchange {
             account.frozen_commission = 0.0;
             account.confirmed = None;
             for ((inst, side), p) in account.positions.iter_mut() {
-                let spec = &INSTRUMENTS[*inst];
+                let spec = self.instruments.get(*inst);
                 for lot in p.lots.iter_mut() {
                     lot.ref_price = prices[*inst];
                     lot.margin = margin_per_lot(spec, *side, prices[*inst]);
@@ -520,6 +539,7 @@ impl Exchange {
         }
         self.trading_day = next_day.to_string();
         self.start_quotes(&prices);
+        self.roll_listing();
         self.orders = Vec::new();
         self.by_ref = HashMap::new();
         self.trades = Vec::new();
@@ -528,11 +548,16 @@ impl Exchange {
         }
     }
 
-    /// Starts the day's market at these settlement prices (indexed like INSTRUMENTS).
+    /// Starts the day's market at these settlement prices (indexed like the instrument
+    /// table); each quote keeps its share of the product's activity.
     pub(super) fn start_quotes(&mut self, prices: &[f64]) {
-        let mut quotes = Vec::with_capacity(INSTRUMENTS.len());
-        for (i, s) in INSTRUMENTS.iter().enumerate() {
-            quotes.push(Quote::new(s, prices[i], Some(prices[i]), &mut self.rng));
+        let mut quotes = Vec::with_capacity(self.quotes.len());
+        for (i, s) in self.instruments.all().iter().enumerate() {
+            let mut q = Quote::new(s.clone(), prices[i], Some(prices[i]), &mut self.rng);
+            if let Some(old) = self.quotes.get(i) {
+                q.activity = old.activity;
+            }
+            quotes.push(q);
         }
         self.quotes = quotes;
     }
@@ -540,19 +565,26 @@ impl Exchange {
     /// What clients are told of an applied change.
     pub fn pushes(&self, applied: Applied) -> Vec<Push> {
         let day = &self.trading_day;
+        let spec = |o: &OrderState| self.instruments.get(o.inst());
         match applied {
-            Applied::Insert(i) => vec![
-                Push::Order(Box::new(self.orders[i].to_submitted(day))),
-                Push::Order(Box::new(self.orders[i].to_order(day))),
-            ],
+            Applied::Insert(i) => {
+                let o = &self.orders[i];
+                vec![
+                    Push::Order(Box::new(o.to_submitted(spec(o), day))),
+                    Push::Order(Box::new(o.to_order(spec(o), day))),
+                ]
+            }
             Applied::Fill { order, trade } => {
                 let o = &self.orders[order];
                 vec![
-                    Push::Order(Box::new(o.to_order(day))),
-                    Push::Trade(Box::new(self.trades[trade].to_trade(o, day))),
+                    Push::Order(Box::new(o.to_order(spec(o), day))),
+                    Push::Trade(Box::new(self.trades[trade].to_trade(o, spec(o), day))),
                 ]
             }
-            Applied::Cancel(i) => vec![Push::Order(Box::new(self.orders[i].to_order(day)))],
+            Applied::Cancel(i) => {
+                let o = &self.orders[i];
+                vec![Push::Order(Box::new(o.to_order(spec(o), day)))]
+            }
             Applied::Nothing | Applied::State => Vec::new(),
         }
     }
@@ -623,7 +655,7 @@ impl Exchange {
             if held != *net {
                 problems.push(format!(
                     "position {user} {} {side:?}: fills sum to {net}, the account holds {held}",
-                    INSTRUMENTS[*inst].id
+                    self.instruments.get(*inst).id
                 ));
             }
         }
@@ -633,7 +665,8 @@ impl Exchange {
                 if p.total() != 0 && !self.audit.net.contains_key(&key) {
                     problems.push(format!(
                         "position {} {} has no fills",
-                        a.user_id, INSTRUMENTS[*inst].id
+                        a.user_id,
+                        self.instruments.get(*inst).id
                     ));
                 }
             }
@@ -647,7 +680,13 @@ impl Exchange {
 }
 
 /// A settlement statement in the style of a futures company's daily statement.
-fn settlement_text(a: &Account, day: &str, prices: &[f64], settled_profit: f64) -> String {
+fn settlement_text(
+    a: &Account,
+    day: &str,
+    prices: &[f64],
+    settled_profit: f64,
+    table: &InstrumentTable,
+) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let _ = writeln!(s, "webctp 模拟交易所 结算单 / settlement statement");
@@ -669,7 +708,7 @@ fn settlement_text(a: &Account, day: &str, prices: &[f64], settled_profit: f64) 
             let _ = writeln!(
                 s,
                 "  {} {} {} 手 lots @ 结算价 settlement {}",
-                INSTRUMENTS[*inst].id,
+                table.get(*inst).id,
                 match side {
                     Side::Long => "多 long",
                     Side::Short => "空 short",

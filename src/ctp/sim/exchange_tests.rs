@@ -3,7 +3,6 @@
 use super::account::Side;
 use super::clock::BeijingTime;
 use super::exchange::*;
-use super::instruments::{self, INSTRUMENTS};
 use super::market::Quote;
 use super::rng::Rng;
 use crate::protocol::CtpChar;
@@ -13,14 +12,15 @@ use crate::protocol::fields::InputOrder;
 mod decisions {
     use super::*;
 
+    /// An exchange on the seed's day (its instruments: au2602, rb2605, m2605...).
     fn exchange() -> Exchange {
-        let mut ex = Exchange::new("20261124".into(), Rng::new(3));
+        let mut ex = Exchange::new("20251203".into(), Rng::new(3));
         let r = ex.open_account("u1", "pw", 1_000_000.0);
         let _ = r;
         ex.apply(&Record::Confirm {
             user: "u1".into(),
-            day: "20261124".into(),
-            date: "20261124".into(),
+            day: "20251203".into(),
+            date: "20251203".into(),
             time: "09:00:00".into(),
         });
         ex
@@ -77,7 +77,7 @@ mod decisions {
     fn rejections_use_ctp_error_ids() {
         let mut ex = exchange();
         let now = BeijingTime::now();
-        let rb = ex.quotes[instruments::index_of("rb2605").unwrap()].clone();
+        let rb = ex.quotes[ex.instruments.index_of("rb2605").unwrap()].clone();
         let cases = [
             (
                 order("zz9999", code::BUY, code::OPEN, 3000.0, 1),
@@ -154,7 +154,7 @@ mod decisions {
         let mut ex = exchange();
         let now = BeijingTime::now();
         let mut journal = Vec::new();
-        let i = instruments::index_of("rb2605").unwrap();
+        let i = ex.instruments.index_of("rb2605").unwrap();
         let ask = ex.quotes[i].asks[0].price;
         let (inserted, filled) = insert_and_match(
             &mut ex,
@@ -184,7 +184,7 @@ mod decisions {
         ex.verify().unwrap();
 
         // Replaying the journal rebuilds the same account.
-        let mut again = Exchange::new("20261124".into(), Rng::new(99));
+        let mut again = Exchange::new("20251203".into(), Rng::new(99));
         for r in &journal_with_open(&ex, &journal) {
             again.apply(r);
         }
@@ -207,8 +207,8 @@ mod decisions {
             },
             Record::Confirm {
                 user: "u1".into(),
-                day: "20261124".into(),
-                date: "20261124".into(),
+                day: "20251203".into(),
+                date: "20251203".into(),
                 time: "09:00:00".into(),
             },
         ];
@@ -221,7 +221,7 @@ mod decisions {
         let mut ex = exchange();
         let now = BeijingTime::now();
         let mut journal = Vec::new();
-        let i = instruments::index_of("rb2605").unwrap();
+        let i = ex.instruments.index_of("rb2605").unwrap();
         let ask = ex.quotes[i].asks[0].price;
         insert_and_match(
             &mut ex,
@@ -231,12 +231,12 @@ mod decisions {
             0,
             &now,
         );
-        let recs = ex.decide_roll("20261125", &now);
+        let recs = ex.decide_roll("20251204", &now);
         run(&mut ex, recs, &mut journal);
-        assert_eq!(ex.trading_day, "20261125");
+        assert_eq!(ex.trading_day, "20251204");
         let p = &ex.accounts["u1"].positions[&(i, Side::Long)];
         assert_eq!(p.yd_start, 1);
-        assert_eq!(p.yesterday("20261125"), 1);
+        assert_eq!(p.yesterday("20251204"), 1);
         assert!(ex.accounts["u1"].confirmed.is_none());
         assert!(ex.accounts["u1"].settlement_text.contains("rb2605"));
         ex.verify().unwrap();
@@ -247,12 +247,12 @@ mod journal {
     use super::*;
 
     fn exchange() -> Exchange {
-        let mut ex = Exchange::new("20261124".into(), Rng::new(5));
+        let mut ex = Exchange::new("20251203".into(), Rng::new(5));
         ex.open_account("u1", "pw", 1_000_000.0);
         ex.apply(&Record::Confirm {
             user: "u1".into(),
-            day: "20261124".into(),
-            date: "20261124".into(),
+            day: "20251203".into(),
+            date: "20251203".into(),
             time: "09:00:00".into(),
         });
         ex
@@ -275,7 +275,7 @@ mod journal {
     fn what_the_live_path_journals_reads_back() {
         let mut ex = exchange();
         let now = BeijingTime::now();
-        let i = instruments::index_of("rb2605").unwrap();
+        let i = ex.instruments.index_of("rb2605").unwrap();
         let ask = ex.quotes[i].asks[0].price;
         let input = InputOrder {
             InstrumentID: "rb2605".into(),
@@ -300,7 +300,7 @@ mod journal {
         // The market thread decides matches over several steps before applying them:
         // the same one-lot order can be matched twice.
         let first = ex.decide_match(idx, &now);
-        ex.quotes[i] = Quote::new(&INSTRUMENTS[i], ask, Some(ask), &mut ex.rng);
+        ex.quotes[i] = Quote::new(ex.instruments.get(i).clone(), ask, Some(ask), &mut ex.rng);
         let second = ex.decide_match(idx, &now);
         assert!(!first.is_empty() && !second.is_empty());
         let mut decided = first;

@@ -1,8 +1,12 @@
-//! The simulated market of one instrument: a random walk of the last price with a
-//! five-level book around it, and the DepthMarketData snapshot a CTP front would send.
+//! The simulated market of one instrument: a random walk of the last price (options:
+//! their Black-76 value on the underlying's price) with a five-level book around it,
+//! and the DepthMarketData snapshot a CTP front would send.
+
+use std::sync::Arc;
 
 use super::clock::BeijingTime;
 use super::instruments::{InstrumentSpec, round_decimals};
+use super::options;
 use super::rng::Rng;
 use crate::protocol::fields::DepthMarketData;
 
@@ -19,7 +23,7 @@ pub struct Level {
 /// The market state of one instrument for the current trading day.
 #[derive(Debug, Clone)]
 pub struct Quote {
-    pub spec: &'static InstrumentSpec,
+    pub spec: Arc<InstrumentSpec>,
     /// The previous day's settlement price: limits and the walk's anchor.
     pub pre_settlement: f64,
     pub last: f64,
@@ -37,13 +41,15 @@ pub struct Quote {
     pub asks: [Level; 5],
     /// How many snapshots were generated (for tests and stamps).
     pub sequence: u64,
+    /// Share of its product's trading (1.0 for the main contract): scales volume.
+    pub activity: f64,
 }
 
 impl Quote {
     /// Opens a day whose previous settlement is `pre_settlement` at `start` (the last
     /// price seen, or the settlement price).
     pub fn new(
-        spec: &'static InstrumentSpec,
+        spec: Arc<InstrumentSpec>,
         pre_settlement: f64,
         start: Option<f64>,
         rng: &mut Rng,
@@ -53,19 +59,22 @@ impl Quote {
         let last = start
             .filter(|p| p.is_finite() && *p > lower && *p < upper)
             .map_or(pre_settlement, |p| spec.round_to_tick(p));
+        let pre_close = spec
+            .round_to_tick(pre_settlement + spec.price_tick * rng.range(-3, 3) as f64)
+            .max(lower);
+        let open_interest = spec.open_interest;
         let mut q = Quote {
             spec,
             pre_settlement,
             last,
-            pre_close: spec
-                .round_to_tick(pre_settlement + spec.price_tick * rng.range(-3, 3) as f64),
+            pre_close,
             open: last,
             high: last,
             low: last,
             volume: 0,
             turnover: 0.0,
-            open_interest: spec.open_interest,
-            pre_open_interest: spec.open_interest,
+            open_interest,
+            pre_open_interest: open_interest,
             upper_limit: upper,
             lower_limit: lower,
             bids: [Level {
@@ -77,9 +86,18 @@ impl Quote {
                 volume: 0,
             }; 5],
             sequence: 0,
+            activity: 1.0,
         };
         q.rebuild_book(rng);
         q
+    }
+
+    /// Sets its share of the product's trading and the open interest that goes with it.
+    pub fn set_activity(&mut self, activity: f64, product_open_interest: f64) {
+        self.activity = activity.clamp(0.0, 1.0);
+        let oi = (product_open_interest * self.activity).round();
+        self.open_interest = oi;
+        self.pre_open_interest = oi;
     }
 
     fn clamp(&self, p: f64) -> f64 {
@@ -130,10 +148,29 @@ impl Quote {
             let next = self.last + if up { tick * size } else { -tick * size };
             self.last = self.spec.round_to_tick(self.clamp(next));
         }
-        let traded = rng.range(1, 40) as i32;
+        let traded = rng.range(1, (40.0 * self.activity).ceil().max(2.0) as i64) as i32;
         self.record_trade(self.last, traded);
         self.open_interest =
             (self.open_interest + rng.range(-(traded as i64), traded as i64) as f64).max(0.0);
+        self.rebuild_book(rng);
+        self.sequence += 1;
+    }
+
+    /// Moves an option to its value at the underlying price `f` on day `today` (a day
+    /// number): the quoted price of its side of the strike (see
+    /// [`options::quote_pair`]), some volume, a new book.
+    pub fn step_option(&mut self, f: f64, today: i64, rng: &mut Rng) {
+        let Some(o) = self.spec.option.clone() else {
+            return self.step(rng);
+        };
+        let t = options::years_to(o.expiry, today);
+        let (call, put) = options::quote_pair(f, o.strike, t, o.vol, o.rate, self.spec.price_tick);
+        let price = if o.call { call } else { put };
+        self.last = self.spec.round_to_tick(self.clamp(price));
+        if rng.unit() < 0.3 {
+            let traded = rng.range(1, (20.0 * self.activity).ceil().max(2.0) as i64) as i32;
+            self.record_trade(self.last, traded);
+        }
         self.rebuild_book(rng);
         self.sequence += 1;
     }
@@ -185,8 +222,14 @@ impl Quote {
     }
 
     /// The snapshot a CTP front sends. Unset prices are DBL_MAX, as CTP sends them.
+    ///
+    /// ActionDay is the calendar day, except on DCE, whose fronts send the trading day
+    /// there too (so a night tick carries the next day in both fields): vnpy's CTP
+    /// gateway replaces DCE's ActionDay with the local date for this reason
+    /// (vnpy/vnpy_ctp#34), and QuantBox/QuantBox.Data#3 lists DCE's ActionDay as the
+    /// trading day.
     pub fn snapshot(&self, trading_day: &str, now: &BeijingTime) -> DepthMarketData {
-        let s = self.spec;
+        let s = &*self.spec;
         let average = if self.volume > 0 {
             let avg = self.turnover / f64::from(self.volume);
             // CZCE reports the average price per unit; the others per lot.
@@ -202,7 +245,7 @@ impl Quote {
         let level = |l: &Level| if l.volume > 0 { l.price } else { UNSET };
         DepthMarketData {
             TradingDay: trading_day.to_string(),
-            reserve1: s.id.to_string(),
+            reserve1: s.id.clone(),
             ExchangeID: s.exchange.to_string(),
             reserve2: String::new(),
             LastPrice: self.last,
@@ -244,9 +287,13 @@ impl Quote {
             AskPrice5: level(&self.asks[4]),
             AskVolume5: self.asks[4].volume,
             AveragePrice: average,
-            ActionDay: now.date(),
-            InstrumentID: s.id.to_string(),
-            ExchangeInstID: s.id.to_string(),
+            ActionDay: if s.exchange == "DCE" {
+                trading_day.to_string()
+            } else {
+                now.date()
+            },
+            InstrumentID: s.id.clone(),
+            ExchangeInstID: s.id.clone(),
             BandingUpperPrice: 0.0,
             BandingLowerPrice: 0.0,
         }
@@ -256,13 +303,26 @@ impl Quote {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ctp::sim::instruments::INSTRUMENTS;
+    use crate::ctp::sim::clock::parse_date;
+    use crate::ctp::sim::instruments::InstrumentTable;
+    use crate::ctp::sim::products::ProductTable;
+
+    fn seed_table() -> InstrumentTable {
+        let mut t = InstrumentTable::new(ProductTable::embedded());
+        t.list_for(parse_date("20251203").unwrap(), &|_| 0.0);
+        t
+    }
 
     #[test]
     fn walk_stays_on_ticks_and_inside_limits() {
         let mut rng = Rng::new(7);
-        for spec in INSTRUMENTS {
-            let mut q = Quote::new(spec, spec.pre_settlement, None, &mut rng);
+        let table = seed_table();
+        for (_, spec) in table
+            .listed()
+            .filter(|(_, s)| s.option.is_none())
+            .step_by(7)
+        {
+            let mut q = Quote::new(spec.clone(), spec.pre_settlement, None, &mut rng);
             for _ in 0..5000 {
                 q.step(&mut rng);
                 assert!(spec.on_tick(q.last), "{} {}", spec.id, q.last);
@@ -274,6 +334,9 @@ mod tests {
             }
             let d = q.snapshot("20261124", &BeijingTime::now());
             assert_eq!(d.InstrumentID, spec.id);
+            if spec.exchange == "DCE" {
+                assert_eq!(d.ActionDay, "20261124");
+            }
             assert!(d.Volume > 0 && d.Turnover > 0.0);
             assert_eq!(d.ClosePrice, UNSET);
         }
@@ -282,8 +345,9 @@ mod tests {
     #[test]
     fn take_respects_the_limit() {
         let mut rng = Rng::new(1);
-        let spec = crate::ctp::sim::instruments::find("rb2605").unwrap();
-        let mut q = Quote::new(spec, spec.pre_settlement, None, &mut rng);
+        let table = seed_table();
+        let spec = table.find("rb2605").unwrap().clone();
+        let mut q = Quote::new(spec.clone(), spec.pre_settlement, None, &mut rng);
         let ask1 = q.asks[0].price;
         assert!(q.take(true, 10, Some(ask1 - spec.price_tick)).is_empty());
         let fills = q.take(true, 1, Some(ask1));

@@ -1,13 +1,18 @@
-//! The embedded simulated exchange: instruments on all six exchanges, a market data
-//! generator, order matching, accounts and a crash-safe ledger — behind the same
+//! The embedded simulated exchange: every futures product of the six exchanges (a
+//! product table, `config/products.yaml`) with contracts generated for the trading day
+//! and rolled at every day roll, option chains, a market data generator, trading
+//! sessions, order matching, accounts and a crash-safe ledger — behind the same
 //! interface as the official CTP libraries.
 //!
-//! Threads: the market thread moves prices at the configured rate, matches resting
-//! orders and rolls the trading day; the ledger thread writes the journal and then
-//! delivers trading answers; a delivery thread hands market-data answers to the
-//! gateway, so that (as with real CTP) no answer arrives inside the call that caused it.
+//! Threads: the market thread ([`ticker`]) moves the prices of subscribed instruments
+//! at the configured rate, matches resting orders and rolls the trading day; the ledger
+//! thread writes the journal and then delivers trading answers; a delivery thread hands
+//! market-data answers to the gateway, so that (as with real CTP) no answer arrives
+//! inside the call that caused it.
 
 pub mod account;
+pub mod calendar;
+mod catalog;
 pub mod clock;
 pub mod day_state;
 pub mod decide;
@@ -17,14 +22,21 @@ mod exchange_tests;
 pub mod fast_hash;
 pub mod instruments;
 pub mod ledger;
+pub mod listing;
 pub mod market;
+mod md;
+pub mod options;
 pub mod orders;
+pub mod products;
 pub mod queries;
 pub mod record;
 pub mod rng;
+pub mod rules;
+pub mod sessions;
 pub mod td;
+mod ticker;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::mpsc;
@@ -34,18 +46,16 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use self::clock::BeijingTime;
+use self::clock::SimClock;
 use self::exchange::{Exchange, Record};
-use self::instruments::INSTRUMENTS;
 use self::ledger::{Ledger, Replay};
 use self::market::Quote;
+pub use self::md::SimMdSession;
+use self::products::ProductTable;
 use self::rng::Rng;
 use self::td::{LoginGuard, SimTdSession};
 use crate::config::{ClosedJournals, SimConfig};
 use crate::ctp::{Backend, BackendError, FrontEvent, MdEvents, MdSession, TdEvents, TdSession};
-use crate::protocol::Reply;
-use crate::protocol::errors::{ctp, rsp_info};
-use crate::protocol::fields::{Body, ReqUserLogin, RspUserLogin, SpecificInstrument};
 
 /// FrontID the sim reports.
 pub const FRONT_ID: i32 = 1;
@@ -67,9 +77,20 @@ struct MarketSnapshot {
     last: Vec<(String, f64)>,
 }
 
+/// Which instruments some md session subscribed to, counted.
+#[derive(Default)]
+struct Watch {
+    counts: HashMap<usize, u32>,
+    /// Changes on every (un)subscription, so the market thread notices.
+    generation: u64,
+}
+
 /// State shared by the sim's threads and sessions.
 pub(crate) struct SimCore {
     config: SimConfig,
+    /// The sim's clock (the wall clock, or shifted to `Sim.StartDate`).
+    clock: SimClock,
+    watch: Mutex<Watch>,
     data_dir: PathBuf,
     exchange: Mutex<Exchange>,
     ledger: Ledger,
@@ -106,6 +127,51 @@ impl SimCore {
         v.iter().filter_map(Weak::upgrade).collect()
     }
 
+    /// Counts a session's interest in `instruments` up (`true`) or down.
+    fn watch(&self, instruments: impl IntoIterator<Item = usize>, add: bool) {
+        let mut w = self.watch.lock().unwrap_or_else(|e| e.into_inner());
+        for i in instruments {
+            let c = w.counts.entry(i).or_default();
+            if add {
+                *c += 1;
+            } else {
+                *c = c.saturating_sub(1);
+                if *c == 0 {
+                    w.counts.remove(&i);
+                }
+            }
+        }
+        w.generation += 1;
+    }
+
+    fn watch_generation(&self) -> u64 {
+        self.watch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .generation
+    }
+
+    /// The instruments the market thread steps, ascending: those subscribed to (and
+    /// listed) and those with resting orders.
+    fn active_instruments(&self) -> Vec<usize> {
+        let mut active: Vec<usize> = {
+            let w = self.watch.lock().unwrap_or_else(|e| e.into_inner());
+            w.counts.keys().copied().collect()
+        };
+        let ex = self.exchange.lock().unwrap_or_else(|e| e.into_inner());
+        active.retain(|&i| ex.instruments.is_listed(i));
+        active.extend(
+            ex.resting
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| !r.is_empty())
+                .map(|(i, _)| i),
+        );
+        active.sort_unstable();
+        active.dedup();
+        active
+    }
+
     fn trading_day(&self) -> String {
         self.exchange
             .lock()
@@ -124,10 +190,14 @@ impl SimCore {
             let ex = self.exchange.lock().unwrap_or_else(|e| e.into_inner());
             MarketSnapshot {
                 trading_day: ex.trading_day.clone(),
-                last: INSTRUMENTS
-                    .iter()
-                    .zip(&ex.quotes)
-                    .map(|(s, q)| (s.id.to_string(), q.last))
+                // Only what moved: an instrument nobody watched is still at its
+                // settlement price.
+                last: ex
+                    .instruments
+                    .listed()
+                    .map(|(i, s)| (s, &ex.quotes[i]))
+                    .filter(|(_, q)| q.sequence > 0 || q.volume > 0)
+                    .map(|(s, q)| (s.id.clone(), q.last))
                     .collect(),
             }
         };
@@ -143,7 +213,11 @@ impl SimCore {
 
     /// Ends the trading day if the clock has moved past it.
     fn roll_if_due(&self, ex: &mut Exchange) {
-        let today = BeijingTime::now().trading_day();
+        let today = ex
+            .instruments
+            .products()
+            .calendar
+            .trading_day_at(&self.clock.now());
         let ledger_day = clock::parse_date(&ex.trading_day).unwrap_or(today);
         if today > ledger_day {
             self.roll(ex, &clock::date_string(today));
@@ -163,10 +237,13 @@ impl SimCore {
         };
         for s in self.md_sessions() {
             s.logged_in.store(false, Ordering::Relaxed);
-            s.subscribed
+            let dropped: Vec<usize> = s
+                .subscribed
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .clear();
+                .drain()
+                .collect();
+            self.watch(dropped, false);
             let ev = s.events.clone();
             self.post(Box::new(move || ev.front(down)));
         }
@@ -204,7 +281,7 @@ impl SimCore {
     fn roll(&self, ex: &mut Exchange, next_day: &str) {
         tracing::info!(from = %ex.trading_day, to = next_day, "settling the trading day");
         ledger::failpoint::reached("roll-start");
-        let records = ex.decide_roll(next_day, &BeijingTime::now());
+        let records = ex.decide_roll(next_day, &self.clock.now());
         td::commit_and_flush(self, ex, records);
         if let Err(e) = self.ledger.rotate(ex.day_state()) {
             tracing::error!(
@@ -212,6 +289,21 @@ impl SimCore {
             );
         }
     }
+}
+
+/// The product table a sim config names (`Sim.Products`), else the built-in one.
+pub fn product_table(config: &SimConfig) -> Result<Arc<ProductTable>, BackendError> {
+    match &config.products {
+        Some(path) => Ok(Arc::new(
+            ProductTable::load(path).map_err(|e| BackendError(e.to_string()))?,
+        )),
+        None => Ok(ProductTable::embedded()),
+    }
+}
+
+/// The sim's clock as a config sets it (`Sim.StartDate`), else the wall clock.
+pub fn clock_of(config: &SimConfig) -> SimClock {
+    config.start.map_or_else(SimClock::wall, SimClock::starting)
 }
 
 /// The embedded exchange as a [`Backend`].
@@ -224,16 +316,29 @@ impl SimBackend {
     /// exchange's threads.
     pub fn start(config: SimConfig, data_dir: &Path) -> Result<SimBackend, BackendError> {
         let dir = data_dir.join("sim");
+        let products = product_table(&config)?;
+        let clock = clock_of(&config);
         let rng = config.seed.map_or_else(Rng::from_time, Rng::new);
-        let day = clock::date_string(BeijingTime::now().trading_day());
-        let mut ex = Exchange::new(day, rng);
+        let day = clock::date_string(products.calendar.trading_day_at(&clock.now()));
         let started = Instant::now();
+        let mut ex = Exchange::with_products(day, rng, products);
         let opts = ledger::Options {
             durability: config.durability,
             keep_closed: config.closed_journals == ClosedJournals::Archive,
         };
         let opened = Ledger::open(&dir, opts, &mut ex).map_err(|e| BackendError(e.to_string()))?;
         let ledger = opened.ledger;
+        let listed_in = started.elapsed();
+        ex.sessions = config.sessions;
+        if let Some(start) = config.start
+            && clock::parse_date(&ex.trading_day).is_some_and(|d| d > start.day + 7)
+        {
+            tracing::warn!(
+                ledger_day = %ex.trading_day,
+                start_date = %clock::date_string(start.day),
+                "the sim ledger is already on a later trading day than Sim.StartDate; it stays there (use a fresh data dir to start over)"
+            );
+        }
         if !opened.fresh {
             tracing::info!(
                 records = opened.report.records(),
@@ -250,11 +355,21 @@ impl SimBackend {
             && let Ok(snap) = serde_json::from_slice::<MarketSnapshot>(&bytes)
             && snap.trading_day == ex.trading_day
         {
-            let Exchange { quotes, rng, .. } = &mut ex;
+            let Exchange {
+                quotes,
+                rng,
+                instruments,
+                ..
+            } = &mut ex;
             for (id, last) in snap.last {
-                if let Some(i) = instruments::index_of(&id) {
+                if let Some(i) = instruments.listed_index(&id) {
                     let pre = quotes[i].pre_settlement;
-                    quotes[i] = Quote::new(&INSTRUMENTS[i], pre, Some(last), rng);
+                    let activity = quotes[i].activity;
+                    let oi = quotes[i].open_interest;
+                    quotes[i] = Quote::new(instruments.get(i).clone(), pre, Some(last), rng);
+                    quotes[i].activity = activity;
+                    quotes[i].open_interest = oi;
+                    quotes[i].pre_open_interest = oi;
                 }
             }
         }
@@ -274,8 +389,17 @@ impl SimBackend {
         if !initial.is_empty() {
             ledger.append(&initial, Vec::new()).map_err(BackendError)?;
         }
+        tracing::info!(
+            trading_day = %ex.trading_day,
+            listed = ex.instruments.listed().count(),
+            sessions = config.sessions.describe(),
+            ?listed_in,
+            "sim exchange open"
+        );
         let core = Arc::new(SimCore {
             config,
+            clock,
+            watch: Mutex::new(Watch::default()),
             data_dir: dir,
             exchange: Mutex::new(ex),
             ledger,
@@ -302,7 +426,7 @@ impl SimBackend {
         let weak = Arc::downgrade(&core);
         thread::Builder::new()
             .name("sim-market".into())
-            .spawn(move || market_thread(weak))
+            .spawn(move || ticker::market_thread(weak))
             .map_err(|e| BackendError(format!("cannot start the sim: {e}")))?;
         if let Some(outage) = core.config.front_outage {
             let weak = Arc::downgrade(&core);
@@ -320,9 +444,10 @@ impl SimBackend {
     /// last prices and move to yesterday's, and a new day starts.
     pub fn settle(&self) -> String {
         let mut ex = self.core.exchange.lock().unwrap_or_else(|e| e.into_inner());
+        let calendar = &ex.instruments.products().calendar;
         let next = clock::parse_date(&ex.trading_day)
-            .map(|d| clock::date_string(clock::next_business_day(d + 1)))
-            .unwrap_or_else(|| clock::date_string(BeijingTime::now().trading_day()));
+            .map(|d| clock::date_string(calendar.after(d)))
+            .unwrap_or_else(|| clock::date_string(calendar.trading_day_at(&self.core.clock.now())));
         self.core.roll(&mut ex, &next);
         drop(ex);
         self.core.ledger.flush();
@@ -335,94 +460,6 @@ impl Drop for SimBackend {
         self.core.shutdown.store(true, Ordering::Relaxed);
         self.core.save_market();
         self.core.ledger.flush();
-    }
-}
-
-/// Moves prices at the configured rate, fills resting orders the new book crosses,
-/// sends ticks to subscribed sessions and rolls the trading day.
-fn market_thread(core: Weak<SimCore>) {
-    let mut next: Vec<Instant> = Vec::new();
-    let mut last_housekeeping = Instant::now();
-    loop {
-        let Some(core) = core.upgrade() else { return };
-        if core.shutdown.load(Ordering::Relaxed) {
-            return;
-        }
-        if last_housekeeping.elapsed() >= Duration::from_secs(1) {
-            last_housekeeping = Instant::now();
-            if core.config.auto_settle {
-                let mut ex = core.exchange.lock().unwrap_or_else(|e| e.into_inner());
-                core.roll_if_due(&mut ex);
-            }
-            core.save_market();
-        }
-        let rate = core.config.tick_rate;
-        if rate <= 0.0 {
-            drop(core);
-            thread::sleep(Duration::from_millis(100));
-            continue;
-        }
-        let interval = Duration::from_secs_f64(1.0 / rate);
-        let now = Instant::now();
-        if next.len() != INSTRUMENTS.len() {
-            // Spread the instruments over one interval so ticks do not come in bursts.
-            let step = interval / INSTRUMENTS.len() as u32;
-            next = (0..INSTRUMENTS.len())
-                .map(|i| now + step * i as u32)
-                .collect();
-        }
-        let sessions = core.md_sessions();
-        let up = core.front_up();
-        let mut ticks = Vec::new();
-        {
-            let mut ex = core.exchange.lock().unwrap_or_else(|e| e.into_inner());
-            let stamp_now = BeijingTime::now();
-            for i in 0..INSTRUMENTS.len() {
-                // Catch up at most a few steps; a stalled thread should not burst.
-                let mut steps = 0;
-                while next[i] <= now && steps < 64 {
-                    let Exchange { quotes, rng, .. } = &mut *ex;
-                    quotes[i].step(rng);
-                    next[i] += interval;
-                    steps += 1;
-                    for idx in ex.crossing_orders(i) {
-                        // Applied at once: the next step must see what this one filled.
-                        let fills = ex.decide_match(idx, &stamp_now);
-                        if !fills.is_empty() {
-                            td::commit_and_flush(&core, &mut ex, fills);
-                        }
-                    }
-                    if up && sessions.iter().any(|s| s.wants(i)) {
-                        let mut d = ex.quotes[i].snapshot(&ex.trading_day, &stamp_now);
-                        if core.config.stamp_ticks {
-                            // Generation time and the instrument's tick number, so a
-                            // benchmark can measure latency and see gaps.
-                            d.reserve2 =
-                                format!("{}:{}", clock::unix_nanos(), ex.quotes[i].sequence);
-                        }
-                        ticks.push((i, d));
-                    }
-                }
-                if next[i] + interval < now {
-                    next[i] = now;
-                }
-            }
-        }
-        core.ledger.drain();
-        for (i, d) in ticks {
-            for s in &sessions {
-                if s.wants(i) {
-                    s.events.tick(d.clone());
-                }
-            }
-        }
-        let wake = next.iter().min().copied().unwrap_or(now + interval);
-        drop(sessions);
-        drop(core);
-        let now = Instant::now();
-        if wake > now {
-            thread::sleep((wake - now).min(Duration::from_millis(100)));
-        }
     }
 }
 
@@ -498,123 +535,22 @@ impl Backend for SimBackend {
     fn settle(&self) -> Result<String, String> {
         Ok(SimBackend::settle(self))
     }
-}
 
-/// The sim's market-data session.
-pub struct SimMdSession {
-    core: Weak<SimCore>,
-    events: Arc<dyn MdEvents>,
-    logged_in: AtomicBool,
-    subscribed: Mutex<HashSet<usize>>,
-}
-
-impl SimMdSession {
-    fn wants(&self, instrument: usize) -> bool {
-        self.logged_in.load(Ordering::Relaxed)
-            && self
-                .subscribed
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains(&instrument)
-    }
-
-    fn core(&self) -> Option<Arc<SimCore>> {
-        self.core.upgrade().filter(|c| c.front_up())
-    }
-
-    fn answer_each(
-        &self,
-        core: &SimCore,
-        msg_type: &'static str,
-        ids: &[String],
-        result: impl Fn(&str) -> i32,
-    ) {
-        let n = ids.len();
-        for (i, id) in ids.iter().enumerate() {
-            let reply = Reply::response(
-                msg_type,
-                "SpecificInstrument",
-                Some(Body::from(SpecificInstrument {
-                    InstrumentID: id.clone(),
-                    ..SpecificInstrument::default()
-                })),
-                Some(rsp_info(result(id))),
-                0,
-                i + 1 == n,
-            );
-            let ev = self.events.clone();
-            core.post(Box::new(move || ev.reply(reply)));
-        }
-    }
-}
-
-impl MdSession for SimMdSession {
-    fn login(&self, req: &ReqUserLogin, request_id: i32) -> i32 {
-        let Some(core) = self.core() else { return -1 };
-        self.logged_in.store(true, Ordering::Relaxed);
-        let now = BeijingTime::now();
-        let body = RspUserLogin {
-            TradingDay: core.trading_day(),
-            LoginTime: now.time(),
-            BrokerID: req.BrokerID.clone(),
-            UserID: req.UserID.clone(),
-            SystemName: "webctp sim".into(),
-            FrontID: FRONT_ID,
-            SessionID: 0,
-            MaxOrderRef: "1".into(),
-            SHFETime: now.time(),
-            DCETime: now.time(),
-            CZCETime: now.time(),
-            FFEXTime: now.time(),
-            INETime: now.time(),
-            SysVersion: VERSION.into(),
-            GFEXTime: now.time(),
-            ..RspUserLogin::default()
+    fn describe(&self) -> Option<String> {
+        let ex = self.core.exchange.lock().unwrap_or_else(|e| e.into_inner());
+        let listed = ex.instruments.listed().count();
+        let clock = match self.core.config.start {
+            Some(start) => format!(
+                " (clock from Sim.StartDate {})",
+                clock::date_string(start.day)
+            ),
+            None => String::new(),
         };
-        let reply = Reply::response(
-            "RspUserLogin",
-            "RspUserLogin",
-            Some(body.into()),
-            Some(rsp_info(0)),
-            request_id,
-            true,
-        );
-        let ev = self.events.clone();
-        core.post(Box::new(move || ev.reply(reply)));
-        0
-    }
-
-    fn subscribe(&self, instruments: &[String]) -> i32 {
-        let Some(core) = self.core() else { return -1 };
-        {
-            let mut subs = self.subscribed.lock().unwrap_or_else(|e| e.into_inner());
-            for id in instruments {
-                if let Some(i) = instruments::index_of(id) {
-                    subs.insert(i);
-                }
-            }
-        }
-        self.answer_each(&core, "RspSubMarketData", instruments, |id| {
-            if instruments::find(id).is_some() {
-                0
-            } else {
-                ctp::INSTRUMENT_NOT_FOUND
-            }
-        });
-        0
-    }
-
-    fn unsubscribe(&self, instruments: &[String]) -> i32 {
-        let Some(core) = self.core() else { return -1 };
-        {
-            let mut subs = self.subscribed.lock().unwrap_or_else(|e| e.into_inner());
-            for id in instruments {
-                if let Some(i) = instruments::index_of(id) {
-                    subs.remove(&i);
-                }
-            }
-        }
-        self.answer_each(&core, "RspUnSubMarketData", instruments, |_| 0);
-        0
+        // Two short lines: the terminal may be 80 columns wide.
+        Some(format!(
+            "sim sessions: {}\ntrading day {}, {listed} contracts listed{clock}",
+            self.core.config.sessions.describe(),
+            ex.trading_day
+        ))
     }
 }

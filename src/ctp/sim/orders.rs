@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::account::{CloseSplit, Side};
-use super::instruments::INSTRUMENTS;
+use super::instruments::InstrumentSpec;
 use super::record::{Stamp, StatusMsg, pad};
 use crate::protocol::CtpChar;
 use crate::protocol::fields::{Order, Trade};
@@ -112,10 +112,9 @@ impl OrderState {
         self.price_type == code::ANY_PRICE || self.time_condition == code::IOC
     }
 
-    /// The order as CTP reports it now (`trading_day` is the exchange's: orders live
-    /// one day).
-    pub fn to_order(&self, trading_day: &str) -> Order {
-        let spec = &INSTRUMENTS[self.inst()];
+    /// The order as CTP reports it now (`spec` is its instrument's; `trading_day` is
+    /// the exchange's: orders live one day).
+    pub fn to_order(&self, spec: &InstrumentSpec, trading_day: &str) -> Order {
         Order {
             BrokerID: PARTICIPANT.into(),
             InvestorID: self.user.to_string(),
@@ -159,15 +158,15 @@ impl OrderState {
             BrokerOrderSeq: self.broker_seq,
             NotifySequence: self.notify_sequence,
             CurrencyID: "CNY".into(),
-            InstrumentID: spec.id.into(),
-            ExchangeInstID: spec.id.into(),
+            InstrumentID: spec.id.clone(),
+            ExchangeInstID: spec.id.clone(),
             ..Order::default()
         }
     }
 
     /// The first report of a new order: submitted, before the exchange numbered it.
-    pub fn to_submitted(&self, trading_day: &str) -> Order {
-        let mut o = self.to_order(trading_day);
+    pub fn to_submitted(&self, spec: &InstrumentSpec, trading_day: &str) -> Order {
+        let mut o = self.to_order(spec, trading_day);
         o.OrderSysID.clear();
         o.OrderSubmitStatus = CtpChar(code::INSERT_SUBMITTED);
         o.OrderStatus = CtpChar(code::UNKNOWN);
@@ -194,9 +193,8 @@ pub struct TradeState {
 }
 
 impl TradeState {
-    /// The trade as CTP reports it; `o` is its order.
-    pub fn to_trade(&self, o: &OrderState, trading_day: &str) -> Trade {
-        let spec = &INSTRUMENTS[o.inst()];
+    /// The trade as CTP reports it; `o` is its order, `spec` their instrument's.
+    pub fn to_trade(&self, o: &OrderState, spec: &InstrumentSpec, trading_day: &str) -> Trade {
         Trade {
             BrokerID: PARTICIPANT.into(),
             InvestorID: o.user.to_string(),
@@ -225,8 +223,8 @@ impl TradeState {
             SettlementID: 1,
             BrokerOrderSeq: o.broker_seq,
             TradeSource: CtpChar(b'0'),
-            InstrumentID: spec.id.into(),
-            ExchangeInstID: spec.id.into(),
+            InstrumentID: spec.id.clone(),
+            ExchangeInstID: spec.id.clone(),
             ..Trade::default()
         }
     }

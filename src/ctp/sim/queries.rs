@@ -1,13 +1,14 @@
 //! Answers to the trading queries, read from the exchange's state. Each returns the
 //! records of one answer; an empty list is answered with a null body.
 
+use std::sync::Arc;
+
 use super::account::{Account, Position, Side, margin_per_lot};
 use super::clock::BeijingTime;
 use super::exchange::Exchange;
+use super::instruments::InstrumentSpec;
 use super::orders::{OrderState, TradeState};
 use super::record::parse_id;
-
-use super::instruments::{EXCHANGES, INSTRUMENTS, InstrumentSpec};
 use crate::protocol::CtpChar;
 use crate::protocol::fields::*;
 
@@ -18,7 +19,7 @@ fn matches(filter: &str, value: &str) -> bool {
 }
 
 fn spec_matches(s: &InstrumentSpec, instrument: &str, exchange: &str) -> bool {
-    matches(instrument, s.id) && matches(exchange, s.exchange)
+    matches(instrument, &s.id) && matches(exchange, s.exchange)
 }
 
 /// Bodies of a long answer, built one at a time as they are sent.
@@ -28,44 +29,49 @@ pub type Rows = Box<dyn Iterator<Item = Body> + Send>;
 /// `Order` is built only when its message is sent.
 pub fn orders(ex: &Exchange, user: &str, q: &QryOrder) -> Rows {
     let sys_id = q.OrderSysID.trim();
-    let rows: Vec<OrderState> = ex
+    let rows: Vec<(OrderState, Arc<InstrumentSpec>)> = ex
         .orders
         .iter()
         .filter(|o| *o.user == *user)
-        .filter(|o| spec_matches(&INSTRUMENTS[o.inst()], &q.InstrumentID, &q.ExchangeID))
-        .filter(|o| sys_id.is_empty() || parse_id(sys_id) == Some(o.sys_id))
-        .filter(|o| {
+        .map(|o| (o, ex.instruments.get(o.inst())))
+        .filter(|(_, s)| spec_matches(s, &q.InstrumentID, &q.ExchangeID))
+        .filter(|(o, _)| sys_id.is_empty() || parse_id(sys_id) == Some(o.sys_id))
+        .filter(|(o, _)| {
             q.InsertTimeStart.is_empty() || o.insert_time.as_str() >= q.InsertTimeStart.as_str()
         })
-        .filter(|o| {
+        .filter(|(o, _)| {
             q.InsertTimeEnd.is_empty() || o.insert_time.as_str() <= q.InsertTimeEnd.as_str()
         })
-        .cloned()
+        .map(|(o, s)| (o.clone(), s.clone()))
         .collect();
     let day = ex.trading_day.clone();
-    Box::new(rows.into_iter().map(move |o| Body::from(o.to_order(&day))))
+    Box::new(
+        rows.into_iter()
+            .map(move |(o, s)| Body::from(o.to_order(&s, &day))),
+    )
 }
 
 /// ReqQryTrade, built as it is sent like [`orders`].
 pub fn trades(ex: &Exchange, user: &str, q: &QryTrade) -> Rows {
     let trade_id = q.TradeID.trim();
-    let rows: Vec<(TradeState, OrderState)> = ex
+    let rows: Vec<(TradeState, OrderState, Arc<InstrumentSpec>)> = ex
         .trades
         .iter()
         .map(|t| (t, &ex.orders[t.order as usize]))
         .filter(|(_, o)| *o.user == *user)
-        .filter(|(_, o)| spec_matches(&INSTRUMENTS[o.inst()], &q.InstrumentID, &q.ExchangeID))
-        .filter(|(t, _)| trade_id.is_empty() || parse_id(trade_id) == Some(t.trade_id))
-        .filter(|(t, _)| {
+        .map(|(t, o)| (t, o, ex.instruments.get(o.inst())))
+        .filter(|(_, _, s)| spec_matches(s, &q.InstrumentID, &q.ExchangeID))
+        .filter(|(t, _, _)| trade_id.is_empty() || parse_id(trade_id) == Some(t.trade_id))
+        .filter(|(t, _, _)| {
             q.TradeTimeStart.is_empty() || t.time.as_str() >= q.TradeTimeStart.as_str()
         })
-        .filter(|(t, _)| q.TradeTimeEnd.is_empty() || t.time.as_str() <= q.TradeTimeEnd.as_str())
-        .map(|(t, o)| (*t, o.clone()))
+        .filter(|(t, _, _)| q.TradeTimeEnd.is_empty() || t.time.as_str() <= q.TradeTimeEnd.as_str())
+        .map(|(t, o, s)| (*t, o.clone(), s.clone()))
         .collect();
     let day = ex.trading_day.clone();
     Box::new(
         rows.into_iter()
-            .map(move |(t, o)| Body::from(t.to_trade(&o, &day))),
+            .map(move |(t, o, s)| Body::from(t.to_trade(&o, &s, &day))),
     )
 }
 
@@ -78,7 +84,7 @@ fn position_row(
     p: &Position,
     today: Option<bool>,
 ) -> InvestorPosition {
-    let spec = &INSTRUMENTS[inst];
+    let spec = ex.instruments.get(inst);
     let day = &ex.trading_day;
     let last = ex.quotes[inst].last;
     let mult = f64::from(spec.multiple);
@@ -167,7 +173,7 @@ fn position_row(
         TodayPosition: today_volume,
         MarginRateByMoney: ratio,
         ExchangeID: spec.exchange.into(),
-        InstrumentID: spec.id.into(),
+        InstrumentID: spec.id.clone(),
         ..InvestorPosition::default()
     }
 }
@@ -181,7 +187,7 @@ pub fn positions(ex: &Exchange, user: &str, q: &QryInvestorPosition) -> Vec<Body
     let day = &ex.trading_day;
     let mut out = Vec::new();
     for ((inst, side), p) in &a.positions {
-        let spec = &INSTRUMENTS[*inst];
+        let spec = ex.instruments.get(*inst);
         if !spec_matches(spec, &q.InstrumentID, &q.ExchangeID) {
             continue;
         }
@@ -225,7 +231,7 @@ pub fn position_details(ex: &Exchange, user: &str, q: &QryInvestorPositionDetail
     };
     let mut out = Vec::new();
     for ((inst, side), p) in &a.positions {
-        let spec = &INSTRUMENTS[*inst];
+        let spec = ex.instruments.get(*inst);
         if !spec_matches(spec, &q.InstrumentID, &q.ExchangeID) {
             continue;
         }
@@ -260,7 +266,7 @@ pub fn position_details(ex: &Exchange, user: &str, q: &QryInvestorPositionDetail
                     l.ref_price
                 },
                 SettlementPrice: last,
-                InstrumentID: spec.id.into(),
+                InstrumentID: spec.id.clone(),
                 ..InvestorPositionDetail::default()
             }));
         }
@@ -270,10 +276,10 @@ pub fn position_details(ex: &Exchange, user: &str, q: &QryInvestorPositionDetail
 
 /// ReqQryTradingAccount.
 pub fn trading_account(ex: &Exchange, a: &Account) -> TradingAccount {
-    let last = ex.last_prices();
-    let balance = a.balance(&last);
+    let last = ex.quotes.as_slice();
+    let balance = a.balance(last);
     let curr_margin = a.curr_margin();
-    let available = a.available(&last);
+    let available = a.available(last);
     TradingAccount {
         BrokerID: BROKER.into(),
         AccountID: a.user_id.clone(),
@@ -286,7 +292,7 @@ pub fn trading_account(ex: &Exchange, a: &Account) -> TradingAccount {
         CurrMargin: curr_margin,
         Commission: a.commission,
         CloseProfit: a.close_profit,
-        PositionProfit: a.position_profit(&last),
+        PositionProfit: a.position_profit(last),
         Balance: balance,
         Available: available,
         WithdrawQuota: available.max(0.0),
@@ -299,7 +305,7 @@ pub fn trading_account(ex: &Exchange, a: &Account) -> TradingAccount {
 }
 
 /// ReqQryInvestor.
-pub fn investor(user: &str) -> Investor {
+pub fn investor(user: &str, now: &BeijingTime) -> Investor {
     Investor {
         InvestorID: user.into(),
         BrokerID: BROKER.into(),
@@ -307,17 +313,17 @@ pub fn investor(user: &str) -> Investor {
         InvestorName: format!("模拟账户 {user}"),
         IdentifiedCardType: CtpChar(b'1'),
         IsActive: 1,
-        OpenDate: BeijingTime::now().date(),
+        OpenDate: now.date(),
         ..Investor::default()
     }
 }
 
 /// ReqQryTradingCode: one client ID per exchange.
 pub fn trading_codes(user: &str, q: &QryTradingCode) -> Vec<Body> {
-    EXCHANGES
+    super::products::EXCHANGE_IDS
         .iter()
-        .filter(|(ex, _)| matches(&q.ExchangeID, ex))
-        .map(|(ex, _)| {
+        .filter(|ex| matches(&q.ExchangeID, ex))
+        .map(|ex| {
             Body::from(TradingCode {
                 InvestorID: user.into(),
                 BrokerID: BROKER.into(),
@@ -331,18 +337,43 @@ pub fn trading_codes(user: &str, q: &QryTradingCode) -> Vec<Body> {
         .collect()
 }
 
+/// Listed futures matching a filter (rate queries are about futures; options have
+/// their own).
 fn selected<'a>(
+    ex: &'a Exchange,
     instrument: &'a str,
     exchange: &'a str,
-) -> impl Iterator<Item = &'static InstrumentSpec> + 'a {
-    INSTRUMENTS
-        .iter()
-        .filter(move |s| spec_matches(s, instrument, exchange))
+) -> impl Iterator<Item = &'a InstrumentSpec> + 'a {
+    listed(ex, instrument, exchange).filter(|s| s.option.is_none())
+}
+
+/// Listed instruments matching a filter: one lookup for an ID, a scan otherwise.
+fn listed<'a>(
+    ex: &'a Exchange,
+    instrument: &'a str,
+    exchange: &'a str,
+) -> Box<dyn Iterator<Item = &'a InstrumentSpec> + 'a> {
+    if instrument.is_empty() {
+        Box::new(
+            ex.instruments
+                .listed()
+                .map(|(_, s)| &**s)
+                .filter(move |s| matches(exchange, s.exchange)),
+        )
+    } else {
+        Box::new(
+            ex.instruments
+                .find(instrument)
+                .map(|s| &**s)
+                .into_iter()
+                .filter(move |s| matches(exchange, s.exchange)),
+        )
+    }
 }
 
 /// ReqQryInstrumentMarginRate (the broker's rates).
-pub fn margin_rates(user: &str, q: &QryInstrumentMarginRate) -> Vec<Body> {
-    selected(&q.InstrumentID, &q.ExchangeID)
+pub fn margin_rates(ex: &Exchange, user: &str, q: &QryInstrumentMarginRate) -> Vec<Body> {
+    selected(ex, &q.InstrumentID, &q.ExchangeID)
         .map(|s| {
             Body::from(InstrumentMarginRate {
                 InvestorRange: CtpChar(b'1'),
@@ -352,7 +383,7 @@ pub fn margin_rates(user: &str, q: &QryInstrumentMarginRate) -> Vec<Body> {
                 LongMarginRatioByMoney: s.long_margin_ratio,
                 ShortMarginRatioByMoney: s.short_margin_ratio,
                 ExchangeID: s.exchange.into(),
-                InstrumentID: s.id.into(),
+                InstrumentID: s.id.clone(),
                 ..InstrumentMarginRate::default()
             })
         })
@@ -360,16 +391,17 @@ pub fn margin_rates(user: &str, q: &QryInstrumentMarginRate) -> Vec<Body> {
 }
 
 /// ReqQryExchangeMarginRate (the exchange's minimum, below the broker's).
-pub fn exchange_margin_rates(q: &QryExchangeMarginRate) -> Vec<Body> {
-    selected(&q.InstrumentID, &q.ExchangeID)
+pub fn exchange_margin_rates(ex: &Exchange, q: &QryExchangeMarginRate) -> Vec<Body> {
+    selected(ex, &q.InstrumentID, &q.ExchangeID)
         .map(|s| {
             Body::from(ExchangeMarginRate {
                 BrokerID: BROKER.into(),
                 HedgeFlag: CtpChar(b'1'),
-                LongMarginRatioByMoney: s.long_margin_ratio - 0.02,
-                ShortMarginRatioByMoney: s.short_margin_ratio - 0.02,
+                LongMarginRatioByMoney: (s.long_margin_ratio - 0.02).max(s.long_margin_ratio / 2.0),
+                ShortMarginRatioByMoney: (s.short_margin_ratio - 0.02)
+                    .max(s.short_margin_ratio / 2.0),
                 ExchangeID: s.exchange.into(),
-                InstrumentID: s.id.into(),
+                InstrumentID: s.id.clone(),
                 ..ExchangeMarginRate::default()
             })
         })
@@ -377,8 +409,8 @@ pub fn exchange_margin_rates(q: &QryExchangeMarginRate) -> Vec<Body> {
 }
 
 /// ReqQryInstrumentCommissionRate.
-pub fn commission_rates(user: &str, q: &QryInstrumentCommissionRate) -> Vec<Body> {
-    selected(&q.InstrumentID, &q.ExchangeID)
+pub fn commission_rates(ex: &Exchange, user: &str, q: &QryInstrumentCommissionRate) -> Vec<Body> {
+    selected(ex, &q.InstrumentID, &q.ExchangeID)
         .map(|s| {
             Body::from(InstrumentCommissionRate {
                 InvestorRange: CtpChar(b'1'),
@@ -391,7 +423,7 @@ pub fn commission_rates(user: &str, q: &QryInstrumentCommissionRate) -> Vec<Body
                 CloseTodayRatioByMoney: s.close_today_commission.by_money,
                 CloseTodayRatioByVolume: s.close_today_commission.by_volume,
                 ExchangeID: s.exchange.into(),
-                InstrumentID: s.id.into(),
+                InstrumentID: s.id.clone(),
                 ..InstrumentCommissionRate::default()
             })
         })
@@ -399,8 +431,8 @@ pub fn commission_rates(user: &str, q: &QryInstrumentCommissionRate) -> Vec<Body
 }
 
 /// ReqQryInstrumentOrderCommRate: the sim charges nothing per order or cancel.
-pub fn order_comm_rates(user: &str, q: &QryInstrumentOrderCommRate) -> Vec<Body> {
-    selected(&q.InstrumentID, "")
+pub fn order_comm_rates(ex: &Exchange, user: &str, q: &QryInstrumentOrderCommRate) -> Vec<Body> {
+    selected(ex, &q.InstrumentID, "")
         .map(|s| {
             Body::from(InstrumentOrderCommRate {
                 InvestorRange: CtpChar(b'1'),
@@ -408,67 +440,103 @@ pub fn order_comm_rates(user: &str, q: &QryInstrumentOrderCommRate) -> Vec<Body>
                 InvestorID: user.into(),
                 HedgeFlag: CtpChar(b'1'),
                 ExchangeID: s.exchange.into(),
-                InstrumentID: s.id.into(),
+                InstrumentID: s.id.clone(),
                 ..InstrumentOrderCommRate::default()
             })
         })
         .collect()
 }
 
-/// ReqQryDepthMarketData: the current snapshot (all instruments for an empty filter).
-pub fn depth(ex: &Exchange, q: &QryDepthMarketData) -> Vec<Body> {
-    let now = BeijingTime::now();
-    INSTRUMENTS
-        .iter()
-        .zip(&ex.quotes)
-        .filter(|(s, _)| spec_matches(s, &q.InstrumentID, &q.ExchangeID))
-        .map(|(_, quote)| Body::from(quote.snapshot(&ex.trading_day, &now)))
+/// ReqQryOptionInstrTradeCost: what opening one option costs (the premium, and a
+/// seller's margin on top).
+pub fn option_trade_costs(ex: &Exchange, user: &str, q: &QryOptionInstrTradeCost) -> Vec<Body> {
+    listed(ex, &q.InstrumentID, &q.ExchangeID)
+        .filter(|s| s.option.is_some())
+        .map(|s| {
+            let price = if q.InputPrice > 0.0 && q.InputPrice.is_finite() {
+                q.InputPrice
+            } else {
+                ex.instruments
+                    .index_of(&s.id)
+                    .map_or(s.pre_settlement, |i| ex.quotes[i].last)
+            };
+            let premium = price * f64::from(s.multiple);
+            Body::from(OptionInstrTradeCost {
+                BrokerID: BROKER.into(),
+                InvestorID: user.into(),
+                HedgeFlag: CtpChar(b'1'),
+                FixedMargin: s.short_margin_fixed,
+                MiniMargin: s.short_margin_fixed,
+                Royalty: premium,
+                ExchFixedMargin: s.short_margin_fixed,
+                ExchMiniMargin: s.short_margin_fixed,
+                ExchangeID: s.exchange.into(),
+                InstrumentID: s.id.clone(),
+                ..OptionInstrTradeCost::default()
+            })
+        })
+        .collect()
+}
+
+/// ReqQryOptionInstrCommRate.
+pub fn option_comm_rates(ex: &Exchange, user: &str, q: &QryOptionInstrCommRate) -> Vec<Body> {
+    listed(ex, &q.InstrumentID, &q.ExchangeID)
+        .filter(|s| s.option.is_some())
+        .map(|s| {
+            Body::from(OptionInstrCommRate {
+                InvestorRange: CtpChar(b'1'),
+                BrokerID: BROKER.into(),
+                InvestorID: user.into(),
+                OpenRatioByVolume: s.open_commission.by_volume,
+                CloseRatioByVolume: s.close_commission.by_volume,
+                CloseTodayRatioByVolume: s.close_today_commission.by_volume,
+                StrikeRatioByVolume: s.open_commission.by_volume,
+                ExchangeID: s.exchange.into(),
+                InstrumentID: s.id.clone(),
+                ..OptionInstrCommRate::default()
+            })
+        })
+        .collect()
+}
+
+/// ReqQryDepthMarketData: the current snapshot (every listed instrument for an empty
+/// filter).
+pub fn depth(ex: &Exchange, q: &QryDepthMarketData, now: &BeijingTime) -> Vec<Body> {
+    listed(ex, &q.InstrumentID, &q.ExchangeID)
+        .filter_map(|s| ex.instruments.index_of(&s.id))
+        .map(|i| Body::from(ex.quotes[i].snapshot(&ex.trading_day, now)))
         .collect()
 }
 
 /// ReqQryInstrument.
-pub fn instruments(q: &QryInstrument) -> Vec<Body> {
-    INSTRUMENTS
-        .iter()
-        .filter(|s| spec_matches(s, &q.InstrumentID, &q.ExchangeID))
-        .filter(|s| matches(&q.ProductID, s.product))
-        .filter(|s| matches(&q.ExchangeInstID, s.id))
+pub fn instruments(ex: &Exchange, q: &QryInstrument) -> Vec<Body> {
+    listed(ex, &q.InstrumentID, &q.ExchangeID)
+        .filter(|s| matches(&q.ProductID, &s.product))
+        .filter(|s| matches(&q.ExchangeInstID, &s.id))
         .map(|s| Body::from(instrument(s)))
         .collect()
 }
 
 /// The Instrument record of a listed contract.
 pub fn instrument(s: &InstrumentSpec) -> Instrument {
-    let month: String = s.id.chars().filter(char::is_ascii_digit).collect();
-    let (year, mon) = match month.len() {
-        4 => (
-            2000 + month[..2].parse::<i32>().unwrap_or(0),
-            month[2..].parse().unwrap_or(0),
-        ),
-        // CZCE codes carry one year digit.
-        3 => (
-            2020 + month[..1].parse::<i32>().unwrap_or(0),
-            month[1..].parse().unwrap_or(0),
-        ),
-        _ => (0, 0),
-    };
+    let option = s.option.as_ref();
     Instrument {
         ExchangeID: s.exchange.into(),
-        InstrumentName: s.name.into(),
-        ProductClass: CtpChar(b'1'),
-        DeliveryYear: year,
-        DeliveryMonth: mon,
+        InstrumentName: s.name.clone(),
+        ProductClass: CtpChar(if option.is_some() { b'2' } else { b'1' }),
+        DeliveryYear: s.delivery_year,
+        DeliveryMonth: s.delivery_month,
         MaxMarketOrderVolume: s.max_market_volume,
         MinMarketOrderVolume: 1,
         MaxLimitOrderVolume: s.max_limit_volume,
         MinLimitOrderVolume: 1,
         VolumeMultiple: s.multiple,
         PriceTick: s.price_tick,
-        CreateDate: s.create_date.into(),
-        OpenDate: s.create_date.into(),
-        ExpireDate: s.expire_date.into(),
-        StartDelivDate: s.expire_date.into(),
-        EndDelivDate: s.expire_date.into(),
+        CreateDate: s.create_date.clone(),
+        OpenDate: s.create_date.clone(),
+        ExpireDate: s.expire_date.clone(),
+        StartDelivDate: s.expire_date.clone(),
+        EndDelivDate: s.expire_date.clone(),
         InstLifePhase: CtpChar(b'1'),
         IsTrading: 1,
         PositionType: CtpChar(b'2'),
@@ -476,60 +544,84 @@ pub fn instrument(s: &InstrumentSpec) -> Instrument {
         LongMarginRatio: s.long_margin_ratio,
         ShortMarginRatio: s.short_margin_ratio,
         MaxMarginSideAlgorithm: CtpChar(b'1'),
-        StrikePrice: 0.0,
-        OptionsType: CtpChar::NUL,
+        StrikePrice: option.map_or(0.0, |o| o.strike),
+        OptionsType: match option {
+            Some(o) if o.call => CtpChar(b'1'),
+            Some(_) => CtpChar(b'2'),
+            None => CtpChar::NUL,
+        },
         UnderlyingMultiple: 1.0,
         CombinationType: CtpChar(b'0'),
-        InstrumentID: s.id.into(),
-        ExchangeInstID: s.id.into(),
-        ProductID: s.product.into(),
+        InstrumentID: s.id.clone(),
+        ExchangeInstID: s.id.clone(),
+        ProductID: s.product.clone(),
+        UnderlyingInstrID: option.map_or_else(String::new, |o| o.underlying_id.clone()),
         ..Instrument::default()
     }
 }
 
-/// ReqQryProduct.
-pub fn products(q: &QryProduct) -> Vec<Body> {
-    let mut seen = std::collections::HashSet::new();
-    INSTRUMENTS
+/// ReqQryProduct: the futures products of the table, then their option products.
+pub fn products(ex: &Exchange, q: &QryProduct) -> Vec<Body> {
+    let table = ex.instruments.products();
+    let futures = table.products.iter().map(|p| (p, false));
+    let options = table
+        .products
         .iter()
-        .filter(|s| matches(&q.ProductID, s.product) && matches(&q.ExchangeID, s.exchange))
-        .filter(|_| !q.ProductClass.is_set() || q.ProductClass.0 == b'1')
-        .filter(|s| seen.insert(s.product))
-        .map(|s| {
-            let name: String = s.name.chars().filter(|c| !c.is_ascii_digit()).collect();
-            Body::from(Product {
-                ProductName: name,
-                ExchangeID: s.exchange.into(),
-                ProductClass: CtpChar(b'1'),
-                VolumeMultiple: s.multiple,
-                PriceTick: s.price_tick,
-                MaxMarketOrderVolume: s.max_market_volume,
-                MinMarketOrderVolume: 1,
-                MaxLimitOrderVolume: s.max_limit_volume,
-                MinLimitOrderVolume: 1,
-                PositionType: CtpChar(b'2'),
-                PositionDateType: CtpChar(if s.splits_today() { b'1' } else { b'2' }),
-                CloseDealType: CtpChar(b'0'),
-                TradeCurrencyID: "CNY".into(),
-                MortgageFundUseRange: CtpChar(b'0'),
-                UnderlyingMultiple: 1.0,
-                ProductID: s.product.into(),
-                ExchangeProductID: s.product.into(),
-                ..Product::default()
+        .filter(|p| p.options.is_some())
+        .map(|p| (p, true));
+    futures
+        .chain(options)
+        .filter(|(p, _)| matches(&q.ExchangeID, p.exchange))
+        .filter(|(_, opt)| {
+            !q.ProductClass.is_set() || q.ProductClass.0 == if *opt { b'2' } else { b'1' }
+        })
+        .filter_map(|(p, opt)| {
+            let (id, name, multiple, tick) = match (&p.options, opt) {
+                (Some(o), true) => (o.id.clone(), format!("{}期权", p.name), o.multiple, o.tick),
+                (_, true) => return None,
+                (_, false) => (p.id.clone(), p.name.clone(), p.multiple, p.tick),
+            };
+            matches(&q.ProductID, &id).then(|| {
+                Body::from(Product {
+                    ProductName: name,
+                    ExchangeID: p.exchange.into(),
+                    ProductClass: CtpChar(if opt { b'2' } else { b'1' }),
+                    VolumeMultiple: multiple,
+                    PriceTick: tick,
+                    MaxMarketOrderVolume: p.max_volume.min(100),
+                    MinMarketOrderVolume: 1,
+                    MaxLimitOrderVolume: p.max_volume,
+                    MinLimitOrderVolume: 1,
+                    PositionType: CtpChar(b'2'),
+                    PositionDateType: CtpChar(if matches!(p.exchange, "SHFE" | "INE") {
+                        b'1'
+                    } else {
+                        b'2'
+                    }),
+                    CloseDealType: CtpChar(b'0'),
+                    TradeCurrencyID: "CNY".into(),
+                    MortgageFundUseRange: CtpChar(b'0'),
+                    UnderlyingMultiple: 1.0,
+                    ExchangeProductID: id.clone(),
+                    ProductID: id,
+                    ..Product::default()
+                })
             })
         })
         .collect()
 }
 
 /// ReqQryExchange.
-pub fn exchanges(q: &QryExchange) -> Vec<Body> {
-    EXCHANGES
+pub fn exchanges(ex: &Exchange, q: &QryExchange) -> Vec<Body> {
+    ex.instruments
+        .products()
+        .exchanges
         .iter()
-        .filter(|(id, _)| matches(&q.ExchangeID, id))
-        .map(|(id, name)| {
+        .filter(|e| matches(&q.ExchangeID, e.id))
+        .map(|e| {
             Body::from(crate::protocol::fields::Exchange {
-                ExchangeID: (*id).into(),
-                ExchangeName: (*name).into(),
+                ExchangeID: e.id.into(),
+                ExchangeName: e.name.clone(),
                 ExchangeProperty: CtpChar(b'0'),
             })
         })
@@ -541,11 +633,11 @@ pub fn max_order_volume(ex: &Exchange, a: &Account, q: &QryMaxOrderVolume) -> Qr
     let mut out = q.clone();
     out.BrokerID = BROKER.into();
     out.InvestorID = a.user_id.clone();
-    let Some(inst) = super::instruments::index_of(&q.InstrumentID) else {
+    let Some(inst) = ex.instruments.listed_index(&q.InstrumentID) else {
         out.MaxVolume = 0;
         return out;
     };
-    let spec = &INSTRUMENTS[inst];
+    let spec = ex.instruments.get(inst);
     out.ExchangeID = spec.exchange.into();
     let buy = q.Direction.0 != b'1';
     let open = !q.OffsetFlag.is_set() || q.OffsetFlag.0 == b'0';
@@ -554,7 +646,7 @@ pub fn max_order_volume(ex: &Exchange, a: &Account, q: &QryMaxOrderVolume) -> Qr
         let price = ex.quotes[inst].last;
         let per_lot =
             margin_per_lot(spec, side, price) + spec.open_commission.of(price, 1, spec.multiple);
-        let affordable = (a.available(&ex.last_prices()) / per_lot).floor();
+        let affordable = (a.available(ex.quotes.as_slice()) / per_lot).floor();
         (affordable.max(0.0) as i32).min(spec.max_limit_volume)
     } else {
         let side = if buy { Side::Short } else { Side::Long };

@@ -242,7 +242,7 @@ impl TdSession for SimTdSession {
 impl SimTdSession {
     fn handle(&self, core: &SimCore, ex: &mut Exchange, req: &TdRequest, rid: i32, out: &mut Out) {
         let user = self.user();
-        let now = BeijingTime::now();
+        let now = core.clock.now();
         match req {
             TdRequest::ReqAuthenticate(a) => {
                 let code = if a.AppID.is_empty() || a.AuthCode.is_empty() {
@@ -489,39 +489,46 @@ impl SimTdSession {
                     .map(|a| Body::from(queries::trading_account(ex, a)));
                 self.answer_all(out, rsp, key, body.into_iter().collect(), rid);
             }
-            TdRequest::ReqQryInvestor(_) => {
-                self.answer_all(out, rsp, key, vec![queries::investor(user).into()], rid)
-            }
+            TdRequest::ReqQryInvestor(_) => self.answer_all(
+                out,
+                rsp,
+                key,
+                vec![queries::investor(user, now).into()],
+                rid,
+            ),
             TdRequest::ReqQryTradingCode(q) => {
                 self.answer_all(out, rsp, key, queries::trading_codes(user, q), rid)
             }
             TdRequest::ReqQryInstrumentMarginRate(q) => {
-                self.answer_all(out, rsp, key, queries::margin_rates(user, q), rid)
+                self.answer_all(out, rsp, key, queries::margin_rates(ex, user, q), rid)
             }
             TdRequest::ReqQryInstrumentCommissionRate(q) => {
-                self.answer_all(out, rsp, key, queries::commission_rates(user, q), rid)
+                self.answer_all(out, rsp, key, queries::commission_rates(ex, user, q), rid)
             }
             TdRequest::ReqQryExchangeMarginRate(q) => {
-                self.answer_all(out, rsp, key, queries::exchange_margin_rates(q), rid)
+                self.answer_all(out, rsp, key, queries::exchange_margin_rates(ex, q), rid)
             }
             TdRequest::ReqQryInstrumentOrderCommRate(q) => {
-                self.answer_all(out, rsp, key, queries::order_comm_rates(user, q), rid)
+                self.answer_all(out, rsp, key, queries::order_comm_rates(ex, user, q), rid)
             }
-            // The sim lists no options.
-            TdRequest::ReqQryOptionInstrTradeCost(_) | TdRequest::ReqQryOptionInstrCommRate(_) => {
-                self.answer_all(out, rsp, key, Vec::new(), rid)
+            TdRequest::ReqQryOptionInstrTradeCost(q) => {
+                let bodies = queries::option_trade_costs(ex, user, q);
+                self.answer_all(out, rsp, key, bodies, rid)
+            }
+            TdRequest::ReqQryOptionInstrCommRate(q) => {
+                self.answer_all(out, rsp, key, queries::option_comm_rates(ex, user, q), rid)
             }
             TdRequest::ReqQryDepthMarketData(q) => {
-                self.answer_all(out, rsp, key, queries::depth(ex, q), rid)
+                self.answer_all(out, rsp, key, queries::depth(ex, q, now), rid)
             }
             TdRequest::ReqQryProduct(q) => {
-                self.answer_all(out, rsp, key, queries::products(q), rid)
+                self.answer_all(out, rsp, key, queries::products(ex, q), rid)
             }
             TdRequest::ReqQryExchange(q) => {
-                self.answer_all(out, rsp, key, queries::exchanges(q), rid)
+                self.answer_all(out, rsp, key, queries::exchanges(ex, q), rid)
             }
             TdRequest::ReqQryInstrument(q) => {
-                self.answer_all(out, rsp, key, queries::instruments(q), rid)
+                self.answer_all(out, rsp, key, queries::instruments(ex, q), rid)
             }
             TdRequest::ReqQryMaxOrderVolume(q) => {
                 let body = ex

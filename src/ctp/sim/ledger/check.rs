@@ -12,6 +12,7 @@ use super::recover::{self, Report};
 use super::{files, legacy};
 use crate::ctp::sim::clock::{self, BeijingTime};
 use crate::ctp::sim::exchange::Exchange;
+use crate::ctp::sim::products::ProductTable;
 use crate::ctp::sim::rng::Rng;
 
 /// A ledger check: what recovery finds, without writing anything.
@@ -31,8 +32,13 @@ impl Check {
     }
 }
 
-/// Reads the ledger in `dir` as a start would, and reports; changes nothing.
-pub fn check(dir: &Path) -> Result<Check, LedgerError> {
+/// Reads the ledger in `dir` as a start would (over `products`, on the trading day of
+/// `now` if the ledger is empty), and reports; changes nothing.
+pub fn check(
+    dir: &Path,
+    products: std::sync::Arc<ProductTable>,
+    now: &BeijingTime,
+) -> Result<Check, LedgerError> {
     if !dir.exists() {
         return Err(LedgerError::Io {
             action: "read",
@@ -48,8 +54,8 @@ pub fn check(dir: &Path) -> Result<Check, LedgerError> {
         let owner = std::fs::read_to_string(dir.join("LOCK")).unwrap_or_default();
         Some(format!(" (pid {})", owner.trim()))
     });
-    let day = clock::date_string(BeijingTime::now().trading_day());
-    let mut ex = Exchange::new(day, Rng::new(1));
+    let day = clock::date_string(products.calendar.trading_day_at(now));
+    let mut ex = Exchange::with_products(day, Rng::new(1), products);
     let recovered = recover::recover(
         dir,
         &mut ex,

@@ -96,6 +96,7 @@ mod tests {
                 sequence: 8,
                 settlement: vec![("rb2605".into(), 3170.0)],
                 accounts: Vec::new(),
+                instruments: Vec::new(),
             },
         }
     }

@@ -36,6 +36,7 @@ impl Replay for Sink {
             sequence: 0,
             settlement: Vec::new(),
             accounts: Vec::new(),
+            instruments: Vec::new(),
         }
     }
     fn verify(&self) -> Result<(), String> {
@@ -236,7 +237,12 @@ fn damage_is_refused_and_nothing_is_changed() {
     assert!(msg.contains("valid records follow"), "{msg}");
     assert_eq!(contents(&dir.0), before);
     // `check` reports the same without writing.
-    let c = check::check(&dir.0).unwrap();
+    let c = check::check(
+        &dir.0,
+        crate::ctp::sim::products::ProductTable::embedded(),
+        &crate::ctp::sim::clock::BeijingTime::now(),
+    )
+    .unwrap();
     assert!(!c.ok());
     assert_eq!(c.report.journals[0].damage_at, Some(64));
     assert_eq!(contents(&dir.0), before);
