@@ -1,10 +1,12 @@
 //! The exchange's listing over time: contracts listed for the trading day when the
-//! exchange starts and at every roll, positions in expired contracts settled, quotes
-//! kept in step with the instrument table, sessions checked, instruments stepped.
+//! exchange starts and at every roll, positions in expired contracts settled (the day's
+//! end decides and journals which), quotes kept in step with the instrument table,
+//! sessions checked, instruments stepped.
 //!
 //! These are the parts of [`Exchange`] that follow the product table; the records and
 //! their replay stay in `exchange.rs`.
 
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use super::account::Side;
@@ -37,9 +39,12 @@ impl Exchange {
     }
 
     /// After a roll: lists the new day's contracts, priced from the settled ones, and
-    /// settles positions in contracts that expired (at the settlement price they were
-    /// just marked to: nothing more to pay, the margin is released).
-    pub(super) fn roll_listing(&mut self) {
+    /// settles positions in the `expired` contracts that the day's end journaled (at
+    /// the settlement price they were just marked to: nothing more to pay, the margin
+    /// is released). A contract that is unlisted but not in `expired` stays held (a
+    /// day's end written by an earlier webctp expired nothing); the next day's end
+    /// settles it.
+    pub(super) fn roll_listing(&mut self, expired: &[String]) {
         let day = self.day_number();
         let last: Vec<f64> = self.quotes.iter().map(|q| q.last).collect();
         self.instruments
@@ -47,11 +52,12 @@ impl Exchange {
         self.ensure_quotes();
         self.apply_weights();
         let table = &self.instruments;
+        let expired: HashSet<usize> = expired.iter().filter_map(|id| table.index_of(id)).collect();
         for account in self.accounts.values_mut() {
             let expired: Vec<(usize, Side)> = account
                 .positions
                 .keys()
-                .filter(|(i, _)| !table.is_listed(*i))
+                .filter(|(i, _)| expired.contains(i))
                 .copied()
                 .collect();
             for key in expired {
@@ -76,6 +82,31 @@ impl Exchange {
             }
             account.pre_margin = account.curr_margin();
         }
+    }
+
+    /// The contracts held in some account that `next_day` does not list: at the day's
+    /// end their positions are closed at the settlement price. Worked out on a copy of
+    /// the table listed for `next_day` at the settlement `prices`, as the roll will.
+    pub(super) fn expiring(&self, next_day: &str, prices: &[f64]) -> Vec<String> {
+        let held: BTreeSet<usize> = self
+            .accounts
+            .values()
+            .flat_map(|a| a.positions.iter())
+            .filter(|(_, p)| p.total() > 0)
+            .map(|((i, _), _)| *i)
+            .collect();
+        if held.is_empty() {
+            return Vec::new();
+        }
+        let Some(day) = clock::parse_date(next_day) else {
+            return Vec::new();
+        };
+        let mut next = self.instruments.clone();
+        next.list_for(day, &|i| prices.get(i).copied().unwrap_or(0.0));
+        held.into_iter()
+            .filter(|&i| !next.is_listed(i))
+            .map(|i| self.instruments.get(i).id.clone())
+            .collect()
     }
 
     /// The index of an instrument a record names, adding it (unlisted) if it was listed
@@ -167,17 +198,153 @@ impl Exchange {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
-    use crate::ctp::sim::exchange::{InsertRecord, Record, Stamp, code};
+    use crate::ctp::sim::exchange::{InsertRecord, Origin, Record, Stamp, code};
     use crate::ctp::sim::rng::Rng;
+    use crate::protocol::CtpChar;
+    use crate::protocol::errors::ctp;
+    use crate::protocol::fields::InputOrder;
+
+    /// Applies decided records as the live path does; returns what it journals.
+    pub(crate) fn live(ex: &mut Exchange, recs: Vec<Record>) -> Vec<Record> {
+        recs.into_iter()
+            .filter_map(|r| ex.apply_live(r))
+            .map(|l| l.record)
+            .collect()
+    }
+
+    /// An order of `user` for `volume` lots of `id` at the price limit on the side of
+    /// `direction`, as a client would send it.
+    fn input(id: &str, direction: u8, offset: &str, price: f64, volume: i32) -> InputOrder {
+        InputOrder {
+            InstrumentID: id.into(),
+            Direction: CtpChar(direction),
+            CombOffsetFlag: offset.into(),
+            OrderPriceType: CtpChar(code::LIMIT_PRICE),
+            LimitPrice: price,
+            VolumeTotalOriginal: volume,
+            TimeCondition: CtpChar(code::GFD),
+            VolumeCondition: CtpChar(code::ANY_VOLUME),
+            ..InputOrder::default()
+        }
+    }
+
+    /// Buys `volume` lots of `id` for `user` through the live path (the account opened
+    /// and the day confirmed as needed); returns the journaled records.
+    pub(crate) fn hold(ex: &mut Exchange, user: &str, id: &str, volume: i32) -> Vec<Record> {
+        let now = clock::BeijingTime::now();
+        let mut journal = Vec::new();
+        if !ex.accounts.contains_key(user) {
+            journal.push(ex.open_account(user, "pw", 50_000_000.0));
+        }
+        let confirm = Record::Confirm {
+            user: user.into(),
+            day: ex.trading_day.clone(),
+            date: ex.trading_day.clone(),
+            time: "09:00:00".into(),
+        };
+        journal.extend(live(ex, vec![confirm]));
+        let i = ex.instruments.listed_index(id).unwrap();
+        let order_ref = (ex.orders.len() + 1).to_string();
+        let origin = Origin {
+            user,
+            front_id: 1,
+            session_id: 1,
+            order_ref: &order_ref,
+        };
+        let buy = input(id, code::BUY, "0", ex.quotes[i].upper_limit, volume);
+        let recs = ex.decide_insert(&origin, &buy, 1, &now).unwrap();
+        journal.extend(live(ex, recs));
+        let fills = ex.decide_match(ex.orders.len() - 1, &now);
+        journal.extend(live(ex, fills));
+        assert_eq!(ex.orders.last().unwrap().remaining, 0, "{id} did not fill");
+        journal
+    }
+
+    fn held(ex: &Exchange, user: &str, id: &str) -> i32 {
+        ex.accounts[user]
+            .positions
+            .iter()
+            .filter(|((i, _), _)| ex.instruments.get(*i).id == id)
+            .map(|(_, p)| p.total())
+            .sum()
+    }
+
+    /// A journal written before contracts expired ended its days with `Roll`, which
+    /// expires nothing: replaying it keeps a position in a contract that is no longer
+    /// listed (as the webctp that wrote it did), and the next day's end settles it.
+    #[test]
+    fn a_day_end_of_an_earlier_webctp_expires_nothing_and_the_next_one_does() {
+        let now = clock::BeijingTime::now();
+        let mut ex = Exchange::new("20261215".into(), Rng::new(5));
+        let mut journal = hold(&mut ex, "u1", "rb2612", 2);
+        let Some(Record::Settle {
+            next_day,
+            settlement,
+            profit,
+            expired,
+        }) = ex.decide_roll("20261216", &now).pop()
+        else {
+            panic!("a day's end is a Settle record");
+        };
+        assert_eq!(expired, ["rb2612"]);
+        let roll = Record::Roll {
+            next_day,
+            settlement,
+            profit,
+        };
+        journal.extend(live(&mut ex, vec![roll]));
+        assert!(ex.instruments.find("rb2612").is_none());
+        assert_eq!(held(&ex, "u1", "rb2612"), 2);
+        ex.verify().unwrap();
+        // It cannot be traded any more...
+        let confirm = Record::Confirm {
+            user: "u1".into(),
+            day: "20261216".into(),
+            date: "20261216".into(),
+            time: "09:00:00".into(),
+        };
+        journal.extend(live(&mut ex, vec![confirm]));
+        let origin = Origin {
+            user: "u1",
+            front_id: 1,
+            session_id: 1,
+            order_ref: "99",
+        };
+        let sell = input("rb2612", code::SELL, "4", 3000.0, 1);
+        assert_eq!(
+            ex.decide_insert(&origin, &sell, 1, &now).err(),
+            Some(ctp::INSTRUMENT_NOT_FOUND)
+        );
+        // ...and the next day's end settles it.
+        let recs = ex.decide_roll("20261217", &now);
+        assert!(
+            matches!(recs.last(), Some(Record::Settle { expired, .. }) if expired == &["rb2612"])
+        );
+        journal.extend(live(&mut ex, recs));
+        assert_eq!(held(&ex, "u1", "rb2612"), 0);
+        assert!(
+            ex.accounts["u1"]
+                .settlement_text
+                .contains("到期了结 Expired: rb2612 多 long 2 手")
+        );
+        ex.verify().unwrap();
+        // The journal replays to the same account.
+        let mut again = Exchange::new("20261215".into(), Rng::new(77));
+        for r in &journal {
+            again.apply(r);
+        }
+        again.verify().unwrap();
+        assert_eq!(again.accounts, ex.accounts);
+    }
 
     #[test]
     fn a_roll_lists_new_months_and_settles_expired_positions() {
         let mut ex = Exchange::new("20261215".into(), Rng::new(5));
         let rb = ex.instruments.listed_index("rb2612").unwrap();
         assert!(ex.instruments.find("rb2712").is_none());
-        ex.open_account("u1", "pw", 1_000_000.0);
+        let mut journal = vec![ex.open_account("u1", "pw", 1_000_000.0)];
         let price = ex.quotes[rb].last;
         let insert = InsertRecord {
             user: "u1".into(),
@@ -203,8 +370,8 @@ mod tests {
             margin_per_lot: 3_500.0,
             commission_per_lot: 4.0,
         };
-        ex.apply_live(Record::Insert(Box::new(insert)));
-        ex.apply_live(Record::Fill {
+        journal.extend(live(&mut ex, vec![Record::Insert(Box::new(insert))]));
+        let fill = Record::Fill {
             sys_id: 1,
             trade_id: 1,
             price,
@@ -213,12 +380,16 @@ mod tests {
             time: Stamp::new("09:30:01"),
             commission: f64::NAN,
             close_profit: f64::NAN,
-        });
+        };
+        journal.extend(live(&mut ex, vec![fill]));
         assert!(ex.accounts["u1"].curr_margin() > 0.0);
         let now = clock::BeijingTime::now();
-        for r in ex.decide_roll("20261216", &now) {
-            ex.apply_live(r);
-        }
+        let recs = ex.decide_roll("20261216", &now);
+        // The day's end names what expires, so a replay does the same.
+        assert!(
+            matches!(recs.last(), Some(Record::Settle { expired, .. }) if expired == &["rb2612"])
+        );
+        journal.extend(live(&mut ex, recs));
         // rb2612 expired on the 15th: delisted, the position settled and gone.
         assert!(ex.instruments.find("rb2612").is_none());
         assert!(ex.instruments.find("rb2712").is_some());
@@ -227,6 +398,12 @@ mod tests {
         assert_eq!(a.curr_margin(), 0.0);
         assert!(a.settlement_text.contains("rb2612"));
         ex.verify().unwrap();
+        let mut again = Exchange::new("20261215".into(), Rng::new(6));
+        for r in &journal {
+            again.apply(r);
+        }
+        again.verify().unwrap();
+        assert_eq!(again.accounts, ex.accounts);
         // The new month starts at the price of the furthest one listed before.
         let rb2711 = ex.instruments.index_of("rb2711").unwrap();
         let rb2712 = ex.instruments.index_of("rb2712").unwrap();

@@ -329,7 +329,8 @@ impl Exchange {
     }
 
     /// The settlement records that end the current trading day and start `next_day`:
-    /// resting orders are cancelled, positions settle at the last prices.
+    /// resting orders are cancelled, positions settle at the last prices, and those in
+    /// contracts that `next_day` does not list expire.
     pub fn decide_roll(&mut self, next_day: &str, now: &BeijingTime) -> Vec<Record> {
         let mut out: Vec<Record> = self
             .resting
@@ -351,10 +352,12 @@ impl Exchange {
             .values()
             .map(|a| (a.user_id.clone(), a.position_profit(&marks)))
             .collect();
-        out.push(Record::Roll {
+        let expired = self.expiring(next_day, &prices);
+        out.push(Record::Settle {
             next_day: next_day.to_string(),
             settlement,
             profit,
+            expired,
         });
         out
     }

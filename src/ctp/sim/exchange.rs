@@ -232,7 +232,16 @@ impl Exchange {
                 settlement,
                 profit,
             } => {
-                self.apply_roll(next_day, settlement, profit);
+                self.apply_roll(next_day, settlement, profit, &[]);
+                Applied::State
+            }
+            Record::Settle {
+                next_day,
+                settlement,
+                profit,
+                expired,
+            } => {
+                self.apply_roll(next_day, settlement, profit, expired);
                 Applied::State
             }
         }
@@ -469,11 +478,14 @@ impl Exchange {
         Applied::Cancel(idx)
     }
 
+    /// Ends the day: positions are marked to `settlement`, the next day's contracts
+    /// are listed, and positions in `expired` contracts are closed at that price.
     fn apply_roll(
         &mut self,
         next_day: &str,
         settlement: &[(String, f64)],
         profit: &[(String, f64)],
+        expired: &[String],
     ) {
         let settle: HashMap<&str, f64> = settlement.iter().map(|(i, p)| (i.as_str(), *p)).collect();
         let prices: Vec<f64> = self
@@ -539,7 +551,7 @@ impl Exchange {
         }
         self.trading_day = next_day.to_string();
         self.start_quotes(&prices);
-        self.roll_listing();
+        self.roll_listing(expired);
         self.orders = Vec::new();
         self.by_ref = HashMap::new();
         self.trades = Vec::new();

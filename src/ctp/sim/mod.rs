@@ -159,7 +159,6 @@ impl SimCore {
             w.counts.keys().copied().collect()
         };
         let ex = self.exchange.lock().unwrap_or_else(|e| e.into_inner());
-        active.retain(|&i| ex.instruments.is_listed(i));
         active.extend(
             ex.resting
                 .iter()
@@ -167,6 +166,9 @@ impl SimCore {
                 .filter(|(_, r)| !r.is_empty())
                 .map(|(i, _)| i),
         );
+        // An unlisted contract's market stands still, even under an order that an
+        // earlier webctp accepted in it: the day's end cancels that order.
+        active.retain(|&i| ex.instruments.is_listed(i));
         active.sort_unstable();
         active.dedup();
         active

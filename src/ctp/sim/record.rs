@@ -1,8 +1,9 @@
 //! The vocabulary of the journal: every change to the exchange is a [`Record`].
 //!
 //! Records are encoded with postcard (see `ledger::format`), which is positional: a new
-//! variant goes at the end, and a changed field means a new journal version. Journals
-//! of the first, JSON format are read through `ledger::legacy`, which maps them here.
+//! variant goes at the end (as `Settle` did), and a changed field means a new journal
+//! version. Journals of the first, JSON format are read through `ledger::legacy`, which
+//! maps them here.
 
 use serde::{Deserialize, Serialize};
 
@@ -172,12 +173,24 @@ pub enum Record {
         time: Stamp,
         msg: StatusMsg,
     },
-    /// The end of a trading day: positions settle at these prices; `profit` is what
-    /// each account's positions made on the settlement, kept to check the replay.
+    /// The end of a trading day as webctp wrote it before contracts expired (journals
+    /// of earlier versions, the first format included): positions settle at these
+    /// prices and all of them carry over, listed or not; `profit` is what each
+    /// account's positions made on the settlement, kept to check the replay.
     Roll {
         next_day: String,
         settlement: Vec<(String, f64)>,
         profit: Vec<(String, f64)>,
+    },
+    /// The end of a trading day: as [`Record::Roll`], and then positions in the
+    /// `expired` contracts (held, but not listed on `next_day`) are closed at their
+    /// settlement price. The list is decided when the day ends and journaled, so a
+    /// replay never re-decides an expiry with other listing rules.
+    Settle {
+        next_day: String,
+        settlement: Vec<(String, f64)>,
+        profit: Vec<(String, f64)>,
+        expired: Vec<String>,
     },
 }
 
@@ -193,6 +206,20 @@ impl Record {
             Record::Fill { .. } => "fill",
             Record::Cancel { .. } => "cancel",
             Record::Roll { .. } => "roll",
+            Record::Settle { .. } => "settle",
+        }
+    }
+
+    /// Whether it ends a trading day (the last record of a day's journal).
+    pub fn ends_day(&self) -> bool {
+        matches!(self, Record::Roll { .. } | Record::Settle { .. })
+    }
+
+    /// The trading day that a day's end starts.
+    pub fn next_day(&self) -> Option<&str> {
+        match self {
+            Record::Roll { next_day, .. } | Record::Settle { next_day, .. } => Some(next_day),
+            _ => None,
         }
     }
 }

@@ -272,7 +272,7 @@ pub fn recover(dir: &Path, sink: &mut dyn Replay, opts: Options) -> Result<Recov
         let scanned = format::scan(&data, |_, rec| {
             sink.apply(rec);
             *kinds.entry(rec.kind()).or_default() += 1;
-            ended_with_roll = matches!(rec, Record::Roll { .. });
+            ended_with_roll = rec.ends_day();
             rolls += u64::from(ended_with_roll);
         });
         let scan = match scanned {
@@ -583,20 +583,20 @@ fn migrate(
     let read = legacy::read(data, |_, rec| {
         sink.apply(&rec);
         *kinds.entry(rec.kind()).or_default() += 1;
-        match &rec {
-            Record::Roll { next_day, .. } => {
+        match rec.next_day() {
+            Some(next_day) => {
                 state = sink.day_state();
-                day = next_day.clone();
+                day = next_day.to_string();
                 tail.clear();
                 seq = 0;
                 report.settlements += 1;
             }
-            other => {
-                if let Record::Start { day: d } = other {
+            None => {
+                if let Record::Start { day: d } = &rec {
                     day = d.clone();
                 }
                 seq += 1;
-                if let Err(e) = format::encode_record(other, seq, &mut tail) {
+                if let Err(e) = format::encode_record(&rec, seq, &mut tail) {
                     encode_error = Some(e.to_string());
                 }
             }

@@ -22,8 +22,11 @@ impl Replay for Sink {
     fn apply(&mut self, rec: &Record) {
         match rec {
             Record::Start { day } => self.day = day.clone(),
-            Record::Roll { next_day, .. } => self.day = next_day.clone(),
-            _ => {}
+            other => {
+                if let Some(next_day) = other.next_day() {
+                    self.day = next_day.to_string();
+                }
+            }
         }
         self.records.push(rec.clone());
     }
