@@ -62,6 +62,8 @@ impl Replay for Exchange {
         self.audit = Default::default();
         for a in &s.accounts {
             let mut account = a.account.clone();
+            // Positions are keyed by instrument ID here, never by index.
+            account.positions.clear();
             let name = self.name(&account.user_id);
             for p in &a.positions {
                 let inst = self.instruments.index_of(&p.instrument).ok_or_else(|| {
@@ -218,5 +220,140 @@ impl Exchange {
         self.resting = vec![BTreeSet::new(); self.instruments.len()];
         self.apply_weights();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ctp::sim::catalog::tests::{hold, live};
+    use crate::ctp::sim::clock::BeijingTime;
+    use crate::ctp::sim::rng::Rng;
+
+    /// The state as the snapshot writes and reads it (JSON: indices are not kept).
+    fn as_written(s: &DayState) -> serde_json::Value {
+        serde_json::to_value(s).unwrap()
+    }
+
+    /// Asserts that two states are the same as written, naming the first difference
+    /// (the whole state is far too long to print).
+    fn assert_same(a: &DayState, b: &DayState) {
+        let (a, b) = (as_written(a), as_written(b));
+        for key in ["trading_day", "accounts", "settlement", "instruments"] {
+            let (x, y) = (&a[key], &b[key]);
+            if let (Some(x), Some(y)) = (x.as_array(), y.as_array()) {
+                let at = x.iter().zip(y).position(|(x, y)| x != y);
+                assert!(
+                    at.is_none() && x.len() == y.len(),
+                    "{key} differ at {at:?} ({} and {} entries): {:?} / {:?}",
+                    x.len(),
+                    y.len(),
+                    at.map(|i| &x[i]),
+                    at.map(|i| &y[i])
+                );
+            }
+            assert!(x == y, "{key} differ");
+        }
+        assert!(a == b, "the states differ");
+    }
+
+    /// A restart after a day's end (snapshot, then today's journal) rebuilds the same
+    /// instrument table — options listed on earlier days at other prices included —
+    /// with the same positions, and the next day's end decides the same records.
+    #[test]
+    fn a_snapshot_restores_the_listing_and_the_next_day_end() {
+        let now = BeijingTime::now();
+        let mut ex = Exchange::new("20261214".into(), Rng::new(5));
+        hold(&mut ex, "u1", "rb2612", 2);
+        hold(&mut ex, "u1", "rb2705", 1);
+        let option = ex
+            .instruments
+            .listed()
+            .find(|(_, s)| s.product == "au_o")
+            .map(|(_, s)| s.id.clone())
+            .unwrap();
+        hold(&mut ex, "u2", &option, 1);
+        // Two days' ends with the market moving in between, so that strikes are
+        // listed on different days around different prices; rb2612 expires at the
+        // second.
+        for next in ["20261215", "20261216"] {
+            for _ in 0..200 {
+                let listed: Vec<usize> = ex.instruments.listed().map(|(i, _)| i).collect();
+                for i in listed {
+                    ex.step_instrument(i);
+                }
+            }
+            let recs = ex.decide_roll(next, &now);
+            live(&mut ex, recs);
+        }
+        assert!(ex.instruments.find("rb2612").is_none());
+        assert!(ex.accounts["u1"].settlement_text.contains("rb2612"));
+        ex.verify().unwrap();
+        let listed_on: BTreeSet<&str> = ex
+            .instruments
+            .listed()
+            .filter(|(_, s)| s.product == "au_o")
+            .map(|(_, s)| s.create_date.as_str())
+            .collect();
+        assert!(listed_on.len() > 1, "strikes listed on {listed_on:?}");
+
+        let state = ex.day_state();
+        let read: DayState = serde_json::from_value(as_written(&state)).unwrap();
+        let mut back = Exchange::new("20250102".into(), Rng::new(99));
+        Replay::restore(&mut back, &read).unwrap();
+        back.verify().unwrap();
+        assert_same(&back.day_state(), &state);
+        let listed = |e: &Exchange| -> Vec<(String, f64, f64, f64)> {
+            e.instruments
+                .listed()
+                .map(|(i, s)| {
+                    let q = &e.quotes[i];
+                    (s.id.clone(), q.pre_settlement, q.upper_limit, q.lower_limit)
+                })
+                .collect()
+        };
+        assert_eq!(listed(&back), listed(&ex));
+        for (i, s) in ex.instruments.listed() {
+            let j = back.instruments.index_of(&s.id).unwrap();
+            assert_eq!(
+                serde_json::to_value(&**back.instruments.get(j)).unwrap(),
+                serde_json::to_value(&**s).unwrap()
+            );
+            assert_eq!(back.quotes[j].activity, ex.quotes[i].activity, "{}", s.id);
+        }
+
+        // The next day's end is the same from both.
+        let a = ex.decide_roll("20261217", &now);
+        let b = back.decide_roll("20261217", &now);
+        assert_eq!(a, b);
+        live(&mut ex, a);
+        live(&mut back, b);
+        assert_same(&back.day_state(), &ex.day_state());
+        assert_eq!(listed(&back), listed(&ex));
+        back.verify().unwrap();
+    }
+
+    /// A snapshot written before the product table (no instruments, positions in
+    /// contracts such as rb2605) lists the day afresh and keeps the positions, unlisted.
+    #[test]
+    fn a_snapshot_without_instruments_lists_the_day_and_keeps_old_contracts() {
+        let mut ex = Exchange::new("20251203".into(), Rng::new(5));
+        hold(&mut ex, "u1", "rb2605", 1);
+        let mut state = ex.day_state();
+        state.trading_day = "20261127".into();
+        state.instruments.clear();
+        state.settlement = vec![("rb2605".into(), 3170.0)];
+        let mut back = Exchange::new("20250102".into(), Rng::new(99));
+        Replay::restore(&mut back, &state).unwrap();
+        back.verify().unwrap();
+        let rb = back.instruments.index_of("rb2605").unwrap();
+        assert!(!back.instruments.is_listed(rb));
+        assert_eq!(back.quotes[rb].pre_settlement, 3170.0);
+        assert!(back.instruments.find("rb2701").is_some());
+        assert_eq!(back.accounts["u1"].positions.len(), 1);
+        // A product the table does not have is refused, naming the contract.
+        state.accounts[0].positions[0].instrument = "zz2701".into();
+        let err = Replay::restore(&mut back, &state).unwrap_err();
+        assert!(err.contains("zz2701"), "{err}");
     }
 }
