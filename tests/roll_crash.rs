@@ -5,6 +5,10 @@
 //! and the next start must serve the same account: either the old day with every
 //! acknowledged order, or the new day with the positions carried over and the balance
 //! settled. Then the day ends again and a further restart still agrees.
+//!
+//! The day is 2026-01-15, rb2601's last trading day: the account also holds a lot of
+//! it, which the day's end settles as expired — whether the roll finished before the
+//! kill or start-up finished it.
 
 mod common;
 
@@ -16,8 +20,11 @@ use serde_json::{Value, json};
 
 const USER: &str = "u-roll";
 
+/// The contract that expires at the day's end.
+const EXPIRING: &str = "rb2601";
+
 fn config() -> String {
-    sim_config("TickRate: 0, AutoSettle: false, Seed: 7")
+    sim_config("TickRate: 0, AutoSettle: false, Seed: 7, StartDate: \"2026-01-15 10:00\"")
 }
 
 /// A small seeded generator (xorshift), so a failure can be replayed.
@@ -44,15 +51,15 @@ async fn login(url: &str) -> (Client, String) {
 }
 
 async fn position(c: &mut Client) -> i64 {
-    c.ask(
-        "ReqQryInvestorPosition",
-        70,
-        json!({"InstrumentID": "rb2605"}),
-    )
-    .await
-    .iter()
-    .map(|p| p["InvestorPosition"]["Position"].as_i64().unwrap_or(0))
-    .sum()
+    position_in(c, "rb2605").await
+}
+
+async fn position_in(c: &mut Client, inst: &str) -> i64 {
+    c.ask("ReqQryInvestorPosition", 70, json!({"InstrumentID": inst}))
+        .await
+        .iter()
+        .map(|p| p["InvestorPosition"]["Position"].as_i64().unwrap_or(0))
+        .sum()
 }
 
 async fn account(c: &mut Client) -> Value {
@@ -60,7 +67,11 @@ async fn account(c: &mut Client) -> Value {
 }
 
 async fn buy(c: &mut Client, rid: i64, price: f64) -> String {
-    c.send(order(rid, "rb2605", "0", "0", price, 1)).await;
+    buy_in(c, "rb2605", rid, price).await
+}
+
+async fn buy_in(c: &mut Client, inst: &str, rid: i64, price: f64) -> String {
+    c.send(order(rid, inst, "0", "0", price, 1)).await;
     let (os, _) = c.until_final().await;
     os.last().unwrap()["Order"]["OrderSysID"]
         .as_str()
@@ -88,11 +99,14 @@ async fn crash_at(point: &str, bytes: u64) {
     let mut acked = HashSet::new();
     {
         let mut gw = Binary::serve(&dir, &config(), &[]);
-        let (mut c, _) = login(&gw.td_url).await;
+        let (mut c, day) = login(&gw.td_url).await;
+        assert_eq!(day, "20260115");
         let (_, _, up, low) = c.book("rb2605").await;
         for i in 0..3 {
             acked.insert(buy(&mut c, 10 + i, up).await);
         }
+        let (_, _, expiring_up, _) = c.book(EXPIRING).await;
+        acked.insert(buy_in(&mut c, EXPIRING, 15, expiring_up).await);
         c.send(order(20, "rb2605", "0", "0", low, 1)).await;
         let v = c
             .recv_until(|v| v["MsgType"] == "RtnOrder" && v["Order"]["OrderStatus"] == "3")
@@ -114,6 +128,7 @@ async fn crash_at(point: &str, bytes: u64) {
     let (_, _, up, _) = c.book("rb2605").await;
     acked.insert(buy(&mut c, 30, up).await);
     let held = position(&mut c).await;
+    assert_eq!(position_in(&mut c, EXPIRING).await, 1, "{what}");
     let balance = account(&mut c).await["Balance"].as_f64().unwrap();
     let answer = http(&gw.td_url, "POST", "/admin/settle");
     assert!(
@@ -144,12 +159,14 @@ async fn crash_at(point: &str, bytes: u64) {
         let pre = a["PreBalance"].as_f64().unwrap();
         assert!((pre - balance).abs() < 1e-6, "{what}: {pre} != {balance}");
         let st = c.ask("ReqQrySettlementInfo", 73, json!({})).await;
+        let text = st[0]["SettlementInfo"]["Content"].as_str().unwrap();
+        assert!(text.contains("rb2605"), "{what}: {text}");
+        // The expired contract was settled at the roll and is gone.
         assert!(
-            st[0]["SettlementInfo"]["Content"]
-                .as_str()
-                .unwrap()
-                .contains("rb2605")
+            text.contains(&format!("到期了结 Expired: {EXPIRING} 多 long 1 手")),
+            "{what}: {text}"
         );
+        assert_eq!(position_in(&mut c, EXPIRING).await, 0, "{what}");
         assert!(
             dir.path().join("data/sim/state.snapshot").exists(),
             "{what}"
@@ -157,6 +174,7 @@ async fn crash_at(point: &str, bytes: u64) {
     } else {
         let known = order_sys_ids(&c.ask("ReqQryOrder", 72, json!({})).await);
         assert!(acked.is_subset(&known), "{what}: orders lost");
+        assert_eq!(position_in(&mut c, EXPIRING).await, 1, "{what}");
     }
     assert_eq!(journals(&dir).len(), 1, "{what}: {:?}", journals(&dir));
     // Another day's end, an order, and a restart agree.
@@ -174,6 +192,7 @@ async fn crash_at(point: &str, bytes: u64) {
     let known = order_sys_ids(&c.ask("ReqQryOrder", 74, json!({})).await);
     assert!(known.contains(&last), "{what}");
     assert_eq!(position(&mut c).await, held + 1, "{what}");
+    assert_eq!(position_in(&mut c, EXPIRING).await, 0, "{what}");
 }
 
 /// The kill points of a day's end, in order, with how many bytes a partial write gets
