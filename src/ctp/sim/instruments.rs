@@ -2,8 +2,11 @@
 //! the product table, in each exchange's code style, plus option chains — generated
 //! for the trading day and rolled at every day roll.
 //!
-//! The table only grows: an expired contract stays (unlisted) so that indices held by
-//! positions and orders never move, and a replayed journal rebuilds the same table.
+//! The table only grows while the sim runs: an expired contract stays (unlisted) so
+//! that indices held by positions and orders never move. Nothing on disk holds an
+//! index: the journal names instruments by ID, and the ledger's snapshot keeps the
+//! specs of the day's listed and held instruments (`day_state.rs`), from which a
+//! restart rebuilds the same listing.
 
 use std::collections::HashMap;
 use std::sync::Arc;
