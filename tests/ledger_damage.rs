@@ -8,11 +8,10 @@ mod common;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::{Binary, Client, TempDir, binary_path, http, order, order_sys_ids, sim_config};
+use common::{Binary, Client, TempDir, http, order, order_sys_ids, sim_config};
 use serde_json::{Value, json};
 
 fn config() -> String {
@@ -343,7 +342,7 @@ async fn an_undamaged_copy_starts_and_check_then_repair_handle_damage() {
     assert!(!starts_whole_or_refuses(&dir, "undamaged").await);
     let data = dir.path().join("data");
     let ledger = |args: &[&str]| {
-        let out = Command::new(binary_path())
+        let out = common::webctp()
             .arg("--data-dir")
             .arg(&data)
             .arg("ledger")

@@ -324,7 +324,8 @@ pub struct Binary {
     pub stderr_path: PathBuf,
 }
 
-pub fn binary_path() -> PathBuf {
+/// The binary under test; run it through [`webctp`], which pins the sim's date.
+fn binary_path() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_webctp"))
 }
 
@@ -332,22 +333,8 @@ impl Binary {
     /// Starts `webctp serve` on an ephemeral port with `config` as its YAML file and
     /// `dir/data` as its data dir; starting again with the same `dir` reopens that data.
     pub fn serve(dir: &TempDir, config: &str, env: &[(&str, &str)]) -> Binary {
-        let cfg = dir.path().join("webctp.yaml");
-        std::fs::write(&cfg, config).unwrap();
-        let data = dir.path().join("data");
-        Binary::spawn(
-            &[
-                "serve",
-                "--port",
-                "0",
-                "--config",
-                cfg.to_str().unwrap(),
-                "--data-dir",
-                data.to_str().unwrap(),
-            ],
-            env,
-            dir.path(),
-        )
+        Binary::try_serve(dir, config, env)
+            .unwrap_or_else(|(code, err)| panic!("binary did not start ({code:?}); stderr: {err}"))
     }
 
     /// Like [`Binary::serve`], for a start that may be refused: `Err` holds the exit
