@@ -20,11 +20,13 @@
 //!   with a crash-safe ledger, and [`ctp::native`], the official CTP libraries loaded
 //!   with dlopen.
 //! - [`config`] reads the YAML file, environment and flags.
+//! - [`metrics`] counts what happens for Prometheus (`GET /metrics`).
 
 pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod ctp;
 pub mod gateway;
+pub mod metrics;
 pub mod protocol;
 pub mod server;

@@ -40,6 +40,9 @@ pub struct MdArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Run this gateway binary instead of this one (to compare two builds).
+    #[arg(long, value_name = "PATH")]
+    pub gateway: Option<std::path::PathBuf>,
 }
 
 /// What one client saw.
@@ -193,7 +196,7 @@ pub async fn run(a: &MdArgs) -> Result<MdReport, String> {
         a.clients + 64,
         a.md_queue_depth
     );
-    let gw = GatewayProcess::start(&yaml)?;
+    let gw = GatewayProcess::start_binary(&yaml, a.gateway.as_deref())?;
     let ids: Vec<String> = all.into_iter().take(k).collect();
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(a.clients.max(1));
     let (window_tx, window_rx) = watch::channel((false, false));

@@ -50,6 +50,8 @@ impl Dispatcher {
             UserProductInfo: config.user_product_info.clone(),
             ..ReqUserLogin::default()
         };
+        // Sets the metrics' hooks (the ledger's sync observer) before traffic starts.
+        crate::metrics::global();
         let md = MdHub::start(&*backend, login, config.limits.max_subscriptions_per_client)?;
         let td_settings = TdSettings {
             broker_id: config.broker_id.clone(),
@@ -84,6 +86,7 @@ impl Dispatcher {
         let n = self.connections.fetch_add(1, Ordering::AcqRel);
         if n >= max {
             self.connections.fetch_sub(1, Ordering::AcqRel);
+            crate::metrics::global().dropped(crate::metrics::reason::CONNECTION_LIMIT);
             return Err(Refused(format!("too many connections (limit {max})")));
         }
         let id = self.next_client.fetch_add(1, Ordering::Relaxed);
@@ -92,6 +95,7 @@ impl Dispatcher {
         if endpoint == Endpoint::Md {
             self.md.add_client(id, outbox.clone());
         }
+        crate::metrics::global().connected(endpoint);
         Ok(Connection {
             id,
             endpoint,
@@ -161,6 +165,7 @@ impl Connection {
             Ok(p) => p,
             Err(e) => {
                 tracing::debug!(client = self.id, code = e.code, detail = %e.detail, "request refused");
+                crate::metrics::global().refused(&e);
                 self.outbox.push(e.to_json());
                 return Handled::Request;
             }
@@ -169,6 +174,8 @@ impl Connection {
             return Handled::Pong;
         }
         if !self.bucket.take() {
+            crate::metrics::global()
+                .request(&parsed.msg_type, crate::metrics::result::RATE_LIMITED);
             self.outbox.push(gateway_error(
                 &parsed.msg_type,
                 RATE_LIMITED,
@@ -195,6 +202,7 @@ impl Connection {
     }
 
     fn not_logged_in(&self, p: &ParsedRequest, what: &str) {
+        crate::metrics::global().request(&p.msg_type, crate::metrics::result::NOT_LOGGED_IN);
         self.outbox.push(gateway_error(
             &p.msg_type,
             NOT_LOGGED_IN,
@@ -208,13 +216,20 @@ impl Connection {
 
     fn route(&mut self, p: ParsedRequest) {
         let rid = p.request_id;
+        let accepted = |p: &ParsedRequest| {
+            crate::metrics::global().request(&p.msg_type, crate::metrics::result::ACCEPTED);
+        };
         match &p.request {
             Request::Ping { timestamp } => {
+                accepted(&p);
                 self.outbox.push(pong(timestamp.as_ref()));
             }
             Request::Pong => {}
             Request::Md(md) => {
                 let hub = &self.dispatcher.md;
+                if matches!(md, MdRequest::Login(_) | MdRequest::Logout(_)) {
+                    accepted(&p);
+                }
                 match md {
                     MdRequest::Login(_) => hub.client_login(self.id, rid),
                     MdRequest::Logout(l) => {
@@ -235,6 +250,7 @@ impl Connection {
                         if !hub.is_logged_in(self.id) {
                             return self.not_logged_in(&p, "/md/");
                         }
+                        accepted(&p);
                         if matches!(md, MdRequest::Subscribe(_)) {
                             hub.subscribe(self.id, rid, ids);
                         } else {
@@ -251,6 +267,7 @@ impl Connection {
                 if !opens && !self.td.as_ref().is_some_and(|s| s.is_logged_in()) {
                     return self.not_logged_in(&p, "/td/");
                 }
+                accepted(&p);
                 let d = &self.dispatcher;
                 let session = self
                     .td
@@ -285,5 +302,6 @@ impl Drop for Connection {
         }
         self.outbox.close(1000, "connection closed");
         self.dispatcher.connections.fetch_sub(1, Ordering::AcqRel);
+        crate::metrics::global().disconnected(self.endpoint);
     }
 }

@@ -223,6 +223,11 @@ impl MdHub {
         self.lock().subscribed.len()
     }
 
+    /// Clients that logged in on /md/.
+    pub fn logged_in_clients(&self) -> usize {
+        self.lock().clients.values().filter(|c| c.logged_in).count()
+    }
+
     /// Whether the front is logged in.
     pub fn is_up(&self) -> bool {
         matches!(self.lock().upstream, Upstream::LoggedIn(_))

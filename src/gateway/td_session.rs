@@ -114,6 +114,10 @@ pub struct TdSession {
     me: Weak<TdSession>,
     /// Counts live sessions (a leak shows as a count that does not come down).
     live: Arc<std::sync::atomic::AtomicUsize>,
+    /// Times ReqOrderInsert -> first RtnOrder for the metrics.
+    order_clock: crate::metrics::OrderClock,
+    /// Counts each pacing wait once, however often the pump looks.
+    pacing_clock: crate::metrics::PacingClock,
 }
 
 impl Drop for TdSession {
@@ -168,7 +172,10 @@ impl TdSession {
             pump: Notify::new(),
             runtime: tokio::runtime::Handle::current(),
             me: me.clone(),
+            order_clock: crate::metrics::OrderClock::default(),
+            pacing_clock: crate::metrics::PacingClock::default(),
         });
+        crate::metrics::global().track_td(&s);
         let me = Arc::downgrade(&s);
         s.runtime.spawn(query_pump(me));
         s
@@ -181,6 +188,22 @@ impl TdSession {
     /// Whether requests other than login may be sent.
     pub fn is_logged_in(&self) -> bool {
         self.lock().phase == Phase::LoggedIn
+    }
+
+    /// Whether the upstream front is connected (logged in or not).
+    pub fn front_connected(&self) -> bool {
+        !matches!(self.lock().phase, Phase::Idle | Phase::Connecting)
+    }
+
+    /// Whether the front dropped after a login and the session waits to reconnect.
+    pub fn front_reconnecting(&self) -> bool {
+        let st = self.lock();
+        st.phase == Phase::Connecting && st.was_logged_in && !st.closed
+    }
+
+    /// Queries queued behind the pacing.
+    pub fn queued_queries(&self) -> usize {
+        self.lock().queries.len()
     }
 
     /// The login answer, once logged in.
@@ -306,6 +329,9 @@ impl TdSession {
                         );
                         if is_order {
                             st.order_rids.insert(rid, request_id);
+                        }
+                        if matches!(other, TdRequest::ReqOrderInsert(_)) {
+                            self.order_clock.sent(rid);
                         }
                         Actions {
                             calls: vec![(rid, other)],
@@ -630,6 +656,8 @@ impl TdSession {
         if let Some(last) = st.last_query {
             let gap = last.elapsed();
             if gap < self.settings.query_interval {
+                self.pacing_clock
+                    .waiting(last + self.settings.query_interval);
                 return Err(self.settings.query_interval - gap);
             }
         }
@@ -665,6 +693,7 @@ impl TdSession {
                     0 => Some(Duration::ZERO),
                     -2 | -3 => {
                         // CTP's flow control: put it back and wait; the client never sees it.
+                        crate::metrics::global().flow_control_retries.inc();
                         let mut st = self.lock();
                         st.query_in_flight = None;
                         if let Some(Pending::Client { request_id, .. }) = st.pending.remove(&rid) {
@@ -725,6 +754,9 @@ impl TdEvents for TdSession {
             }
             let Some(rid) = r.request_id else {
                 // A push (RtnOrder, RtnTrade, ErrRtnOrderInsert...).
+                if let Some(Body::Order(o)) = &r.body {
+                    self.order_clock.rtn_order(o.RequestID);
+                }
                 Self::restore_request_ids(&st, &mut r.body);
                 drop(st);
                 self.outbox.push(r.to_json());
