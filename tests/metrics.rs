@@ -84,7 +84,10 @@ async fn metrics_are_guarded_parsed_present_and_moving() {
     let wrong = get(&url, "/metrics?token=nope");
     assert!(wrong.starts_with("HTTP/1.1 401"), "{wrong}");
 
-    let before = scrape(&url);
+    // The sim's market-data session logs in just after start.
+    let before = eventually(&url, "the md front to log in", |s| {
+        value(s, "webctp_front_up", &[("front", "md")]) == Some(1.0)
+    });
     // Everything listed is there from the first scrape.
     for (m, l) in [
         ("webctp_connections", &[("endpoint", "md")][..]),
@@ -109,7 +112,6 @@ async fn metrics_are_guarded_parsed_present_and_moving() {
     ] {
         must(&before, m, l);
     }
-    assert_eq!(must(&before, "webctp_front_up", &[("front", "md")]), 1.0);
     assert!(must(&before, "process_resident_memory_bytes", &[]) > 1e6);
     assert!(must(&before, "process_open_fds", &[]) > 3.0);
 
