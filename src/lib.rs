@@ -23,8 +23,9 @@
 
 pub mod bench;
 pub mod cli;
-pub mod config;
 pub mod ctp;
 pub mod gateway;
-pub mod protocol;
 pub mod server;
+
+pub use webctp_config as config;
+pub use webctp_protocol as protocol;
