@@ -27,7 +27,7 @@ mod tests {
         assert_eq!(decimals_of(5.0), 0);
         assert_eq!(decimals_of(0.5), 1);
         assert_eq!(decimals_of(0.0001), 4);
-        assert_eq!(round_decimals(3170.000_000_000_1, 0), 3170.0);
+        assert_eq!(round_decimals(3_170.000_000_000_1, 0), 3170.0);
         assert_eq!(round_decimals(0.1 + 0.2, 2), 0.3);
     }
 }

@@ -86,7 +86,7 @@ fn doc_comment(out: &mut String, indent: &str, text: &str) {
 }
 
 // ---------------------------------------------------------------------------
-// src/protocol/fields.rs
+// crates/protocol/src/generated/fields.rs
 
 pub fn fields_rs(h: &Headers) -> String {
     let selected = selected_structs(h);
@@ -225,7 +225,7 @@ pub fn fields_rs(h: &Headers) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// src/protocol/td_requests.rs
+// crates/protocol/src/generated/td_requests.rs
 
 pub fn td_requests_rs(h: &Headers) -> String {
     let api = h.class("CThostFtdcTraderApi");
@@ -324,7 +324,7 @@ pub fn td_requests_rs(h: &Headers) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// src/ctp/native/vtables.rs
+// crates/native/src/generated/vtables.rs
 
 /// Rust spelling of a C parameter or return type in a vtable slot.
 fn rust_type(ty: &str, selected: &[&Struct]) -> String {
@@ -429,7 +429,7 @@ pub fn vtables_rs(h: &Headers) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// src/ctp/native/convert.rs
+// crates/native/src/generated/convert.rs
 
 pub fn convert_rs(h: &Headers) -> String {
     let selected = selected_structs(h);
@@ -485,7 +485,7 @@ pub fn convert_rs(h: &Headers) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// src/ctp/native/spi_glue.rs: SPI objects built in Rust, and request calls.
+// crates/native/src/generated/spi_glue.rs: SPI objects built in Rust, and request calls.
 
 fn callback_body(m: &Method, selected: &[&Struct]) -> Option<(String, String)> {
     // (body key, expression building Option<Body>)
@@ -616,7 +616,7 @@ pub fn spi_glue_rs(h: &Headers) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// fakectp/src/api_glue.rs: the API side, for the fake library.
+// fakectp/src/generated/api_glue.rs: the API side, for the fake library.
 
 pub fn fake_api_glue_rs(h: &Headers) -> String {
     let selected = selected_structs(h);
@@ -688,7 +688,7 @@ pub fn fake_api_glue_rs(h: &Headers) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// fakectp/src/spi_calls.rs: calling the client's SPI from a Reply.
+// fakectp/src/generated/spi_calls.rs: calling the client's SPI from a Reply.
 
 pub fn fake_spi_calls_rs(h: &Headers) -> String {
     let selected = selected_structs(h);

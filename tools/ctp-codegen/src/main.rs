@@ -111,16 +111,40 @@ fn main() -> ExitCode {
         }
     };
     let mut files: Vec<(&str, Result<String, String>)> = vec![
-        ("crates/protocol/src/generated/fields.rs", Ok(emit::fields_rs(&h))),
-        ("crates/protocol/src/generated/td_requests.rs", Ok(emit::td_requests_rs(&h))),
-        ("crates/native/src/generated/vtables.rs", Ok(emit::vtables_rs(&h))),
-        ("crates/native/src/generated/convert.rs", Ok(emit::convert_rs(&h))),
-        ("crates/native/src/generated/spi_glue.rs", Ok(emit::spi_glue_rs(&h))),
-        ("fakectp/src/generated/api_glue.rs", Ok(emit::fake_api_glue_rs(&h))),
-        ("fakectp/src/generated/spi_calls.rs", Ok(emit::fake_spi_calls_rs(&h))),
+        (
+            "crates/protocol/src/generated/fields.rs",
+            Ok(emit::fields_rs(&h)),
+        ),
+        (
+            "crates/protocol/src/generated/td_requests.rs",
+            Ok(emit::td_requests_rs(&h)),
+        ),
+        (
+            "crates/native/src/generated/vtables.rs",
+            Ok(emit::vtables_rs(&h)),
+        ),
+        (
+            "crates/native/src/generated/convert.rs",
+            Ok(emit::convert_rs(&h)),
+        ),
+        (
+            "crates/native/src/generated/spi_glue.rs",
+            Ok(emit::spi_glue_rs(&h)),
+        ),
+        (
+            "fakectp/src/generated/api_glue.rs",
+            Ok(emit::fake_api_glue_rs(&h)),
+        ),
+        (
+            "fakectp/src/generated/spi_calls.rs",
+            Ok(emit::fake_spi_calls_rs(&h)),
+        ),
     ];
     if !skip_bindgen {
-        files.push(("crates/native/src/generated/ffi.rs", bindgen_ffi(&headers, &h)));
+        files.push((
+            "crates/native/src/generated/ffi.rs",
+            bindgen_ffi(&headers, &h),
+        ));
     }
     let mut failed = false;
     for (path, text) in files {
