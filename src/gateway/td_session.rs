@@ -583,8 +583,7 @@ impl TdSession {
         }
     }
 
-    /// Points the RequestID inside order bodies back at the client's numbering, and
-    /// sends unset market prices as 0 the way the market-data endpoint does.
+    /// Points the RequestID inside order bodies back at the client's numbering.
     fn restore_request_ids(st: &State, body: &mut Option<Body>) {
         let rid = match body {
             // CTP echoes the request; passwords must not reach logs or screens.
@@ -593,7 +592,6 @@ impl TdSession {
                 u.NewPassword.clear();
                 return;
             }
-            Some(Body::DepthMarketData(d)) => return super::md_hub::adjust_unset_prices(d),
             Some(Body::Order(o)) => &mut o.RequestID,
             Some(Body::InputOrder(o)) => &mut o.RequestID,
             Some(Body::InputOrderAction(o)) => &mut o.RequestID,
