@@ -42,6 +42,8 @@ struct Told {
     heard: bool,
     /// Nothing was heard of it when the front dropped.
     in_doubt: bool,
+    /// Sent before the last front drop (the recovery query must list it).
+    before_drop: bool,
     /// The last OrderStatus told (0 before any).
     status: u8,
     volume_traded: i32,
@@ -119,6 +121,7 @@ impl OrderTracker {
             request_id,
             heard: false,
             in_doubt: false,
+            before_drop: false,
             status: 0,
             volume_traded: 0,
             sys: None,
@@ -183,7 +186,7 @@ impl OrderTracker {
         let Some(t) = self.told.get_mut(&key) else {
             return true;
         };
-        if t.trade_ids.iter().any(|id| *id == tr.TradeID) {
+        if t.trade_ids.contains(&tr.TradeID) {
             return false;
         }
         t.trade_ids.push(tr.TradeID.clone());
@@ -198,6 +201,7 @@ impl OrderTracker {
     pub fn front_dropped(&mut self) {
         for t in self.told.values_mut() {
             t.in_doubt |= !t.heard;
+            t.before_drop = true;
             t.found = false;
         }
     }
@@ -219,16 +223,21 @@ impl OrderTracker {
 
     /// The recovery's ReqQryOrder ended: the in-doubt orders CTP does not list (they
     /// are forgotten), and whether trades are missing (then ReqQryTrade follows).
+    /// Orders sent before the drop that were heard of but are no longer listed belong
+    /// to an ended trading day: nothing more will come of them, they are forgotten.
     pub fn orders_recovered(&mut self) -> (Vec<NotPlaced>, bool) {
-        let lost: Vec<OrderKey> = self
+        let gone: Vec<OrderKey> = self
             .told
             .iter()
-            .filter(|(_, t)| t.in_doubt && !t.heard && !t.found)
+            .filter(|(_, t)| t.before_drop && !t.found)
             .map(|(k, _)| k.clone())
             .collect();
-        let mut out = Vec::with_capacity(lost.len());
-        for k in lost {
-            if let Some(t) = self.told.get(&k) {
+        let mut out = Vec::new();
+        for k in gone {
+            if let Some(t) = self.told.get(&k)
+                && t.in_doubt
+                && !t.heard
+            {
                 out.push(NotPlaced {
                     request_id: t.request_id,
                     order_ref: k.order_ref.clone(),
@@ -238,6 +247,7 @@ impl OrderTracker {
         }
         for t in self.told.values_mut() {
             t.found = false;
+            t.before_drop = false;
         }
         let missing_trades = self.told.values().any(|t| t.trade_volume < t.volume_traded);
         (out, missing_trades)

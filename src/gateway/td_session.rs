@@ -718,17 +718,13 @@ impl TdSession {
             return a;
         }
         match r.body {
-            Some(Body::Order(o)) if !trades => {
-                if st.orders.recovered_order(&o) {
-                    let push = Reply::push("RtnOrder", "Order", Some(Body::Order(o)), None);
-                    a.send.push(Bytes::from(push.to_json()));
-                }
+            Some(Body::Order(o)) if !trades && st.orders.recovered_order(&o) => {
+                let push = Reply::push("RtnOrder", "Order", Some(Body::Order(o)), None);
+                a.send.push(Bytes::from(push.to_json()));
             }
-            Some(Body::Trade(t)) if trades => {
-                if st.orders.recovered_trade(&t) {
-                    let push = Reply::push("RtnTrade", "Trade", Some(Body::Trade(t)), None);
-                    a.send.push(Bytes::from(push.to_json()));
-                }
+            Some(Body::Trade(t)) if trades && st.orders.recovered_trade(&t) => {
+                let push = Reply::push("RtnTrade", "Trade", Some(Body::Trade(t)), None);
+                a.send.push(Bytes::from(push.to_json()));
             }
             _ => {}
         }
