@@ -44,6 +44,7 @@ fn health(dispatcher: Arc<Dispatcher>) -> warp::filters::BoxedFilter<(AnyReply,)
                 "requests": d.requests.load(std::sync::atomic::Ordering::Relaxed),
                 "ignored_keys": d.ignored_keys.load(std::sync::atomic::Ordering::Relaxed),
                 "td_sessions": d.td_sessions.load(std::sync::atomic::Ordering::Relaxed),
+                "td_orders_tracked": d.tracked_orders(),
             }));
             Box::new(body) as AnyReply
         })
