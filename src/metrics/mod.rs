@@ -221,10 +221,10 @@ impl Metrics {
 }
 
 /// Times ReqOrderInsert -> first RtnOrder for one trading session: the session notes
-/// the upstream RequestID it sent, the RtnOrder carrying it closes the measurement.
+/// the OrderRef it sent, the first RtnOrder carrying it closes the measurement.
 #[derive(Debug, Default)]
 pub struct OrderClock {
-    sent: Mutex<std::collections::HashMap<i32, Instant>>,
+    sent: Mutex<std::collections::HashMap<String, Instant>>,
 }
 
 /// Orders awaiting their first RtnOrder beyond which the oldest are forgotten (an order
@@ -232,22 +232,22 @@ pub struct OrderClock {
 const ORDER_CLOCK_LIMIT: usize = 4096;
 
 impl OrderClock {
-    /// A ReqOrderInsert with upstream RequestID `rid` went out.
-    pub fn sent(&self, rid: i32) {
+    /// A ReqOrderInsert with `order_ref` goes out.
+    pub fn sent(&self, order_ref: &str) {
         let mut m = self.sent.lock().unwrap_or_else(|e| e.into_inner());
         if m.len() >= ORDER_CLOCK_LIMIT {
             m.clear();
         }
-        m.insert(rid, Instant::now());
+        m.insert(order_ref.to_string(), Instant::now());
     }
 
-    /// An RtnOrder carrying upstream RequestID `rid` arrived.
-    pub fn rtn_order(&self, rid: i32) {
+    /// An RtnOrder of `order_ref` arrived.
+    pub fn rtn_order(&self, order_ref: &str) {
         let t = self
             .sent
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(&rid);
+            .remove(order_ref);
         if let Some(t) = t {
             global().order_latency.observe(t.elapsed().as_secs_f64());
         }
