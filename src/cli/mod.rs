@@ -7,6 +7,7 @@
 pub mod args;
 pub mod commands;
 pub mod exec;
+pub mod help;
 pub mod ledger;
 pub mod link;
 pub mod render;
