@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::{Outcome, Session, State};
+use crate::cli::tty::Secret;
 use crate::cli::render;
 use crate::protocol::Endpoint;
 
@@ -15,13 +16,13 @@ impl Session {
         };
         let password = match self.config.password.clone() {
             Some(p) => p,
-            None => match self
-                .secret
-                .as_ref()
-                .and_then(|ask| ask(&format!("password for {user}: ")))
-            {
-                Some(p) => p,
-                None => {
+            None => match self.ask(&format!("password for {user}: ")) {
+                Secret::Entered(p) if !p.is_empty() => p,
+                Secret::Entered(_) | Secret::Abandoned => {
+                    self.say("login abandoned");
+                    return Ok(Outcome::Refused);
+                }
+                Secret::NoTerminal => {
                     self.say("no password: set WEBCTP_PASSWORD (or Password in the config), or run interactively");
                     return Ok(Outcome::Usage);
                 }
@@ -85,12 +86,14 @@ impl Session {
         for m in answers {
             let i = &m["Instrument"];
             if let (Some(id), Some(tick)) = (i["InstrumentID"].as_str(), i["PriceTick"].as_f64()) {
-                st.instruments.ticks.insert(id.to_string(), tick);
+                if st.instruments.ticks.insert(id.to_string(), tick).is_none() {
+                    st.instrument_ids.push(id.to_string());
+                }
+                if let Some(m) = i["VolumeMultiple"].as_f64() {
+                    st.instruments.multiples.insert(id.to_string(), m);
+                }
                 if let Some(ex) = i["ExchangeID"].as_str() {
                     st.exchanges.insert(id.to_string(), ex.to_string());
-                }
-                if !st.instrument_ids.iter().any(|x| x == id) {
-                    st.instrument_ids.push(id.to_string());
                 }
             }
         }
@@ -100,14 +103,54 @@ impl Session {
     pub(super) fn remember_orders(&self, answers: &[Value]) {
         let mut st = self.lock();
         for m in answers {
-            let o = &m["Order"];
-            if let Some(sys) = o["OrderSysID"]
-                .as_str()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-            {
-                st.orders.insert(sys.to_string(), o.clone());
+            if m["Order"].is_object() {
+                st.orders.update(&m["Order"]);
             }
+        }
+    }
+
+    /// Makes sure the tick sizes (and multiples) of `ids` are known before prices are
+    /// shown: one query per instrument for a few, the whole list for many. Without a
+    /// login there is nobody to ask; prices then show the digits they need.
+    pub(super) async fn know_instruments<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
+        let missing: Vec<String> = {
+            let st = self.lock();
+            if st.user.is_none() {
+                return;
+            }
+            let mut v: Vec<String> = ids
+                .into_iter()
+                .filter(|id| !id.is_empty() && !st.instruments.ticks.contains_key(*id))
+                .map(String::from)
+                .collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        if missing.len() > 3 {
+            self.load_instruments().await;
+            return;
+        }
+        for id in missing {
+            if let Ok(a) = self
+                .query("ReqQryInstrument", json!({"InstrumentID": id}))
+                .await
+            {
+                self.remember_instruments(&a);
+            }
+        }
+    }
+
+    /// Asks for a secret on the terminal, off the async threads.
+    fn ask(&self, prompt: &str) -> Secret {
+        let Some(ask) = self.secret.as_ref() else {
+            return Secret::NoTerminal;
+        };
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
+                tokio::task::block_in_place(|| ask(prompt))
+            }
+            _ => ask(prompt),
         }
     }
 
@@ -131,27 +174,30 @@ impl Session {
     pub(super) async fn orders(&self) -> Result<Outcome, String> {
         let a = self.query("ReqQryOrder", json!({})).await?;
         self.remember_orders(&a);
+        self.know_instruments(ids_in(&a, "Order")).await;
         let i = self.lock().instruments.clone();
-        Ok(self.show(&a, "Order", |b| render::orders(b, &i)))
+        Ok(self.show(&a, "Order", |b| render::orders(b, &i, self.style())))
     }
 
     pub(super) async fn trades(&self) -> Result<Outcome, String> {
         let a = self.query("ReqQryTrade", json!({})).await?;
+        self.know_instruments(ids_in(&a, "Trade")).await;
         let i = self.lock().instruments.clone();
-        Ok(self.show(&a, "Trade", |b| render::trades(b, &i)))
+        Ok(self.show(&a, "Trade", |b| render::trades(b, &i, self.style())))
     }
 
     pub(super) async fn positions(&self) -> Result<Outcome, String> {
         let a = self.query("ReqQryInvestorPosition", json!({})).await?;
+        self.know_instruments(ids_in(&a, "InvestorPosition")).await;
         let i = self.lock().instruments.clone();
-        Ok(self.show(&a, "InvestorPosition", |b| render::positions(b, &i)))
+        Ok(self.show(&a, "InvestorPosition", |b| render::positions(b, &i, self.style())))
     }
 
     pub(super) async fn account(&self) -> Result<Outcome, String> {
         let a = self.query("ReqQryTradingAccount", json!({})).await?;
         Ok(self.show(&a, "TradingAccount", |b| {
             b.first()
-                .map_or_else(|| "no account".into(), |x| render::account(x))
+                .map_or_else(|| "no account".into(), |x| render::account(x, self.style()))
         }))
     }
 
@@ -173,7 +219,7 @@ impl Session {
         if let Some(l) = a.last_mut() {
             l["IsLast"] = json!(true);
         }
-        Ok(self.show(&a, "Instrument", render::instruments))
+        Ok(self.show(&a, "Instrument", |b| render::instruments(b, self.style())))
     }
 
     pub(super) async fn margin(&self, id: &str) -> Result<Outcome, String> {
@@ -183,7 +229,7 @@ impl Session {
                 json!({"InstrumentID": id, "HedgeFlag": "1"}),
             )
             .await?;
-        Ok(self.show(&a, "InstrumentMarginRate", render::margin))
+        Ok(self.show(&a, "InstrumentMarginRate", |b| render::margin(b, self.style())))
     }
 
     pub(super) async fn commission(&self, id: &str) -> Result<Outcome, String> {
@@ -193,7 +239,7 @@ impl Session {
                 json!({"InstrumentID": id}),
             )
             .await?;
-        Ok(self.show(&a, "InstrumentCommissionRate", render::commission))
+        Ok(self.show(&a, "InstrumentCommissionRate", |b| render::commission(b, self.style())))
     }
 
     pub(super) async fn confirm(&self) -> Result<Outcome, String> {
@@ -235,18 +281,25 @@ impl Session {
         if let Some(o) = self.need_login() {
             return Ok(o);
         }
-        let Some(ask) = self.secret.as_ref() else {
+        if self.secret.is_none() {
             self.say("passwd needs a terminal to ask for the passwords");
             return Ok(Outcome::Usage);
-        };
-        let (Some(old), Some(new), Some(again)) = (
-            ask("current password: "),
-            ask("new password: "),
-            ask("new password again: "),
-        ) else {
-            self.say("password change abandoned");
-            return Ok(Outcome::Refused);
-        };
+        }
+        let mut answers = Vec::new();
+        for prompt in [
+            "current password: ",
+            "new password: ",
+            "new password again: ",
+        ] {
+            match self.ask(prompt) {
+                Secret::Entered(p) => answers.push(p),
+                _ => {
+                    self.say("password change abandoned");
+                    return Ok(Outcome::Refused);
+                }
+            }
+        }
+        let [old, new, again] = <[String; 3]>::try_from(answers).unwrap_or_default();
         if new != again {
             self.say("the new passwords differ; nothing changed");
             return Ok(Outcome::Refused);
@@ -265,4 +318,11 @@ impl Session {
 
 fn instruments_known(st: &State, prefix: &str) -> bool {
     st.instrument_ids.iter().any(|i| i == prefix)
+}
+
+/// The instrument IDs in the `key` bodies of answers.
+pub(super) fn ids_in<'a>(answers: &'a [Value], key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    answers
+        .iter()
+        .filter_map(move |a| a[key]["InstrumentID"].as_str())
 }

@@ -132,7 +132,36 @@ impl Session {
     }
 
     pub(super) async fn quote(&self, id: &str) -> Result<Outcome, String> {
-        let cached = self.lock().ticks.get(id).cloned();
+        self.know_instruments([id]).await;
+        let mut cached = self.lock().ticks.get(id).cloned();
+        if cached.is_none() && self.lock().user.is_some() {
+            // Logged in: the trading front knows every instrument's latest quote, and
+            // says at once when there is no such instrument.
+            let a = self
+                .query("ReqQryDepthMarketData", json!({"InstrumentID": id}))
+                .await?;
+            if let Some(e) = a.iter().find_map(render::error_sentence) {
+                if self.json_mode() {
+                    for m in &a {
+                        self.say(m.to_string());
+                    }
+                } else {
+                    self.say(format!("{id}: {}", e.replacen("error: ", "", 1)));
+                }
+                return Ok(Outcome::Refused);
+            }
+            cached = a
+                .into_iter()
+                .find(|m| m["DepthMarketData"]["InstrumentID"] == id)
+                .map(|mut m| {
+                    m["MsgType"] = json!("RtnDepthMarketData");
+                    m
+                });
+            if cached.is_none() {
+                self.say(format!("instrument not found: {id}"));
+                return Ok(Outcome::Refused);
+            }
+        }
         let tick = match cached {
             Some(t) => t,
             None => {
@@ -175,7 +204,7 @@ impl Session {
             self.say(tick.to_string());
         } else {
             let inst = self.lock().instruments.clone();
-            self.say(render::quote(&tick["DepthMarketData"], &inst));
+            self.say(render::quote(&tick["DepthMarketData"], &inst, self.style()));
         }
         Ok(Outcome::Ok)
     }

@@ -12,6 +12,7 @@
 mod account;
 mod admin;
 mod market;
+mod orders;
 mod printer;
 mod route;
 mod trading;
@@ -30,12 +31,14 @@ use super::commands::{Command, OutputMode};
 use super::help::help_text;
 use super::link::{Incoming, Link};
 use super::render::{self, Instruments};
+use super::table::Style;
+use super::tty::Secret;
 use crate::config::Config;
 use crate::ctp::Backend;
 use crate::protocol::Endpoint;
 
 /// Reads a secret (no echo when a terminal is attached).
-pub type SecretPrompt = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+pub type SecretPrompt = Box<dyn Fn(&str) -> Secret + Send + Sync>;
 
 /// How a command ended, for `exec`'s exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +72,11 @@ impl Watch {
     async fn recv(&mut self) -> Option<Value> {
         self.rx.recv().await.map(|(_, v)| v)
     }
+
+    /// What has already arrived, without waiting.
+    fn try_recv(&mut self) -> Option<Value> {
+        self.rx.try_recv().ok().map(|(_, v)| v)
+    }
 }
 
 #[derive(Default)]
@@ -82,15 +90,16 @@ struct State {
     exchanges: HashMap<String, String>,
     instruments: Instruments,
     instrument_ids: Vec<String>,
-    orders: HashMap<String, Value>,
+    orders: orders::OrderBook,
     subscribed: HashSet<String>,
     watching: HashSet<String>,
     watch_all: bool,
     closed: Option<String>,
     /// Refusals a command has printed: CTP answers a refused order or cancel twice
     /// (RspOrderInsert and ErrRtnOrderInsert, RspOrderAction and ErrRtnOrderAction),
-    /// and the second is not news.
-    reported: HashSet<Refusal>,
+    /// and the second is not news. Each entry holds the ways the second answer may
+    /// name the same request (its RequestID, its order).
+    reported: Vec<Vec<String>>,
 }
 
 /// A terminal session on one link.
@@ -110,6 +119,8 @@ pub struct Session {
     secret: Option<SecretPrompt>,
     wait: Duration,
     wait_final: bool,
+    /// Whether prices and P&L are coloured (a terminal, and no NO_COLOR).
+    color: bool,
     /// The gateway's URL when talking to a running gateway (admin commands go there).
     remote: Mutex<Option<String>>,
 }
@@ -127,21 +138,44 @@ fn rid_of(v: &Value) -> Option<i64> {
     v["RequestID"].as_i64()
 }
 
-/// Which request a refusal answers: the order insert or the order action, and its
-/// RequestID (the same in both of CTP's answers).
-type Refusal = (bool, i64);
-
-fn refusal_of(v: &Value) -> Option<Refusal> {
+/// The ways a refusal names the request it answers: its RequestID and its order
+/// (the two answers CTP gives a refusal carry the same request, in different bodies).
+fn refusal_keys(v: &Value) -> Vec<String> {
     if v["RspInfo"]["ErrorID"].as_i64().unwrap_or(0) == 0 {
-        return None;
+        return Vec::new();
     }
-    match v["MsgType"].as_str()? {
-        "RspOrderInsert" => Some((true, rid_of(v)?)),
-        "ErrRtnOrderInsert" => Some((true, v["InputOrder"]["RequestID"].as_i64()?)),
-        "RspOrderAction" => Some((false, rid_of(v)?)),
-        "ErrRtnOrderAction" => Some((false, v["OrderAction"]["RequestID"].as_i64()?)),
-        _ => None,
+    let (kind, rid, body) = match v["MsgType"].as_str() {
+        Some("RspOrderInsert") => ("insert", rid_of(v), &v["InputOrder"]),
+        Some("ErrRtnOrderInsert") => (
+            "insert",
+            v["InputOrder"]["RequestID"].as_i64(),
+            &v["InputOrder"],
+        ),
+        Some("RspOrderAction") => ("action", rid_of(v), &v["InputOrderAction"]),
+        Some("ErrRtnOrderAction") => (
+            "action",
+            v["OrderAction"]["RequestID"].as_i64(),
+            &v["OrderAction"],
+        ),
+        _ => return Vec::new(),
+    };
+    let mut keys = Vec::new();
+    if let Some(r) = rid.filter(|r| *r != 0) {
+        keys.push(format!("{kind} rid {r}"));
     }
+    if kind == "action" {
+        if let Some((f, s, r)) = orders::key_of(body) {
+            keys.push(format!("{kind} order {f}/{s}/{r}"));
+        }
+        let sys = body["OrderSysID"].as_str().map_or("", str::trim);
+        if !sys.is_empty() {
+            keys.push(format!(
+                "{kind} sys {}/{sys}",
+                body["ExchangeID"].as_str().unwrap_or("")
+            ));
+        }
+    }
+    keys
 }
 
 impl Session {
@@ -172,6 +206,7 @@ impl Session {
             wait: waits.answer,
             wait_final: waits.order_final,
             remote: Mutex::new(None),
+            color: super::tty::colors(),
         });
         tokio::spawn(route::route(Arc::downgrade(&s), rx));
         s
@@ -201,6 +236,14 @@ impl Session {
         self.lock().instrument_ids.clone()
     }
 
+    /// How tables are drawn now: the terminal's width, colours when they are on.
+    fn style(&self) -> Style {
+        Style {
+            width: super::tty::width(),
+            color: self.color,
+        }
+    }
+
     fn say(&self, text: impl AsRef<str>) {
         self.printer.print(text.as_ref());
     }
@@ -221,8 +264,35 @@ impl Session {
     /// Remembers a refusal the command printed, so that CTP's second answer to the
     /// same request is not printed again as a push.
     fn note_reported(&self, answer: &Value) {
-        if let Some(r) = refusal_of(answer) {
-            self.lock().reported.insert(r);
+        let keys = refusal_keys(answer);
+        if !keys.is_empty() {
+            let mut st = self.lock();
+            st.reported.push(keys);
+            // Bounded: a refusal whose twin never comes is forgotten eventually.
+            if st.reported.len() > 64 {
+                st.reported.remove(0);
+            }
+        }
+    }
+
+    /// Whether `v` is the second answer to a refusal already printed (it is then
+    /// forgotten: a third is news again).
+    fn already_reported(&self, v: &Value) -> bool {
+        let keys = refusal_keys(v);
+        if keys.is_empty() {
+            return false;
+        }
+        let mut st = self.lock();
+        match st
+            .reported
+            .iter()
+            .position(|group| group.iter().any(|k| keys.contains(k)))
+        {
+            Some(i) => {
+                st.reported.remove(i);
+                true
+            }
+            None => false,
         }
     }
 

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{Session, refusal_of};
+use super::Session;
 use crate::cli::render;
 use crate::protocol::Endpoint;
 
@@ -25,9 +25,7 @@ impl Printer for Stdout {
 
 impl Session {
     pub(super) fn on_push(&self, ep: Endpoint, v: &Value) {
-        if let Some(r) = refusal_of(v)
-            && self.lock().reported.remove(&r)
-        {
+        if self.already_reported(v) {
             return;
         }
         let json = self.json_mode();
@@ -46,7 +44,7 @@ impl Session {
                     self.say(if json {
                         v.to_string()
                     } else {
-                        render::tick_line(d, &inst)
+                        render::tick_line(d, &inst, self.style())
                     });
                 }
             }

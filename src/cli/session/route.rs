@@ -59,16 +59,7 @@ fn remember(st: &mut State, v: &Value) {
                 st.ticks.insert(id.to_string(), v.clone());
             }
         }
-        Some("RtnOrder") => {
-            let o = &v["Order"];
-            if let Some(sys) = o["OrderSysID"]
-                .as_str()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-            {
-                st.orders.insert(sys.to_string(), o.clone());
-            }
-        }
+        Some("RtnOrder") => st.orders.update(&v["Order"]),
         _ => {}
     }
 }

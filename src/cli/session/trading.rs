@@ -2,7 +2,10 @@
 
 use serde_json::{Value, json};
 
-use super::{Outcome, Session, State, rid_of};
+use std::sync::{Arc, Mutex};
+
+use super::orders::{self, Named};
+use super::{Outcome, Session, rid_of};
 use crate::cli::commands::{Immediate, OrderArgs, Price, Side};
 use crate::cli::render;
 use crate::protocol::Endpoint;
@@ -79,6 +82,10 @@ impl Session {
         });
         let msg = json!({"MsgType": "ReqOrderInsert", "RequestID": rid, "InputOrder": body});
         let rid64 = i64::from(rid);
+        // The order's exchange number, once known, claims its trades too: they print
+        // after the order's table, not before it.
+        let sys_seen: Arc<Mutex<Option<(String, String)>>> = Arc::default();
+        let sys_w = sys_seen.clone();
         let mut rx = self.watch(Box::new(move |ep, v| {
             if ep != Endpoint::Td {
                 return false;
@@ -89,10 +96,26 @@ impl Session {
                         o["FrontID"].as_i64() == Some(f) && o["SessionID"].as_i64() == Some(s)
                     })
             };
+            let sys_of = |o: &Value| {
+                (
+                    o["ExchangeID"].as_str().unwrap_or("").to_string(),
+                    o["OrderSysID"].as_str().map_or("", str::trim).to_string(),
+                )
+            };
             match v["MsgType"].as_str() {
                 Some("RspOrderInsert") => rid_of(v) == Some(rid64),
                 Some("ErrRtnOrderInsert") => v["InputOrder"]["RequestID"].as_i64() == Some(rid64),
-                Some("RtnOrder") => ours(&v["Order"]),
+                Some("RtnOrder") if ours(&v["Order"]) => {
+                    let (ex, sys) = sys_of(&v["Order"]);
+                    if !sys.is_empty() {
+                        *sys_w.lock().unwrap_or_else(|e| e.into_inner()) = Some((ex, sys));
+                    }
+                    true
+                }
+                Some("RtnTrade") => {
+                    let known = sys_w.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    known.is_some_and(|k| k == sys_of(&v["Trade"]))
+                }
                 _ => false,
             }
         }));
@@ -106,6 +129,10 @@ impl Session {
                     return Ok(seen);
                 };
                 let v = v.ok_or_else(|| self.closed_reason())?;
+                if v["MsgType"] == "RtnTrade" {
+                    seen.push(v);
+                    continue;
+                }
                 let status = v["Order"]["OrderStatus"].as_str().unwrap_or("").to_string();
                 let rejected = v["MsgType"] != "RtnOrder";
                 seen.push(v);
@@ -113,6 +140,11 @@ impl Session {
                     || matches!(status.as_str(), "0" | "5")
                     || (!self.wait_final && !status.is_empty() && status != "a");
                 if done {
+                    // What has already arrived belongs to this answer too: the table
+                    // shows the order's latest state.
+                    while let Some(more) = rx.try_recv() {
+                        seen.push(more);
+                    }
                     return Ok::<_, String>(seen);
                 }
             }
@@ -124,14 +156,14 @@ impl Session {
         outcome
     }
 
-    /// Prints an order's answers: the last state seen, or the refusal.
+    /// Prints an order's answers: its latest state and its trades, or the refusal.
     pub(super) fn report_order(&self, seen: &[Value]) -> Outcome {
         if self.json_mode() {
             for m in seen {
                 self.say(m.to_string());
             }
         }
-        let Some(last) = seen.last() else {
+        let Some(last) = seen.iter().rev().find(|m| m["MsgType"] != "RtnTrade") else {
             self.say(format!(
                 "no answer to the order within {} s",
                 self.wait.as_secs_f64()
@@ -145,56 +177,74 @@ impl Session {
             }
             return Outcome::Refused;
         }
-        // `remember` has cached the order for `cancel` as each RtnOrder arrived.
         if !self.json_mode() {
-            let inst = self.lock().instruments.clone();
-            self.say(render::orders(&[&last["Order"]], &inst));
+            let (inst, latest) = {
+                let st = self.lock();
+                (
+                    st.instruments.clone(),
+                    st.orders.latest(&last["Order"]).cloned(),
+                )
+            };
+            let order = latest.unwrap_or_else(|| last["Order"].clone());
+            self.say(render::orders(&[&order], &inst, self.style()));
+            for t in seen.iter().filter(|m| m["MsgType"] == "RtnTrade") {
+                if let Some(line) = render::push_line(t, &inst) {
+                    self.say(line);
+                }
+            }
         }
         Outcome::Ok
     }
 
     pub(super) async fn cancel(&self, id: &str) -> Result<Outcome, String> {
-        let find = |st: &State| {
-            st.orders.get(id.trim()).cloned().or_else(|| {
-                st.orders
-                    .values()
-                    .find(|o| o["OrderRef"].as_str().map(str::trim) == Some(id.trim()))
-                    .cloned()
-            })
-        };
-        let mut order = find(&self.lock());
-        if order.is_none() {
+        let me = self.lock().front_session;
+        let mut named = self.lock().orders.name(id, me);
+        if named == Named::Nothing || matches!(named, Named::Refused(_)) {
+            // Orders sent before this process started (or by other sessions) are
+            // learnt from the gateway.
             let a = self.query("ReqQryOrder", json!({})).await?;
             self.remember_orders(&a);
-            order = find(&self.lock());
+            named = self.lock().orders.name(id, me);
         }
-        let Some(order) = order else {
-            self.say(format!(
-                "no order with OrderSysID or OrderRef `{id}` today (see `orders`)"
-            ));
-            return Ok(Outcome::Refused);
+        let order = match named {
+            Named::One(o) => o,
+            Named::Nothing => {
+                self.say(format!(
+                    "no order with OrderSysID `{id}`, nor with OrderRef `{id}` in this session, today (see `orders`)"
+                ));
+                return Ok(Outcome::Refused);
+            }
+            Named::Refused(why) => {
+                self.say(why);
+                return Ok(Outcome::Refused);
+            }
         };
-        let sys = order["OrderSysID"].as_str().unwrap_or("").to_string();
+        let sys = order["OrderSysID"].as_str().map_or("", str::trim).to_string();
         let (user, broker) = self.identity();
         let rid = self.rid();
         let msg = json!({"MsgType": "ReqOrderAction", "RequestID": rid, "InputOrderAction": {
             "BrokerID": broker, "InvestorID": user, "UserID": user, "ActionFlag": "0",
-            "OrderSysID": sys, "ExchangeID": order["ExchangeID"], "InstrumentID": order["InstrumentID"],
+            "OrderSysID": order["OrderSysID"], "ExchangeID": order["ExchangeID"], "InstrumentID": order["InstrumentID"],
             "OrderRef": order["OrderRef"], "FrontID": order["FrontID"], "SessionID": order["SessionID"]}});
-        let sys_key = sys.trim().to_string();
+        let key = orders::key_of(&order);
+        let exchange = order["ExchangeID"].as_str().unwrap_or("").to_string();
+        let sys_key = sys.clone();
         let rid64 = i64::from(rid);
+        let same = move |o: &Value| {
+            (key.is_some() && orders::key_of(o) == key)
+                || (!sys_key.is_empty()
+                    && o["OrderSysID"].as_str().map(str::trim) == Some(sys_key.as_str())
+                    && o["ExchangeID"].as_str().is_none_or(|e| e == exchange))
+        };
         let mut rx = self.watch(Box::new(move |ep, v| {
             ep == Endpoint::Td
                 && match v["MsgType"].as_str() {
                     Some("RspOrderAction") => rid_of(v) == Some(rid64),
                     Some("ErrRtnOrderAction") => {
-                        v["OrderAction"]["OrderSysID"].as_str().map(str::trim)
-                            == Some(sys_key.as_str())
+                        v["OrderAction"]["RequestID"].as_i64() == Some(rid64)
+                            || same(&v["OrderAction"])
                     }
-                    Some("RtnOrder") => {
-                        v["Order"]["OrderSysID"].as_str().map(str::trim) == Some(sys_key.as_str())
-                            && v["Order"]["OrderStatus"] == "5"
-                    }
+                    Some("RtnOrder") => same(&v["Order"]) && v["Order"]["OrderStatus"] == "5",
                     _ => false,
                 }
         }));
@@ -211,20 +261,35 @@ impl Session {
                 .ok_or_else(|| self.closed_reason())
         }
         .await;
+        let v = match answer {
+            Ok(v) => v,
+            Err(e) => {
+                self.unwatch(rx);
+                return Err(e);
+            }
+        };
+        let refusal = render::error_sentence(&v);
+        if refusal.is_some() {
+            // Its twin (CTP answers a refused cancel twice) is not news.
+            self.note_reported(&v);
+        }
         self.unwatch(rx);
-        let v = answer?;
         if self.json_mode() {
             self.say(v.to_string());
         }
-        if let Some(e) = render::error_sentence(&v) {
-            self.note_reported(&v);
+        if let Some(e) = refusal {
             if !self.json_mode() {
                 self.say(e);
             }
             return Ok(Outcome::Refused);
         }
         if !self.json_mode() {
-            self.say(format!("canceled order {}", sys.trim()));
+            let name = if sys.is_empty() {
+                format!("ref {}", order["OrderRef"].as_str().map_or("", str::trim))
+            } else {
+                sys
+            };
+            self.say(format!("canceled order {name}"));
         }
         Ok(Outcome::Ok)
     }
