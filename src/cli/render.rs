@@ -332,7 +332,10 @@ pub fn position_lines(list: &[&Value]) -> Vec<PositionLine> {
     for p in list {
         let id = s(p, "InstrumentID");
         let side = posi_direction(s(p, "PosiDirection"));
-        let k = match out.iter().position(|l| l.instrument == id && l.side == side) {
+        let k = match out
+            .iter()
+            .position(|l| l.instrument == id && l.side == side)
+        {
             Some(k) => k,
             None => {
                 out.push(PositionLine {

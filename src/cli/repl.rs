@@ -35,6 +35,8 @@ impl ReplPrinter {
 
 impl Printer for ReplPrinter {
     fn print(&self, text: &str) {
+        let wrapped = super::tty::wrap(text, super::tty::width());
+        let text = wrapped.as_str();
         let mut g = self.external.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(p) = g.as_mut() {
             // Raw mode needs carriage returns; the external printer writes text as is.

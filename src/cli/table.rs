@@ -253,7 +253,11 @@ mod tests {
 
     fn sample() -> Table {
         let mut t = Table::new(&[text("ID", 0), num("Price", 0), text("Note", 1)]);
-        t.row(vec!["rb2605".into(), "3170".into(), "a long message here".into()]);
+        t.row(vec![
+            "rb2605".into(),
+            "3170".into(),
+            "a long message here".into(),
+        ]);
         t.row(vec!["au2602".into(), "952.40".into(), "短".into()]);
         t
     }

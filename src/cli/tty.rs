@@ -38,6 +38,56 @@ pub fn colors() -> bool {
         && std::env::var("TERM").map_or(true, |t| t != "dumb")
 }
 
+/// Wraps lines wider than `width` at spaces (a word longer than a line is cut), so
+/// the terminal never wraps a word in two. Continuations are indented two spaces.
+pub fn wrap(text: &str, width: Option<usize>) -> String {
+    use unicode_width::UnicodeWidthStr;
+    let Some(width) = width.filter(|w| *w >= 20) else {
+        return text.to_string();
+    };
+    let mut out = String::with_capacity(text.len() + 16);
+    for (n, line) in text.split('\n').enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        if line.width() <= width || line.contains('\x1b') {
+            out.push_str(line);
+            continue;
+        }
+        let mut cur = String::new();
+        for word in line.split(' ') {
+            let sep = usize::from(!cur.is_empty());
+            if !cur.is_empty() && cur.width() + sep + word.width() > width {
+                out.push_str(cur.trim_end());
+                out.push('\n');
+                cur = "  ".to_string();
+            }
+            if cur.width() + word.width() > width {
+                // A word longer than a line: cut it where the line ends.
+                let mut w = cur.width();
+                for ch in word.chars() {
+                    let cw = unicode_width::UnicodeWidthChar::width(ch).unwrap_or(0);
+                    if w + cw > width {
+                        out.push_str(&cur);
+                        out.push('\n');
+                        cur = "  ".to_string();
+                        w = 2;
+                    }
+                    cur.push(ch);
+                    w += cw;
+                }
+                continue;
+            }
+            if !cur.is_empty() && !cur.ends_with(' ') {
+                cur.push(' ');
+            }
+            cur.push_str(word);
+        }
+        out.push_str(cur.trim_end());
+    }
+    out
+}
+
 /// What a password prompt ended with.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Secret {
@@ -112,4 +162,22 @@ pub fn read_secret(prompt: &str) -> Secret {
 #[cfg(not(unix))]
 pub fn read_secret(_prompt: &str) -> Secret {
     Secret::NoTerminal
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_wrap_at_spaces() {
+        let text = "the trading front (embedded sim) is down (network read failed); the gateway keeps retrying";
+        let w = wrap(text, Some(40));
+        assert!(w.lines().all(|l| l.chars().count() <= 40), "{w}");
+        assert!(w.lines().count() >= 3, "{w}");
+        assert_eq!(w.replace("\n  ", " "), text);
+        assert_eq!(wrap("short", Some(40)), "short");
+        assert_eq!(wrap(text, None), text);
+        let long = "x".repeat(100);
+        assert!(wrap(&long, Some(30)).lines().all(|l| l.len() <= 30));
+    }
 }

@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use super::{Outcome, Session, State};
-use crate::cli::tty::Secret;
 use crate::cli::render;
+use crate::cli::tty::Secret;
 use crate::protocol::Endpoint;
 
 impl Session {
@@ -190,7 +190,9 @@ impl Session {
         let a = self.query("ReqQryInvestorPosition", json!({})).await?;
         self.know_instruments(ids_in(&a, "InvestorPosition")).await;
         let i = self.lock().instruments.clone();
-        Ok(self.show(&a, "InvestorPosition", |b| render::positions(b, &i, self.style())))
+        Ok(self.show(&a, "InvestorPosition", |b| {
+            render::positions(b, &i, self.style())
+        }))
     }
 
     pub(super) async fn account(&self) -> Result<Outcome, String> {
@@ -229,7 +231,9 @@ impl Session {
                 json!({"InstrumentID": id, "HedgeFlag": "1"}),
             )
             .await?;
-        Ok(self.show(&a, "InstrumentMarginRate", |b| render::margin(b, self.style())))
+        Ok(self.show(&a, "InstrumentMarginRate", |b| {
+            render::margin(b, self.style())
+        }))
     }
 
     pub(super) async fn commission(&self, id: &str) -> Result<Outcome, String> {
@@ -239,7 +243,9 @@ impl Session {
                 json!({"InstrumentID": id}),
             )
             .await?;
-        Ok(self.show(&a, "InstrumentCommissionRate", |b| render::commission(b, self.style())))
+        Ok(self.show(&a, "InstrumentCommissionRate", |b| {
+            render::commission(b, self.style())
+        }))
     }
 
     pub(super) async fn confirm(&self) -> Result<Outcome, String> {

@@ -131,7 +131,7 @@ impl Session {
         })
     }
 
-    pub(super) async fn quote(&self, id: &str) -> Result<Outcome, String> {
+    pub(super) async fn quote(&self, id: &str, depth: bool) -> Result<Outcome, String> {
         self.know_instruments([id]).await;
         let mut cached = self.lock().ticks.get(id).cloned();
         if cached.is_none() && self.lock().user.is_some() {
@@ -204,7 +204,12 @@ impl Session {
             self.say(tick.to_string());
         } else {
             let inst = self.lock().instruments.clone();
-            self.say(render::quote(&tick["DepthMarketData"], &inst, self.style()));
+            let d = &tick["DepthMarketData"];
+            self.say(if depth {
+                render::depth(d, &inst, self.style())
+            } else {
+                render::quote(d, &inst, self.style())
+            });
         }
         Ok(Outcome::Ok)
     }

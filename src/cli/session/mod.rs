@@ -95,6 +95,10 @@ struct State {
     watching: HashSet<String>,
     watch_all: bool,
     closed: Option<String>,
+    /// What the gateway last said of each front (md, td): `None` up or unknown,
+    /// else why it is down.
+    md_down: Option<String>,
+    td_down: Option<String>,
     /// Refusals a command has printed: CTP answers a refused order or cancel twice
     /// (RspOrderInsert and ErrRtnOrderInsert, RspOrderAction and ErrRtnOrderAction),
     /// and the second is not news. Each entry holds the ways the second answer may
@@ -234,6 +238,78 @@ impl Session {
     /// Instrument IDs known from queries (for completion).
     pub fn instrument_ids(&self) -> Vec<String> {
         self.lock().instrument_ids.clone()
+    }
+
+    /// The front an endpoint's requests go to, in words.
+    pub(super) fn front_name(&self, ep: Endpoint) -> String {
+        let (what, addr) = match ep {
+            Endpoint::Md => ("market-data", &self.config.md_front_address),
+            Endpoint::Td => ("trading", &self.config.td_front_address),
+        };
+        match (addr, &self.backend) {
+            (Some(a), _) => format!("the {what} front {a}"),
+            (None, Some(b)) => format!("the {what} front (embedded {})", b.name()),
+            (None, None) => format!("the gateway's {what} front"),
+        }
+    }
+
+    /// "front down, retrying" when the gateway said the endpoint's front is down.
+    fn front_down(&self, ep: Endpoint) -> Option<String> {
+        let why = match ep {
+            Endpoint::Md => self.lock().md_down.clone(),
+            Endpoint::Td => self.lock().td_down.clone(),
+        }?;
+        Some(format!(
+            "front down, retrying: {} is unreachable ({why}); nothing was sent — try again once it is back (`status`)",
+            self.front_name(ep)
+        ))
+    }
+
+    /// `status`: the backend, the fronts and whether they are up, the login.
+    pub(super) fn status(&self) -> Outcome {
+        let st = self.lock();
+        let mut lines = Vec::new();
+        match &self.backend {
+            Some(b) => lines.push(format!("backend: {} ({})", b.name(), b.version())),
+            None => lines.push(format!(
+                "gateway: {}",
+                self.remote
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone()
+                    .unwrap_or_else(|| "remote".into())
+            )),
+        }
+        let front = |down: &Option<String>, ep| match down {
+            None => format!("{}: up", self.front_name(ep)),
+            Some(why) => format!("{}: DOWN ({why}), retrying", self.front_name(ep)),
+        };
+        lines.push(front(&st.td_down, Endpoint::Td));
+        lines.push(front(&st.md_down, Endpoint::Md));
+        if let Some(c) = &st.closed {
+            lines.push(format!("connection to the gateway: closed ({c})"));
+        }
+        lines.push(match (&st.user, st.front_session) {
+            (Some(u), Some((f, s))) => format!("logged in as {u} (front {f}, session {s})"),
+            (Some(u), None) => format!("logged in as {u}"),
+            _ => "not logged in".into(),
+        });
+        let mut subs: Vec<&String> = st.subscribed.iter().collect();
+        subs.sort();
+        lines.push(if subs.is_empty() {
+            "subscribed: nothing".into()
+        } else {
+            format!(
+                "subscribed: {}",
+                subs.iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
+        });
+        drop(st);
+        self.say(lines.join("\n"));
+        Outcome::Ok
     }
 
     /// How tables are drawn now: the terminal's width, colours when they are on.
@@ -419,6 +495,18 @@ impl Session {
         if needs_login && let Some(o) = self.need_login() {
             return Ok(o);
         }
+        let md_cmd = matches!(cmd, Command::Sub(_) | Command::Unsub(_) | Command::Watch(_));
+        // A quote asks the trading front when logged in.
+        let td_quote =
+            matches!(cmd, Command::Quote(_) | Command::Depth(_)) && self.lock().user.is_some();
+        if (needs_login || md_cmd || td_quote)
+            && !matches!(cmd, Command::Logout)
+            && let Some(why) = self.front_down(if md_cmd { Endpoint::Md } else { Endpoint::Td })
+        {
+            // Said at once: waiting for an answer the front cannot give helps nobody.
+            self.say(why);
+            return Ok(Outcome::Failed);
+        }
         match cmd {
             Command::Help(topic) => {
                 self.say(help_text(topic.as_deref()));
@@ -441,7 +529,9 @@ impl Session {
             Command::Logout => self.logout().await,
             Command::Sub(ids) => self.subscribe(&ids, true).await,
             Command::Unsub(ids) => self.unsubscribe(&ids).await,
-            Command::Quote(id) => self.quote(&id).await,
+            Command::Quote(id) => self.quote(&id, false).await,
+            Command::Depth(id) => self.quote(&id, true).await,
+            Command::Status => Ok(self.status()),
             Command::Watch(ids) => self.watch_ticks(ids).await,
             Command::Unwatch => Ok(self.unwatch_ticks()),
             Command::Order(args) => self.order(args).await,

@@ -15,8 +15,15 @@ pub(super) type OrderKey = (i64, i64, String);
 
 /// The key of an order body (`Order`, `InputOrderAction`, `OrderAction`).
 pub(super) fn key_of(o: &Value) -> Option<OrderKey> {
-    let r = o["OrderRef"].as_str().map(str::trim).filter(|r| !r.is_empty())?;
-    Some((o["FrontID"].as_i64()?, o["SessionID"].as_i64()?, r.to_string()))
+    let r = o["OrderRef"]
+        .as_str()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())?;
+    Some((
+        o["FrontID"].as_i64()?,
+        o["SessionID"].as_i64()?,
+        r.to_string(),
+    ))
 }
 
 fn trimmed<'a>(o: &'a Value, k: &str) -> &'a str {
@@ -175,7 +182,10 @@ mod tests {
         let Named::Refused(why) = b.name("100001", Some((1, 10))) else {
             panic!()
         };
-        assert!(why.contains("names 2 orders") && why.contains("sys:"), "{why}");
+        assert!(
+            why.contains("names 2 orders") && why.contains("sys:"),
+            "{why}"
+        );
         let Named::One(o) = b.name("sys:100001", Some((1, 10))) else {
             panic!()
         };

@@ -17,8 +17,9 @@ pub struct Stdout;
 impl Printer for Stdout {
     fn print(&self, text: &str) {
         use std::io::Write;
+        let wrapped = crate::cli::tty::wrap(text, crate::cli::tty::width());
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{text}");
+        let _ = writeln!(out, "{wrapped}");
         let _ = out.flush();
     }
 }
@@ -49,6 +50,22 @@ impl Session {
                 }
             }
             Some("Pong") | Some("Ping") => {}
+            Some(kind @ ("OnFrontDisconnected" | "OnFrontConnected")) if !json => {
+                let detail = v["Detail"].as_str().filter(|d| !d.is_empty());
+                let line = if kind == "OnFrontConnected" {
+                    format!("{} is up again", self.front_name(ep))
+                } else {
+                    format!(
+                        "{} is down ({}); the gateway keeps retrying",
+                        self.front_name(ep),
+                        v["RspInfo"]["ErrorMsg"].as_str().unwrap_or("disconnected")
+                    )
+                };
+                self.say(match detail {
+                    Some(d) => format!("{line}: {d}"),
+                    None => line,
+                });
+            }
             _ => {
                 let inst = self.lock().instruments.clone();
                 let line = if json {

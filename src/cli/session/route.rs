@@ -21,7 +21,7 @@ pub(super) async fn route(
                 let mut consumed = false;
                 {
                     let mut st = s.lock();
-                    remember(&mut st, &v);
+                    remember(&mut st, ep, &v);
                     st.watchers.retain(|w| !w.tx.is_closed());
                     for w in &st.watchers {
                         if (w.accepts)(ep, &v) {
@@ -52,7 +52,7 @@ pub(super) async fn route(
 }
 
 /// Caches what later commands need: ticks for `quote`, orders for `cancel`.
-fn remember(st: &mut State, v: &Value) {
+fn remember(st: &mut State, ep: Endpoint, v: &Value) {
     match v["MsgType"].as_str() {
         Some("RtnDepthMarketData") => {
             if let Some(id) = v["DepthMarketData"]["InstrumentID"].as_str() {
@@ -60,6 +60,21 @@ fn remember(st: &mut State, v: &Value) {
             }
         }
         Some("RtnOrder") => st.orders.update(&v["Order"]),
+        Some("OnFrontDisconnected") => {
+            let why = v["RspInfo"]["ErrorMsg"]
+                .as_str()
+                .filter(|m| !m.is_empty())
+                .unwrap_or("disconnected")
+                .to_string();
+            match ep {
+                Endpoint::Md => st.md_down = Some(why),
+                Endpoint::Td => st.td_down = Some(why),
+            }
+        }
+        Some("OnFrontConnected") => match ep {
+            Endpoint::Md => st.md_down = None,
+            Endpoint::Td => st.td_down = None,
+        },
         _ => {}
     }
 }

@@ -219,7 +219,10 @@ impl Session {
                 return Ok(Outcome::Refused);
             }
         };
-        let sys = order["OrderSysID"].as_str().map_or("", str::trim).to_string();
+        let sys = order["OrderSysID"]
+            .as_str()
+            .map_or("", str::trim)
+            .to_string();
         let (user, broker) = self.identity();
         let rid = self.rid();
         let msg = json!({"MsgType": "ReqOrderAction", "RequestID": rid, "InputOrderAction": {
