@@ -6,7 +6,7 @@ use std::ffi::{CStr, CString, c_char};
 use std::ptr::null_mut;
 use std::sync::OnceLock;
 
-use webctp::ctp::native::vtables::{CThostFtdcMdApi, CThostFtdcTraderApi};
+use webctp_native::vtables::{CThostFtdcMdApi, CThostFtdcTraderApi};
 
 use crate::control::{self, guard};
 use crate::engine;

@@ -86,7 +86,7 @@ fn doc_comment(out: &mut String, indent: &str, text: &str) {
 }
 
 // ---------------------------------------------------------------------------
-// src/protocol/fields.rs
+// crates/protocol/src/generated/fields.rs
 
 pub fn fields_rs(h: &Headers) -> String {
     let selected = selected_structs(h);
@@ -97,8 +97,8 @@ pub fn fields_rs(h: &Headers) -> String {
          //! that must fit N-1 bytes once encoded as GBK; `char` codes are [`CtpChar`].\n\n\
          #![allow(non_snake_case)]\n\n\
          use serde::{Deserialize, Serialize};\n\n\
-         use super::ctp_types::{CtpChar, FieldError, Validate, check_str};\n\
-         use super::wire;\n\n",
+         use crate::ctp_types::{CtpChar, FieldError, Validate, check_str};\n\
+         use crate::wire;\n\n",
     );
     for s in &selected {
         doc_comment(&mut o, "", &s.doc);
@@ -225,7 +225,7 @@ pub fn fields_rs(h: &Headers) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// src/protocol/td_requests.rs
+// crates/protocol/src/generated/td_requests.rs
 
 pub fn td_requests_rs(h: &Headers) -> String {
     let api = h.class("CThostFtdcTraderApi");
@@ -234,8 +234,8 @@ pub fn td_requests_rs(h: &Headers) -> String {
     o.push_str(
         "//! The trading requests of the webctp protocol: one variant per MsgType, each\n\
          //! carrying its CTP struct, and the table that names their bodies and answers.\n\n\
-         use super::ctp_types::{FieldError, Validate};\n\
-         use super::fields::*;\n\n\
+         use super::fields::*;\n\
+         use crate::ctp_types::{FieldError, Validate};\n\n\
          /// A trading request (the `/td/` endpoint).\n\
          #[derive(Debug, Clone, PartialEq)]\n\
          pub enum TdRequest {\n",
@@ -324,7 +324,7 @@ pub fn td_requests_rs(h: &Headers) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// src/ctp/native/vtables.rs
+// crates/native/src/generated/vtables.rs
 
 /// Rust spelling of a C parameter or return type in a vtable slot.
 fn rust_type(ty: &str, selected: &[&Struct]) -> String {
@@ -429,7 +429,7 @@ pub fn vtables_rs(h: &Headers) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// src/ctp/native/convert.rs
+// crates/native/src/generated/convert.rs
 
 pub fn convert_rs(h: &Headers) -> String {
     let selected = selected_structs(h);
@@ -438,10 +438,10 @@ pub fn convert_rs(h: &Headers) -> String {
         "//! Conversions between the C structs (GBK, fixed arrays) and the protocol structs\n\
          //! (UTF-8 strings).\n\n\
          #![allow(clippy::field_reassign_with_default)]\n\n\
-         use crate::protocol::CtpChar;\n\
-         use crate::protocol::fields::*;\n\n\
-         use super::cstr::{char_from_c, char_to_c, str_from_c, str_to_c};\n\
-         use super::ffi::*;\n\n\
+         use webctp_protocol::CtpChar;\n\
+         use webctp_protocol::fields::*;\n\n\
+         use super::ffi::*;\n\
+         use crate::cstr::{char_from_c, char_to_c, str_from_c, str_to_c};\n\n\
          /// A protocol struct that has a C twin.\n\
          pub trait CtpStruct: Sized {\n\
          \x20   type C: Default;\n\
@@ -485,7 +485,7 @@ pub fn convert_rs(h: &Headers) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// src/ctp/native/spi_glue.rs: SPI objects built in Rust, and request calls.
+// crates/native/src/generated/spi_glue.rs: SPI objects built in Rust, and request calls.
 
 fn callback_body(m: &Method, selected: &[&Struct]) -> Option<(String, String)> {
     // (body key, expression building Option<Body>)
@@ -506,17 +506,17 @@ pub fn spi_glue_rs(h: &Headers) -> String {
     let mut o = String::from(BANNER);
     o.push_str(
         "//! SPI objects implemented in Rust: every callback of the library's threads is turned\n\
-         //! into a [`Reply`] or a connection event for a [`SpiSink`](super::spi::SpiSink), inside\n\
+         //! into a [`Reply`] or a connection event for a [`SpiSink`](crate::spi::SpiSink), inside\n\
          //! `catch_unwind` so that no panic unwinds into C++. Also the request calls into\n\
          //! the API objects.\n\n\
          #![allow(non_snake_case)]\n\n\
          use std::ffi::{c_char, c_int, c_void};\n\n\
-         use crate::protocol::fields::*;\n\
-         use crate::protocol::{Reply, TdRequest};\n\n\
+         use webctp_protocol::fields::*;\n\
+         use webctp_protocol::{Reply, TdRequest};\n\n\
          use super::convert::CtpStruct;\n\
          use super::ffi::*;\n\
-         use super::spi::with_sink;\n\
-         use super::vtables::*;\n\n",
+         use super::vtables::*;\n\
+         use crate::spi::with_sink;\n\n",
     );
     let mut wanted: Vec<String> = spec::TD_REQUESTS
         .iter()
@@ -547,7 +547,7 @@ pub fn spi_glue_rs(h: &Headers) -> String {
                 "OnHeartBeatWarning" => format!("with_sink(this.cast(), |s| s.heartbeat_warning({}));", names[0]),
                 // Settlement text arrives in chunks that may split a GBK character, so
                 // the raw bytes go to the sink to be joined before decoding.
-                "OnRspQrySettlementInfo" => "with_sink(this.cast(), |s| {\n        let raw = unsafe { pSettlementInfo.as_ref() }.map(|c| (SettlementInfo::from_c(c), super::cstr::raw_bytes(&c.Content).to_vec()));\n        let info = unsafe { pRspInfo.as_ref() }.map(RspInfo::from_c);\n        s.settlement_chunk(raw, info, nRequestID, bIsLast)\n    });".to_string(),
+                "OnRspQrySettlementInfo" => "with_sink(this.cast(), |s| {\n        let raw = unsafe { pSettlementInfo.as_ref() }.map(|c| (SettlementInfo::from_c(c), crate::cstr::raw_bytes(&c.Content).to_vec()));\n        let info = unsafe { pRspInfo.as_ref() }.map(RspInfo::from_c);\n        s.settlement_chunk(raw, info, nRequestID, bIsLast)\n    });".to_string(),
                 "OnRspError" => "with_sink(this.cast(), |s| {\n        let info = unsafe { pRspInfo.as_ref() }.map(RspInfo::from_c);\n        s.reply(Reply::response(\"RspError\", \"RspInfo\", None, info, nRequestID, bIsLast))\n    });".to_string(),
                 _ => {
                     let is_wanted = wanted.iter().any(|w| w == &m.name)
@@ -616,7 +616,7 @@ pub fn spi_glue_rs(h: &Headers) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// fakectp/src/api_glue.rs: the API side, for the fake library.
+// fakectp/src/generated/api_glue.rs: the API side, for the fake library.
 
 pub fn fake_api_glue_rs(h: &Headers) -> String {
     let selected = selected_structs(h);
@@ -627,11 +627,11 @@ pub fn fake_api_glue_rs(h: &Headers) -> String {
          //! `control`.\n\n\
          #![allow(non_snake_case)]\n\n\
          use std::ffi::{c_char, c_int, c_void};\n\n\
-         use webctp::ctp::native::convert::CtpStruct;\n\
-         use webctp::ctp::native::ffi::*;\n\
-         use webctp::ctp::native::vtables::*;\n\
-         use webctp::protocol::TdRequest;\n\
-         use webctp::protocol::fields::*;\n\n\
+         use webctp_native::convert::CtpStruct;\n\
+         use webctp_native::ffi::*;\n\
+         use webctp_native::vtables::*;\n\
+         use webctp_protocol::TdRequest;\n\
+         use webctp_protocol::fields::*;\n\n\
          use crate::control::{self, md, td};\n\n",
     );
     let api = h.class("CThostFtdcTraderApi");
@@ -688,7 +688,7 @@ pub fn fake_api_glue_rs(h: &Headers) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// fakectp/src/spi_calls.rs: calling the client's SPI from a Reply.
+// fakectp/src/generated/spi_calls.rs: calling the client's SPI from a Reply.
 
 pub fn fake_spi_calls_rs(h: &Headers) -> String {
     let selected = selected_structs(h);
@@ -698,10 +698,10 @@ pub fn fake_spi_calls_rs(h: &Headers) -> String {
          //! C structs, as the real library does from its own threads.\n\n\
          #![allow(non_snake_case)]\n\n\
          use std::ptr::null_mut;\n\n\
-         use webctp::ctp::native::convert::CtpStruct;\n\
-         use webctp::ctp::native::vtables::*;\n\
-         use webctp::protocol::Reply;\n\
-         use webctp::protocol::fields::*;\n\n",
+         use webctp_native::convert::CtpStruct;\n\
+         use webctp_native::vtables::*;\n\
+         use webctp_protocol::Reply;\n\
+         use webctp_protocol::fields::*;\n\n",
     );
     for (class, fname) in [
         ("CThostFtdcMdSpi", "call_md_spi"),
