@@ -59,6 +59,7 @@ impl Dispatcher {
             auto_confirm_settlement: config.auto_confirm_settlement,
             query_interval: backend.query_interval(),
             query_timeout: Duration::from_secs(30),
+            tracked_orders: Arc::new(AtomicUsize::new(0)),
         };
         Ok(Arc::new(Dispatcher {
             config: Arc::new(config),
@@ -71,6 +72,12 @@ impl Dispatcher {
             td_sessions: Arc::new(AtomicUsize::new(0)),
             started: Instant::now(),
         }))
+    }
+
+    /// Orders the trading sessions still follow (sent, not yet final or with trades
+    /// still to come); it comes back to zero when every order is final.
+    pub fn tracked_orders(&self) -> usize {
+        self.td_settings.tracked_orders.load(Ordering::Relaxed)
     }
 
     /// Open connections.

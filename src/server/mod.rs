@@ -43,6 +43,7 @@ fn health(dispatcher: Arc<Dispatcher>) -> warp::filters::BoxedFilter<(AnyReply,)
                 "ticks": d.md.ticks.load(std::sync::atomic::Ordering::Relaxed),
                 "requests": d.requests.load(std::sync::atomic::Ordering::Relaxed),
                 "td_sessions": d.td_sessions.load(std::sync::atomic::Ordering::Relaxed),
+                "td_orders_tracked": d.tracked_orders(),
             }));
             Box::new(body) as AnyReply
         })
