@@ -105,7 +105,7 @@ pub extern "C" fn webctp_fake_drop_front(seconds: f64) -> std::ffi::c_int {
             return -1;
         }
         match engine::sim() {
-            Ok(sim) => match webctp::ctp::Backend::drop_front(
+            Ok(sim) => match webctp_protocol::backend::Backend::drop_front(
                 sim,
                 std::time::Duration::from_secs_f64(seconds),
             ) {
