@@ -22,12 +22,15 @@
 //!   (`webctp-native`), the official CTP libraries loaded with dlopen.
 //! - [`config`] (`webctp-config`) reads the YAML file, environment and flags.
 //! - [`metrics`] counts what happens for Prometheus (`GET /metrics`).
+//! - [`bus`] publishes ticks and order events to Redis, and feeds edge gateways' `/md/`
+//!   from it.
 //!
 //! The lower layers are crates of one workspace (`crates/`), so the arrows point one
 //! way: protocol at the bottom, sim and native beside each other on it, this crate on
 //! top. They are re-exported here under the paths the code has always used.
 
 pub mod bench;
+pub mod bus;
 pub mod cli;
 pub mod ctp;
 pub mod gateway;

@@ -129,7 +129,9 @@ impl Demand {
             for i in &drop {
                 self.held.remove(i);
             }
-            self.send(serde_json::json!({"MsgType": "UnSubscribeMarketData", "InstrumentID": drop}));
+            self.send(
+                serde_json::json!({"MsgType": "UnSubscribeMarketData", "InstrumentID": drop}),
+            );
         }
     }
 

@@ -178,7 +178,6 @@ impl Driver {
 
     async fn run(mut self) {
         let mut backoff = Duration::from_millis(100);
-        let mut was_up = false;
         loop {
             let conns = tokio::time::timeout(Duration::from_secs(5), self.connect()).await;
             let (conn, pubsub) = match conns {
@@ -204,16 +203,14 @@ impl Driver {
             self.channels.clear();
             self.guards.clear();
             self.events.front(FrontEvent::Connected);
-            was_up = true;
             match self.serve(conn, pubsub).await {
                 Ok(()) => return,
                 Err(e) => {
                     tracing::warn!(url = %self.url, error = %e, "edge: lost the Redis bus; reconnecting");
                 }
             }
-            if was_up {
-                self.events.front(FrontEvent::Disconnected { reason: REDIS_LOST });
-            }
+            self.events
+                .front(FrontEvent::Disconnected { reason: REDIS_LOST });
         }
     }
 
@@ -248,7 +245,9 @@ impl Driver {
         } else {
             RspInfo {
                 ErrorID: FRONT_NOT_ACTIVE,
-                ErrorMsg: "the ingest gateway has not published its market-data login (md:session) yet".into(),
+                ErrorMsg:
+                    "the ingest gateway has not published its market-data login (md:session) yet"
+                        .into(),
             }
         };
         self.events.reply(Reply::response(

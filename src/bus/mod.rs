@@ -30,7 +30,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::gateway::Dispatcher;
-use crate::protocol::fields::ReqUserLogin;
 
 pub use publisher::Publisher;
 
@@ -64,9 +63,7 @@ impl Bus {
         let p = self.publisher.clone();
         dispatcher
             .md
-            .set_tick_sink(Box::new(move |inst: &str, json: &Bytes| {
-                p.tick(inst, json)
-            }));
+            .set_tick_sink(Box::new(move |inst: &str, json: &Bytes| p.tick(inst, json)));
         if let Some(outbox) = demand::start(
             self.publisher.clone(),
             dispatcher.clone(),
@@ -76,19 +73,15 @@ impl Bus {
         }
     }
 
-    /// A trading push as the client got it: order events go to the account's stream.
-    pub fn td_event(&self, msg_type: &str, login: Option<&ReqUserLogin>, json: &Bytes) {
-        if !matches!(
+    /// A trading push as the client of account `broker`/`user` got it: order events go
+    /// to the account's stream.
+    pub fn td_event(&self, msg_type: &str, broker: &str, user: &str, json: &Bytes) {
+        if matches!(
             msg_type,
             "RtnOrder" | "RtnTrade" | "ErrRtnOrderInsert" | "ErrRtnOrderAction"
         ) {
-            return;
+            self.publisher.td(keys::td_stream(broker, user), json);
         }
-        let Some(login) = login else {
-            return;
-        };
-        self.publisher
-            .td(keys::td_stream(&login.BrokerID, &login.UserID), json);
     }
 
     /// Ends the demand client (its connection counts as open until then), on shutdown.

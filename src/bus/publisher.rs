@@ -130,11 +130,7 @@ fn is_refusal(e: &redis::RedisError) -> bool {
 
 impl Task {
     async fn connect(&self) -> Result<redis::aio::MultiplexedConnection, String> {
-        match tokio::time::timeout(
-            IO_TIMEOUT,
-            self.client.get_multiplexed_async_connection(),
-        )
-        .await
+        match tokio::time::timeout(IO_TIMEOUT, self.client.get_multiplexed_async_connection()).await
         {
             Ok(Ok(c)) => Ok(c),
             Ok(Err(e)) => Err(e.to_string()),
@@ -303,10 +299,7 @@ impl Task {
                     session = None;
                     continue;
                 }
-                Err(_) => Some(format!(
-                    "no answer within {} s",
-                    IO_TIMEOUT.as_secs()
-                )),
+                Err(_) => Some(format!("no answer within {} s", IO_TIMEOUT.as_secs())),
             };
             if let Some(e) = failure {
                 self.stats

@@ -32,6 +32,8 @@ pub struct Dispatcher {
     pub ignored_keys: AtomicU64,
     /// Trading sessions alive (including ones being torn down).
     pub td_sessions: Arc<AtomicUsize>,
+    /// The Redis bus this gateway publishes to, if configured.
+    pub bus: Option<Arc<crate::bus::Bus>>,
     pub started: Instant,
 }
 
@@ -54,6 +56,10 @@ impl Dispatcher {
         };
         // Sets the metrics' hooks (the ledger's sync observer) before traffic starts.
         crate::metrics::global();
+        let bus = match &config.bus {
+            Some(url) => Some(crate::bus::Bus::start(url).map_err(BackendError)?),
+            None => None,
+        };
         let md = MdHub::start(&*backend, login, config.limits.max_subscriptions_per_client)?;
         let td_settings = TdSettings {
             broker_id: config.broker_id.clone(),
@@ -64,8 +70,9 @@ impl Dispatcher {
             query_interval: backend.query_interval(),
             query_timeout: Duration::from_secs(30),
             tracked_orders: Arc::new(AtomicUsize::new(0)),
+            bus: bus.clone(),
         };
-        Ok(Arc::new(Dispatcher {
+        let dispatcher = Arc::new(Dispatcher {
             config: Arc::new(config),
             backend,
             md,
@@ -76,7 +83,12 @@ impl Dispatcher {
             ignored_keys: AtomicU64::new(0),
             td_sessions: Arc::new(AtomicUsize::new(0)),
             started: Instant::now(),
-        }))
+            bus: bus.clone(),
+        });
+        if let Some(bus) = &bus {
+            bus.attach(&dispatcher);
+        }
+        Ok(dispatcher)
     }
 
     /// Orders the trading sessions still follow (sent, not yet final or with trades

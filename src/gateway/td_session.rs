@@ -55,6 +55,8 @@ pub struct TdSettings {
     pub query_timeout: Duration,
     /// Orders followed by all sessions (see [`OrderTracker`]), for `/healthz`.
     pub tracked_orders: Arc<std::sync::atomic::AtomicUsize>,
+    /// Where order events are also published (the Redis bus), if configured.
+    pub bus: Option<Arc<crate::bus::Bus>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -910,9 +912,19 @@ impl TdEvents for TdSession {
                     }
                     _ => {}
                 }
+                // The account of the session's stream on the bus, when there is a bus.
+                let account = self.settings.bus.as_ref().and_then(|_| {
+                    st.credentials
+                        .as_ref()
+                        .map(|c| (c.BrokerID.clone(), c.UserID.clone()))
+                });
                 drop(st);
                 Self::clean_body(&mut r.body);
-                self.outbox.push(r.to_json());
+                let json = Bytes::from(r.to_json());
+                if let (Some(bus), Some((broker, user))) = (&self.settings.bus, &account) {
+                    bus.td_event(r.msg_type, broker, user, &json);
+                }
+                self.outbox.push(json);
                 return;
             };
             if matches!(r.msg_type, "RspOrderInsert" | "RspOrderAction") {

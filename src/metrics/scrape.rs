@@ -17,6 +17,11 @@ use crate::gateway::Dispatcher;
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct FrontLabel {
     front: &'static str,
 }
@@ -137,6 +142,38 @@ pub fn render(d: &Dispatcher) -> String {
         Unit::Seconds,
         m.journal_sync.clone(),
     );
+    if let Some(bus) = &d.bus {
+        let s = &bus.publisher().stats;
+        let kind = |kind| KindLabel { kind };
+        let counters = |values: [(KindLabel, u64); 2]| {
+            let f = Family::<KindLabel, prometheus_client::metrics::counter::Counter>::default();
+            for (l, v) in values {
+                f.get_or_create(&l).inc_by(v);
+            }
+            f
+        };
+        r.register(
+            "bus_published",
+            "Messages published to the Redis bus (tick: PUBLISH + snapshot; td: stream entries)",
+            counters([
+                (kind("tick"), s.ticks_published.load(Ordering::Relaxed)),
+                (kind("td"), s.td_published.load(Ordering::Relaxed)),
+            ]),
+        );
+        r.register(
+            "bus_gaps",
+            "Messages not published to the Redis bus (queue full or Redis down)",
+            counters([
+                (kind("tick"), s.tick_gaps.load(Ordering::Relaxed)),
+                (kind("td"), s.td_gaps.load(Ordering::Relaxed)),
+            ]),
+        );
+        r.register(
+            "bus_connected",
+            "1 while the publisher is connected to Redis",
+            ConstGauge::new(i64::from(s.connected.load(Ordering::Relaxed))),
+        );
+    }
     r.register(
         "uptime_seconds",
         "Seconds since the gateway started",

@@ -307,6 +307,9 @@ pub async fn serve(
     tracing::info!("shutting down: no new connections, closing clients");
     let _ = stop_tx.send(());
     let _ = tx.send(true);
+    if let Some(bus) = &dispatcher.bus {
+        bus.shutdown();
+    }
     for s in servers {
         let _ = s.await;
     }
