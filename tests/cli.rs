@@ -447,7 +447,11 @@ fn flatten_closes_yesterday_and_today_on_shfe() {
         .map(String::from)
         .collect();
     // Instrument Exchange Side Position Today Yd: today's and yesterday's add up.
-    assert_eq!(&row[..6], ["rb2605", "SHFE", "Long", "2", "1", "1"], "{pos:?}");
+    assert_eq!(
+        &row[..6],
+        ["rb2605", "SHFE", "Long", "2", "1", "1"],
+        "{pos:?}"
+    );
     r.send("flatten rb2605");
     // Two orders: yesterday's lot first, then today's; both trade.
     let (mut yd, mut td) = (false, false);
