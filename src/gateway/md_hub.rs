@@ -33,40 +33,6 @@ const FRONT_NOT_ACTIVE: i32 = 8;
 /// How long a client's login or subscription waits for the front before failing.
 const UPSTREAM_WAIT: Duration = Duration::from_secs(15);
 
-/// Prices CTP leaves at DBL_MAX when unset, which webctp sends as 0 (as the seed's
-/// examples show). CurrDelta, PreDelta, OpenInterest and Turnover keep their value.
-pub fn adjust_unset_prices(d: &mut DepthMarketData) {
-    for p in [
-        &mut d.LastPrice,
-        &mut d.PreSettlementPrice,
-        &mut d.PreClosePrice,
-        &mut d.OpenPrice,
-        &mut d.HighestPrice,
-        &mut d.LowestPrice,
-        &mut d.ClosePrice,
-        &mut d.SettlementPrice,
-        &mut d.UpperLimitPrice,
-        &mut d.LowerLimitPrice,
-        &mut d.AveragePrice,
-        &mut d.BandingUpperPrice,
-        &mut d.BandingLowerPrice,
-        &mut d.BidPrice1,
-        &mut d.BidPrice2,
-        &mut d.BidPrice3,
-        &mut d.BidPrice4,
-        &mut d.BidPrice5,
-        &mut d.AskPrice1,
-        &mut d.AskPrice2,
-        &mut d.AskPrice3,
-        &mut d.AskPrice4,
-        &mut d.AskPrice5,
-    ] {
-        if *p == f64::MAX {
-            *p = 0.0;
-        }
-    }
-}
-
 struct Route {
     key: u32,
     subscribers: Vec<(ClientId, Arc<Outbox>)>,
@@ -679,13 +645,13 @@ impl MdEvents for MdHub {
         }
     }
 
-    fn tick(&self, mut data: DepthMarketData) {
+    fn tick(&self, data: DepthMarketData) {
         self.ticks.fetch_add(1, Ordering::Relaxed);
         let routes = self.routes.read().unwrap_or_else(|e| e.into_inner());
         let Some(route) = routes.get(&data.InstrumentID) else {
             return;
         };
-        adjust_unset_prices(&mut data);
+        // Unset prices (DBL_MAX) are written as 0 by the serializer.
         let bytes = Bytes::from(market_data_json(&data));
         for (_, outbox) in &route.subscribers {
             outbox.push_md(route.key, bytes.clone());

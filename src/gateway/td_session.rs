@@ -688,18 +688,14 @@ impl TdSession {
         }
     }
 
-    /// Clears what must not reach logs or screens, and sends unset market prices as 0
-    /// the way the market-data endpoint does. (RequestIDs inside order bodies need no
-    /// mapping: CTP got the client's own.)
+    /// Clears what must not reach logs or screens. (RequestIDs inside order bodies need
+    /// no mapping: CTP got the client's own; unset market prices are written as 0 by
+    /// the serializer.)
     fn clean_body(body: &mut Option<Body>) {
-        match body {
+        if let Some(Body::UserPasswordUpdate(u)) = body {
             // CTP echoes the request; passwords must not reach logs or screens.
-            Some(Body::UserPasswordUpdate(u)) => {
-                u.OldPassword.clear();
-                u.NewPassword.clear();
-            }
-            Some(Body::DepthMarketData(d)) => super::md_hub::adjust_unset_prices(d),
-            _ => {}
+            u.OldPassword.clear();
+            u.NewPassword.clear();
         }
     }
 
