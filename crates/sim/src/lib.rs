@@ -24,7 +24,6 @@ pub mod decide;
 pub mod exchange;
 #[cfg(test)]
 mod exchange_tests;
-pub mod fast_hash;
 pub mod instruments;
 pub mod ledger;
 pub mod listing;
