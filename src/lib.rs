@@ -27,6 +27,7 @@
 //! top. They are re-exported here under the paths the code has always used.
 
 pub mod bench;
+pub mod build_info;
 pub mod cli;
 pub mod ctp;
 pub mod gateway;
