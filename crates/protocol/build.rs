@@ -48,7 +48,13 @@ fn regenerate(root: &Path, headers: &Path) -> Result<(), String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out_dir = std::env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?;
     let out = Command::new(cargo)
-        .args(["run", "--quiet", "--package", "ctp-codegen", "--manifest-path"])
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            "ctp-codegen",
+            "--manifest-path",
+        ])
         .arg(root.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(Path::new(&out_dir).join("ctp-codegen"))
