@@ -33,10 +33,12 @@ pub mod options;
 pub mod orders;
 pub mod products;
 pub mod queries;
+mod rates;
 pub mod record;
 pub mod rng;
 pub mod rules;
 pub mod sessions;
+pub mod spec;
 pub mod td;
 mod ticker;
 
