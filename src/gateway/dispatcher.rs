@@ -28,6 +28,8 @@ pub struct Dispatcher {
     connections: AtomicUsize,
     /// Requests handled since start.
     pub requests: AtomicU64,
+    /// Request keys webctp does not know and skipped (or refused, when `Strict`).
+    pub ignored_keys: AtomicU64,
     /// Trading sessions alive (including ones being torn down).
     pub td_sessions: Arc<AtomicUsize>,
     pub started: Instant,
@@ -59,6 +61,7 @@ impl Dispatcher {
             auto_confirm_settlement: config.auto_confirm_settlement,
             query_interval: backend.query_interval(),
             query_timeout: Duration::from_secs(30),
+            tracked_orders: Arc::new(AtomicUsize::new(0)),
         };
         Ok(Arc::new(Dispatcher {
             config: Arc::new(config),
@@ -68,9 +71,16 @@ impl Dispatcher {
             next_client: AtomicU64::new(1),
             connections: AtomicUsize::new(0),
             requests: AtomicU64::new(0),
+            ignored_keys: AtomicU64::new(0),
             td_sessions: Arc::new(AtomicUsize::new(0)),
             started: Instant::now(),
         }))
+    }
+
+    /// Orders the trading sessions still follow (sent, not yet final or with trades
+    /// still to come); it comes back to zero when every order is final.
+    pub fn tracked_orders(&self) -> usize {
+        self.td_settings.tracked_orders.load(Ordering::Relaxed)
     }
 
     /// Open connections.
@@ -167,6 +177,25 @@ impl Connection {
         };
         if parsed.request == Request::Pong {
             return Handled::Pong;
+        }
+        if !parsed.ignored.is_empty() {
+            self.dispatcher
+                .ignored_keys
+                .fetch_add(parsed.ignored.total as u64, Ordering::Relaxed);
+            if self.dispatcher.config.strict
+                && let Some(e) = parsed.strict_error()
+            {
+                tracing::debug!(client = self.id, detail = %e.detail, "request refused");
+                self.outbox.push(e.to_json());
+                return Handled::Request;
+            }
+            tracing::debug!(
+                client = self.id,
+                msg_type = %parsed.msg_type,
+                keys = ?parsed.ignored.paths,
+                total = parsed.ignored.total,
+                "unknown request keys ignored"
+            );
         }
         if !self.bucket.take() {
             self.outbox.push(gateway_error(

@@ -44,7 +44,9 @@ fn health(dispatcher: Arc<Dispatcher>) -> warp::filters::BoxedFilter<(AnyReply,)
                 "md_subscriptions": d.md.upstream_subscriptions(),
                 "ticks": d.md.ticks.load(std::sync::atomic::Ordering::Relaxed),
                 "requests": d.requests.load(std::sync::atomic::Ordering::Relaxed),
+                "ignored_keys": d.ignored_keys.load(std::sync::atomic::Ordering::Relaxed),
                 "td_sessions": d.td_sessions.load(std::sync::atomic::Ordering::Relaxed),
+                "td_orders_tracked": d.tracked_orders(),
             }));
             Box::new(body) as AnyReply
         })

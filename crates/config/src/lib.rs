@@ -84,6 +84,10 @@ pub struct FileConfig {
     pub resume_type: Option<ResumeType>,
     #[serde(rename = "AutoConfirmSettlement")]
     pub auto_confirm_settlement: Option<bool>,
+    /// Refuse requests with keys webctp does not know (-400), instead of ignoring them
+    /// as the Python webctp projects do.
+    #[serde(rename = "Strict")]
+    pub strict: Option<bool>,
     /// Seconds between the gateway's own `Ping` messages.
     #[serde(rename = "HeartbeatInterval")]
     pub heartbeat_interval: Option<f64>,
@@ -336,6 +340,8 @@ pub struct Config {
     pub user_product_info: String,
     pub resume_type: ResumeType,
     pub auto_confirm_settlement: bool,
+    /// Unknown request keys are refused (-400) rather than ignored.
+    pub strict: bool,
     pub heartbeat_interval: Duration,
     pub heartbeat_timeout: Duration,
     pub query_interval: Duration,
@@ -538,6 +544,7 @@ impl Config {
             user_product_info: file.user_product_info.unwrap_or_else(|| "webctp".into()),
             resume_type: file.resume_type.unwrap_or_default(),
             auto_confirm_settlement: file.auto_confirm_settlement.unwrap_or(true),
+            strict: file.strict.unwrap_or(false),
             heartbeat_interval,
             heartbeat_timeout,
             query_interval: Duration::from_millis(file.query_interval_ms.unwrap_or(1000)),

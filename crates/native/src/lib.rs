@@ -172,6 +172,19 @@ impl Backend for NativeBackend {
     fn query_interval(&self) -> Duration {
         self.query_interval
     }
+
+    fn drop_front(&self, duration: Duration) -> Result<(), String> {
+        // Only the fake library (tests) can be told to drop its front.
+        let Some(drop_front) = self.td_lib.drop_front else {
+            return Err("the official CTP libraries cannot drop their front".into());
+        };
+        match unsafe { drop_front(duration.as_secs_f64()) } {
+            0 => Ok(()),
+            code => Err(format!(
+                "the fake CTP library refused to drop its front ({code})"
+            )),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,10 @@ pub type CreateMdApi =
 /// `CThostFtdcTraderApi::CreateFtdcTraderApi(pszFlowPath, bIsProductionMode)`.
 pub type CreateTraderApi = unsafe extern "C" fn(*const c_char, bool) -> *mut CThostFtdcTraderApi;
 type GetApiVersion = unsafe extern "C" fn() -> *const c_char;
+/// `webctp_fake_drop_front(seconds)`: exported only by `fakectp` (the test library),
+/// so that `/admin/drop-front` can take its front down as it does the sim's.
+pub type DropFront = unsafe extern "C" fn(f64) -> c_int;
+const FAKE_DROP_FRONT: &str = "webctp_fake_drop_front";
 
 /// One loaded library: where it came from, what it says it is, and its factory.
 #[derive(Debug, Clone)]
@@ -35,6 +39,8 @@ pub struct Loaded<F> {
     /// What `GetApiVersion()` returned, e.g. `v6.7.11_20250617 16:22:00.10369`.
     pub version: String,
     pub create: F,
+    /// The fault injection of the fake library; `None` for the official one.
+    pub drop_front: Option<DropFront>,
 }
 
 /// The directories searched, in order: the configured one alone if there is one;
@@ -171,6 +177,9 @@ fn open<F: Copy>(
             path.display()
         )));
     }
+    let drop_front = unsafe { lib.get::<DropFront>(FAKE_DROP_FRONT.as_bytes()) }
+        .ok()
+        .map(|s| *s);
     // Never unloaded: API objects and their threads live as long as the process, and
     // unloading a library whose threads still run would crash it.
     std::mem::forget(lib);
@@ -178,6 +187,7 @@ fn open<F: Copy>(
         path: path.to_path_buf(),
         version,
         create: create_fn,
+        drop_front,
     })
 }
 

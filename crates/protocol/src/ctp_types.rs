@@ -9,7 +9,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// A CTP `char` field such as `Direction` (`'0'` buy, `'1'` sell).
 ///
 /// On the wire it is a one-character string, as webctp sends it; an unset code (NUL)
-/// is `"\u0000"`. `""` is accepted as NUL in requests.
+/// is `""`, as the Python webctp projects send it (`"\u0000"` would be truthy in
+/// Python and JavaScript). `""` and `"\u0000"` are both read as NUL in requests.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CtpChar(pub u8);
 
@@ -47,7 +48,11 @@ impl fmt::Debug for CtpChar {
 
 impl Serialize for CtpChar {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_char(self.as_char())
+        if self.is_set() {
+            s.serialize_char(self.as_char())
+        } else {
+            s.serialize_str("")
+        }
     }
 }
 
@@ -180,7 +185,7 @@ mod tests {
         let c: CtpChar = serde_json::from_str("\"0\"").unwrap();
         assert_eq!(c, CtpChar(b'0'));
         assert_eq!(serde_json::to_string(&c).unwrap(), "\"0\"");
-        assert_eq!(serde_json::to_string(&CtpChar::NUL).unwrap(), "\"\\u0000\"");
+        assert_eq!(serde_json::to_string(&CtpChar::NUL).unwrap(), "\"\"");
         let n: CtpChar = serde_json::from_str("\"\"").unwrap();
         assert_eq!(n, CtpChar::NUL);
         let n: CtpChar = serde_json::from_str("\"\\u0000\"").unwrap();

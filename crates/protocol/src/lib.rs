@@ -24,5 +24,5 @@ pub use generated::{fields, td_requests};
 
 pub use ctp_types::{CtpChar, FieldError, Validate};
 pub use message::Reply;
-pub use request::{Endpoint, MdRequest, ParsedRequest, Request, RequestError, parse};
+pub use request::{Endpoint, IgnoredKeys, MdRequest, ParsedRequest, Request, RequestError, parse};
 pub use td_requests::{TD_REQUEST_SPECS, TdRequest, TdRequestSpec};

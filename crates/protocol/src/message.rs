@@ -212,6 +212,7 @@ mod tests {
             ExchangeID: "SHFE".into(),
             LastPrice: 3170.0,
             ClosePrice: f64::MAX,
+            OpenPrice: 0.0,
             CurrDelta: f64::MAX,
             AveragePrice: 31645.592201667798,
             Volume: 584843,
@@ -237,6 +238,18 @@ mod tests {
             String::from_utf8(market_data_json(&d)).unwrap(),
             String::from_utf8(serde(&d)).unwrap()
         );
+        // Unset prices are the integer 0, reserve fields are always there (as the
+        // Python webctp projects send them); other DBL_MAX values stay as they are.
+        let v: Value = serde_json::from_slice(&market_data_json(&d)).unwrap();
+        let tick = &v["DepthMarketData"];
+        assert_eq!(tick["ClosePrice"], json!(0));
+        assert!(tick["ClosePrice"].is_u64());
+        assert!(tick["LastPrice"].is_f64() && tick["OpenPrice"].is_f64());
+        assert_eq!(tick["CurrDelta"], json!(f64::MAX));
+        assert_eq!(
+            (&tick["reserve1"], &tick["reserve2"]),
+            (&json!("rb2605"), &json!(""))
+        );
         d.reserve2 = "1795482000000000000:17".into();
         d.ExchangeInstID = "a\"b\\c\u{1}".into();
         assert_eq!(
@@ -250,7 +263,7 @@ mod tests {
         let r = Reply::push("RtnOrder", "Order", Some(Order::default().into()), None);
         let v: Value = serde_json::from_slice(&r.to_json()).unwrap();
         assert!(v.get("RequestID").is_none());
-        assert_eq!(v["Order"]["Direction"], "\u{0}");
+        assert_eq!(v["Order"]["Direction"], "");
     }
 
     #[test]

@@ -1,6 +1,12 @@
 //! Parsing and validating a client request. Every WebSocket frame and every REPL
 //! command passes through [`parse`]; what it accepts is well-formed down to the CTP
 //! field sizes, and what it refuses gets an error that names the field.
+//!
+//! Like the Python webctp projects (pydantic models, which ignore extra keys), the
+//! parser skips keys it does not know, at the top level and inside a body, and lists
+//! them in [`ParsedRequest::ignored`]: the gateway logs and counts them, or refuses
+//! them when configured `Strict` ([`ParsedRequest::strict_error`]). A known key with a
+//! value of the wrong type is always refused (-400): nothing is silently misread.
 
 use serde_json::{Map, Value};
 
@@ -48,6 +54,79 @@ pub struct ParsedRequest {
     /// The client's RequestID (0 when absent), echoed on every answer.
     pub request_id: i32,
     pub request: Request,
+    /// Keys the parser skipped.
+    pub ignored: IgnoredKeys,
+}
+
+/// Keys of a request the gateway does not know and skipped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IgnoredKeys {
+    /// Paths of the first few (at most [`IgnoredKeys::KEPT`]), e.g. `ClientTag`,
+    /// `InputOrder.Foo`.
+    pub paths: Vec<String>,
+    /// How many were skipped in all.
+    pub total: usize,
+    /// Two body keys for the same body (`QryInstrument` and `ReqQryInstrument`): the
+    /// one read and the one skipped.
+    pub duplicate_body: Option<(String, String)>,
+}
+
+impl IgnoredKeys {
+    /// How many paths are kept for the log and the strict error.
+    pub const KEPT: usize = 8;
+    /// Longest path kept, in bytes; a longer one is cut (keys are client text).
+    const MAX_PATH: usize = 120;
+
+    /// Records one skipped key.
+    pub fn add(&mut self, path: &str) {
+        self.total += 1;
+        if self.paths.len() < Self::KEPT {
+            let mut end = path.len().min(Self::MAX_PATH);
+            while !path.is_char_boundary(end) {
+                end -= 1;
+            }
+            self.paths.push(path[..end].to_string());
+        }
+    }
+
+    /// Whether nothing was skipped.
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+}
+
+impl ParsedRequest {
+    /// The -400 a `Strict` gateway answers when keys were skipped (the error a
+    /// request with unknown keys got before webctp followed the Python projects).
+    pub fn strict_error(&self) -> Option<RequestError> {
+        if self.ignored.is_empty() {
+            return None;
+        }
+        let detail = match (&self.ignored.duplicate_body, self.ignored.paths.first()) {
+            (Some((read, skipped)), _) => {
+                format!("both `{read}` and `{skipped}` given; send one (Strict)")
+            }
+            (None, Some(path)) => format!("unknown field `{path}` (Strict)"),
+            (None, None) => "unknown fields (Strict)".to_string(),
+        };
+        Some(RequestError::new(
+            &self.msg_type,
+            BAD_PARAMETERS,
+            detail,
+            Some(i64::from(self.request_id)),
+        ))
+    }
+}
+
+/// Deserializes a request body, skipping the keys the struct does not have and
+/// recording their paths in `ignored`. Errors name the field's path.
+pub(crate) fn deserialize_body<T: serde::de::DeserializeOwned>(
+    body: Value,
+    ignored: &mut IgnoredKeys,
+) -> Result<T, FieldError> {
+    let mut note = |path: serde_ignored::Path<'_>| ignored.add(&path.to_string());
+    let de = serde_ignored::Deserializer::new(body, &mut note);
+    serde_path_to_error::deserialize(de).map_err(FieldError::from_serde)
 }
 
 /// A request that cannot be served, as the gateway error it is answered with.
@@ -162,27 +241,32 @@ pub fn parse(text: &str, endpoint: Endpoint) -> Result<ParsedRequest, RequestErr
     let err = |code: i32, detail: String| {
         RequestError::new(&msg_type, code, detail, Some(i64::from(request_id)))
     };
+    let mut ignored = IgnoredKeys::default();
     let request = match msg_type.as_str() {
         "Ping" => Request::Ping {
             timestamp: obj.remove("Timestamp"),
         },
         "Pong" => Request::Pong,
         _ => match endpoint {
-            Endpoint::Md => Request::Md(parse_md(&msg_type, &mut obj).map_err(|(c, d)| err(c, d))?),
+            Endpoint::Md => Request::Md(
+                parse_md(&msg_type, &mut obj, &mut ignored).map_err(|(c, d)| err(c, d))?,
+            ),
             Endpoint::Td => Request::Td(Box::new(
-                parse_td(&msg_type, &mut obj).map_err(|(c, d)| err(c, d))?,
+                parse_td(&msg_type, &mut obj, &mut ignored).map_err(|(c, d)| err(c, d))?,
             )),
         },
     };
-    if !matches!(request, Request::Ping { .. } | Request::Pong)
-        && let Some(key) = obj.keys().next()
-    {
-        return Err(err(BAD_PARAMETERS, format!("unknown field `{key}`")));
+    // A heartbeat's extra keys are nobody's concern.
+    if !matches!(request, Request::Ping { .. } | Request::Pong) {
+        for key in obj.keys() {
+            ignored.add(key);
+        }
     }
     Ok(ParsedRequest {
         msg_type,
         request_id,
         request,
+        ignored,
     })
 }
 
@@ -203,50 +287,67 @@ fn bad(e: FieldError) -> Failure {
     (BAD_PARAMETERS, e.to_string())
 }
 
-/// Takes the body object stored under one of `keys`.
+/// Takes the body object stored under one of `keys`. When a client sends more than
+/// one (to work with both Python projects, e.g. `QryInstrument` and
+/// `ReqQryInstrument`), the first of `keys` is read — the CTP struct's name — and the
+/// others are skipped, as any unknown key.
 fn take_body(
     obj: &mut Map<String, Value>,
     keys: &[&str],
     required: bool,
+    ignored: &mut IgnoredKeys,
 ) -> Result<Option<(String, Value)>, Failure> {
-    let present: Vec<&str> = keys
-        .iter()
-        .copied()
-        .filter(|k| obj.contains_key(*k))
-        .collect();
-    match present.as_slice() {
-        [] if required => Err((
-            BAD_PARAMETERS,
-            format!("missing field `{}` (send {{}} for no filter)", keys[0]),
-        )),
-        [] => Ok(None),
-        [key] => {
-            let v = obj.remove(*key).unwrap_or(Value::Null);
-            if v.is_object() || (!required && v.is_null()) {
-                Ok(Some((key.to_string(), v)))
-            } else {
-                Err((
-                    BAD_PARAMETERS,
-                    format!("{key}: must be an object, got {}", type_name(&v)),
-                ))
-            }
-        }
-        _ => Err((
-            BAD_PARAMETERS,
-            format!("both `{}` and `{}` given; send one", present[0], present[1]),
-        )),
+    let mut present = keys.iter().copied().filter(|k| obj.contains_key(*k));
+    let Some(key) = present.next() else {
+        return if required {
+            Err((
+                BAD_PARAMETERS,
+                format!("missing field `{}` (send {{}} for no filter)", keys[0]),
+            ))
+        } else {
+            Ok(None)
+        };
+    };
+    for other in present {
+        // Left in `obj`, so that it is recorded with the other unknown keys.
+        ignored.duplicate_body = Some((key.to_string(), other.to_string()));
     }
+    let v = obj.remove(key).unwrap_or(Value::Null);
+    if v.is_object() || (!required && v.is_null()) {
+        Ok(Some((key.to_string(), v)))
+    } else {
+        Err((
+            BAD_PARAMETERS,
+            format!("{key}: must be an object, got {}", type_name(&v)),
+        ))
+    }
+}
+
+/// Runs `f` on a body found under `key`; the keys it skips are recorded with `key.`
+/// before their paths.
+fn within_body<T>(
+    key: &str,
+    ignored: &mut IgnoredKeys,
+    f: impl FnOnce(&mut IgnoredKeys) -> T,
+) -> T {
+    let mut inner = IgnoredKeys::default();
+    let t = f(&mut inner);
+    ignored.total += inner.total - inner.paths.len();
+    for p in inner.paths {
+        ignored.add(&format!("{key}.{p}"));
+    }
+    t
 }
 
 fn body_of<T: serde::de::DeserializeOwned + Default + Validate>(
     key: &str,
     v: Value,
+    ignored: &mut IgnoredKeys,
 ) -> Result<T, Failure> {
     let t: T = if v.is_null() {
         T::default()
     } else {
-        serde_path_to_error::deserialize(v)
-            .map_err(|e| bad(FieldError::from_serde(e).within(key)))?
+        within_body(key, ignored, |i| deserialize_body(v, i)).map_err(|e| bad(e.within(key)))?
     };
     t.validate().map_err(|e| bad(e.within(key)))?;
     Ok(t)
@@ -294,21 +395,25 @@ fn instrument_list(obj: &mut Map<String, Value>) -> Result<Vec<String>, Failure>
     Ok(out)
 }
 
-fn parse_md(msg_type: &str, obj: &mut Map<String, Value>) -> Result<MdRequest, Failure> {
+fn parse_md(
+    msg_type: &str,
+    obj: &mut Map<String, Value>,
+    ignored: &mut IgnoredKeys,
+) -> Result<MdRequest, Failure> {
     match msg_type {
         "ReqUserLogin" => {
             // md login needs no credentials; the body may be left out.
-            let body = take_body(obj, &["ReqUserLogin"], false)?;
+            let body = take_body(obj, &["ReqUserLogin"], false, ignored)?;
             let login = match body {
-                Some((k, v)) => body_of::<ReqUserLogin>(&k, v)?,
+                Some((k, v)) => body_of::<ReqUserLogin>(&k, v, ignored)?,
                 None => ReqUserLogin::default(),
             };
             Ok(MdRequest::Login(Box::new(login)))
         }
         "ReqUserLogout" => {
-            let body = take_body(obj, &["UserLogout", "ReqUserLogout"], false)?;
+            let body = take_body(obj, &["UserLogout", "ReqUserLogout"], false, ignored)?;
             let logout = match body {
-                Some((k, v)) => body_of::<UserLogout>(&k, v)?,
+                Some((k, v)) => body_of::<UserLogout>(&k, v, ignored)?,
                 None => UserLogout::default(),
             };
             Ok(MdRequest::Logout(logout))
@@ -331,7 +436,11 @@ fn parse_md(msg_type: &str, obj: &mut Map<String, Value>) -> Result<MdRequest, F
     }
 }
 
-fn parse_td(msg_type: &str, obj: &mut Map<String, Value>) -> Result<TdRequest, Failure> {
+fn parse_td(
+    msg_type: &str,
+    obj: &mut Map<String, Value>,
+    ignored: &mut IgnoredKeys,
+) -> Result<TdRequest, Failure> {
     let canonical = canonical_msg_type(msg_type);
     let Some(spec) = TD_REQUEST_SPECS.iter().find(|s| s.msg_type == canonical) else {
         let detail = if matches!(msg_type, "SubscribeMarketData" | "UnSubscribeMarketData") {
@@ -349,10 +458,12 @@ fn parse_td(msg_type: &str, obj: &mut Map<String, Value>) -> Result<TdRequest, F
     }
     keys.extend_from_slice(body_key_aliases(spec.msg_type));
     keys.dedup();
-    let Some((key, body)) = take_body(obj, &keys, true)? else {
+    let Some((key, body)) = take_body(obj, &keys, true, ignored)? else {
         return Err((BAD_PARAMETERS, format!("missing field `{}`", spec.body_key)));
     };
-    match TdRequest::from_json(spec.msg_type, body) {
+    match within_body(&key, ignored, |i| {
+        TdRequest::from_json(spec.msg_type, body, i)
+    }) {
         Some(Ok(req)) => {
             req.validate().map_err(|e| bad(e.within(&key)))?;
             Ok(req)
@@ -448,14 +559,6 @@ mod tests {
                 "QryOrder",
             ),
             (
-                r#"{"MsgType":"ReqQryOrder","RequestID":1,"QryOrder":{},"Extra":1}"#,
-                "Extra",
-            ),
-            (
-                r#"{"MsgType":"ReqQryOrder","QryOrder":{"Bogus":1}}"#,
-                "Bogus",
-            ),
-            (
                 r#"{"MsgType":"ReqOrderInsert","InputOrder":{"VolumeTotalOriginal":99999999999}}"#,
                 "InputOrder.VolumeTotalOriginal",
             ),
@@ -481,6 +584,102 @@ mod tests {
         assert!(e.detail.contains("QryOrder.InstrumentID"), "{}", e.detail);
         let deep = format!("{}{}", "[".repeat(1000), "]".repeat(1000));
         assert_eq!(td(&deep).unwrap_err().code, BAD_PARAMETERS);
+    }
+
+    #[test]
+    fn unknown_keys_are_skipped_and_named() {
+        let p = td(
+            r#"{"MsgType":"ReqOrderInsert","RequestID":4,"ClientTag":"x","InputOrder":{"InstrumentID":"rb2605","Direction":"1","LimitPrice":3170,"VolumeTotalOriginal":2,"Foo":{"Bar":[1]}}}"#,
+        )
+        .unwrap();
+        let Request::Td(req) = &p.request else {
+            panic!("{p:?}")
+        };
+        let TdRequest::ReqOrderInsert(o) = &**req else {
+            panic!("{req:?}")
+        };
+        assert_eq!((o.Direction, o.VolumeTotalOriginal), (CtpChar(b'1'), 2));
+        assert_eq!(p.ignored.total, 2);
+        assert_eq!(p.ignored.paths, ["InputOrder.Foo", "ClientTag"]);
+        let e = p.strict_error().unwrap();
+        assert_eq!((e.code, e.request_id), (BAD_PARAMETERS, Some(4)));
+        assert!(e.detail.contains("`InputOrder.Foo`"), "{}", e.detail);
+
+        // The same request without them parses to the same thing and nothing skipped.
+        let clean = td(
+            r#"{"MsgType":"ReqOrderInsert","RequestID":4,"InputOrder":{"InstrumentID":"rb2605","Direction":"1","LimitPrice":3170,"VolumeTotalOriginal":2}}"#,
+        )
+        .unwrap();
+        assert_eq!(clean.request, p.request);
+        assert!(clean.ignored.is_empty() && clean.strict_error().is_none());
+
+        let p = parse(
+            r#"{"MsgType":"SubscribeMarketData","InstrumentID":"au2602","Extra":null}"#,
+            Endpoint::Md,
+        )
+        .unwrap();
+        assert_eq!(
+            p.request,
+            Request::Md(MdRequest::Subscribe(vec!["au2602".into()]))
+        );
+        assert_eq!(p.ignored.paths, ["Extra"]);
+        let p = parse(
+            r#"{"MsgType":"ReqUserLogin","ReqUserLogin":{"UserID":"1","Mac":"x"}}"#,
+            Endpoint::Md,
+        )
+        .unwrap();
+        assert_eq!(p.ignored.paths, ["ReqUserLogin.Mac"]);
+
+        // Many keys: all counted, a few named, long names cut.
+        let keys: Vec<String> = (0..50)
+            .map(|i| format!(r#""k{i}{}":1"#, "x".repeat(300)))
+            .collect();
+        let p = td(&format!(
+            r#"{{"MsgType":"ReqQryOrder","QryOrder":{{}},{}}}"#,
+            keys.join(",")
+        ))
+        .unwrap();
+        assert_eq!(p.ignored.total, 50);
+        assert_eq!(p.ignored.paths.len(), IgnoredKeys::KEPT);
+        assert!(p.ignored.paths.iter().all(|k| k.len() <= 120));
+    }
+
+    #[test]
+    fn both_instrument_body_keys_read_qry_instrument() {
+        let p = td(
+            r#"{"MsgType":"ReqQryInstrument","RequestID":1,"ReqQryInstrument":{"InstrumentID":"rb2605"},"QryInstrument":{"InstrumentID":"au2602"}}"#,
+        )
+        .unwrap();
+        assert!(
+            matches!(p.request, Request::Td(ref r) if matches!(**r, TdRequest::ReqQryInstrument(ref q) if q.InstrumentID == "au2602"))
+        );
+        assert_eq!(p.ignored.paths, ["ReqQryInstrument"]);
+        let e = p.strict_error().unwrap();
+        assert!(
+            e.detail
+                .contains("both `QryInstrument` and `ReqQryInstrument`"),
+            "{}",
+            e.detail
+        );
+        // The skipped one is not looked into: whatever it holds is no error.
+        let p = td(r#"{"MsgType":"ReqQryInstrument","QryInstrument":{},"ReqQryInstrument":7}"#)
+            .unwrap();
+        assert_eq!(p.ignored.total, 1);
+    }
+
+    #[test]
+    fn known_fields_with_wrong_types_stay_400() {
+        for text in [
+            r#"{"MsgType":"ReqOrderInsert","Extra":1,"InputOrder":{"LimitPrice":"3170","Foo":1}}"#,
+            r#"{"MsgType":"ReqOrderInsert","InputOrder":{"Direction":0}}"#,
+            r#"{"MsgType":"ReqOrderInsert","InputOrder":{"VolumeTotalOriginal":1.5}}"#,
+            r#"{"MsgType":"ReqQryInstrument","QryInstrument":{"InstrumentID":["au2602"]}}"#,
+            r#"{"MsgType":"ReqQryInstrument","QryInstrument":[],"ReqQryInstrument":{}}"#,
+            r#"{"MsgType":"ReqQryOrder","RequestID":"1","QryOrder":{}}"#,
+        ] {
+            let e = td(text).unwrap_err();
+            assert_eq!(e.code, BAD_PARAMETERS, "{text}: {e:?}");
+        }
     }
 
     #[test]

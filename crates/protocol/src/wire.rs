@@ -106,10 +106,36 @@ pub fn push_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// Appends a CTP char code as serde writes a `char`.
+/// Appends a CTP char code as its `Serialize` writes it (`""` when unset).
 pub fn push_char(out: &mut Vec<u8>, c: super::CtpChar) {
+    if !c.is_set() {
+        out.extend_from_slice(b"\"\"");
+        return;
+    }
     let mut buf = [0u8; 4];
     push_str(out, c.as_char().encode_utf8(&mut buf));
+}
+
+/// CTP's "no price" (DBL_MAX), which webctp sends as the integer `0`: what the Python
+/// webctp projects send for an unset market price (their `adjust_price` returns 0).
+pub const UNSET_PRICE: f64 = f64::MAX;
+
+/// Appends a market price: the integer `0` when unset (DBL_MAX), else the number.
+pub fn push_price(out: &mut Vec<u8>, v: f64) {
+    if v == UNSET_PRICE {
+        out.push(b'0');
+    } else {
+        push_f64(out, v);
+    }
+}
+
+/// `serialize_with` for market prices: the integer `0` when unset, as [`push_price`].
+pub fn ser_price<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    if *v == UNSET_PRICE {
+        s.serialize_u8(0)
+    } else {
+        s.serialize_f64(*v)
+    }
 }
 
 /// Appends a number as the wire formatter writes it.
@@ -177,7 +203,11 @@ mod tests {
         }
         let mut c = Vec::new();
         push_char(&mut c, super::super::CtpChar::NUL);
-        assert_eq!(c, br#""\u0000""#);
+        assert_eq!(c, br#""""#);
+        assert_eq!(
+            serde_json::to_string(&super::super::CtpChar::NUL).unwrap(),
+            "\"\""
+        );
     }
 
     #[test]

@@ -79,6 +79,17 @@ fn is_selected(selected: &[&Struct], c_name: &str) -> bool {
     selected.iter().any(|s| s.c_name == c_name)
 }
 
+/// The struct of every tick: its own JSON writer, reserve fields always sent, unset
+/// prices sent as `0`.
+const DEPTH_MARKET_DATA: &str = "CThostFtdcDepthMarketDataField";
+
+/// A market price of DepthMarketData: DBL_MAX when unset, sent as the integer `0` as the
+/// Python webctp projects send it. Ratios (PreDelta, CurrDelta), Turnover and open
+/// interest are other types and keep their value, as there.
+fn is_market_price(f: &crate::header::Field) -> bool {
+    f.typedef == "TThostFtdcPriceType" && matches!(f.ctype, CType::Double)
+}
+
 fn doc_comment(out: &mut String, indent: &str, text: &str) {
     if !text.is_empty() {
         let _ = writeln!(out, "{indent}/// {text}");
@@ -106,8 +117,12 @@ pub fn fields_rs(h: &Headers) -> String {
             o,
             "#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]"
         );
-        let _ = writeln!(o, "#[serde(default, deny_unknown_fields)]");
+        // Unknown keys are not refused here: the parser names them (serde_ignored) and
+        // the gateway ignores them, as the Python webctp projects do, or refuses them
+        // when configured `Strict`.
+        let _ = writeln!(o, "#[serde(default)]");
         let _ = writeln!(o, "pub struct {} {{", s.short());
+        let is_depth = s.c_name == DEPTH_MARKET_DATA;
         for f in &s.fields {
             let ty = match f.ctype {
                 CType::Char => "CtpChar".to_string(),
@@ -123,12 +138,16 @@ pub fn fields_rs(h: &Headers) -> String {
                 _ => format!("{} ({})", f.doc, f.typedef),
             };
             doc_comment(&mut o, "    ", &doc);
-            if f.name.starts_with("reserve") && ty == "String" {
-                // Dead fields kept for ABI compatibility: sent only when set.
+            if f.name.starts_with("reserve") && ty == "String" && !is_depth {
+                // Dead fields kept for ABI compatibility: sent only when set. The
+                // Python projects send DepthMarketData's two always, so webctp does too.
                 let _ = writeln!(
                     o,
                     "    #[serde(skip_serializing_if = \"String::is_empty\")]"
                 );
+            }
+            if is_depth && is_market_price(f) {
+                let _ = writeln!(o, "    #[serde(serialize_with = \"wire::ser_price\")]");
             }
             let _ = writeln!(o, "    pub {}: {},", f.name, ty);
         }
@@ -160,10 +179,7 @@ pub fn fields_rs(h: &Headers) -> String {
         o.push_str("}\n\n");
     }
     // A hand-unrolled JSON writer for the struct sent once per tick.
-    if let Some(s) = selected
-        .iter()
-        .find(|s| s.c_name == "CThostFtdcDepthMarketDataField")
-    {
+    if let Some(s) = selected.iter().find(|s| s.c_name == DEPTH_MARKET_DATA) {
         let _ = writeln!(
             o,
             "impl {0} {{\n    /// Writes the same JSON as serde does, without serde's per-field work: this\n    /// runs once per tick.\n    pub fn write_json(&self, out: &mut Vec<u8>) {{\n        out.push(b'{{');",
@@ -176,25 +192,18 @@ pub fn fields_rs(h: &Headers) -> String {
             let push = match f.ctype {
                 CType::CharArray(_) => format!("wire::push_str(out, &self.{});", f.name),
                 CType::Char => format!("wire::push_char(out, self.{});", f.name),
+                CType::Double if is_market_price(f) => {
+                    format!("wire::push_price(out, self.{});", f.name)
+                }
                 CType::Double => format!("wire::push_f64(out, self.{});", f.name),
                 CType::Int | CType::Short => {
                     format!("wire::push_int(out, i64::from(self.{}));", f.name)
                 }
             };
-            if f.name.starts_with("reserve") && matches!(f.ctype, CType::CharArray(_)) {
-                // Matches `skip_serializing_if = "String::is_empty"`; a skipped first
-                // field would need the comma logic below, which the struct does not need.
-                let _ = writeln!(
-                    o,
-                    "        if !self.{0}.is_empty() {{\n            out.extend_from_slice(b\"{key}\");\n            {push}\n        }}",
-                    f.name
-                );
-            } else {
-                let _ = writeln!(
-                    o,
-                    "        out.extend_from_slice(b\"{key}\");\n        {push}"
-                );
-            }
+            let _ = writeln!(
+                o,
+                "        out.extend_from_slice(b\"{key}\");\n        {push}"
+            );
             first = false;
         }
         o.push_str("        out.push(b'}');\n    }\n}\n\n");
@@ -288,17 +297,19 @@ pub fn td_requests_rs(h: &Headers) -> String {
     o.push_str("        }\n    }\n\n");
     o.push_str(
         "    /// Builds the request named `msg_type` from its JSON body; `None` if the name is\n\
-         \x20   /// not a trading request.\n\
+         \x20   /// not a trading request. Keys the struct does not have are skipped and their\n\
+         \x20   /// paths appended to `ignored`.\n\
          \x20   pub fn from_json(\n\
          \x20       msg_type: &str,\n\
          \x20       body: serde_json::Value,\n\
+         \x20       ignored: &mut crate::request::IgnoredKeys,\n\
          \x20   ) -> Option<Result<TdRequest, FieldError>> {\n\
          \x20       Some(match msg_type {\n",
     );
     for req in spec::TD_REQUESTS {
         let _ = writeln!(
             o,
-            "            \"{req}\" => body_from_json(body).map(TdRequest::{req}),"
+            "            \"{req}\" => body_from_json(body, ignored).map(TdRequest::{req}),"
         );
     }
     o.push_str("            _ => return None,\n        })\n    }\n\n");
@@ -316,8 +327,11 @@ pub fn td_requests_rs(h: &Headers) -> String {
     }
     o.push_str("        }\n    }\n}\n\n");
     o.push_str(
-        "fn body_from_json<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> Result<T, FieldError> {\n\
-         \x20   serde_path_to_error::deserialize(body).map_err(FieldError::from_serde)\n\
+        "fn body_from_json<T: serde::de::DeserializeOwned>(\n\
+         \x20   body: serde_json::Value,\n\
+         \x20   ignored: &mut crate::request::IgnoredKeys,\n\
+         ) -> Result<T, FieldError> {\n\
+         \x20   crate::request::deserialize_body(body, ignored)\n\
          }\n",
     );
     o

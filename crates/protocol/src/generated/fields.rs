@@ -13,31 +13,35 @@ use crate::wire;
 
 /// 深度行情
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct DepthMarketData {
     /// 交易日 (TThostFtdcDateType, at most 8 bytes)
     pub TradingDay: String,
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
-    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve1: String,
     /// 交易所代码 (TThostFtdcExchangeIDType, at most 8 bytes)
     pub ExchangeID: String,
     /// 保留的无效字段 (TThostFtdcOldExchangeInstIDType, at most 30 bytes)
-    #[serde(skip_serializing_if = "String::is_empty")]
     pub reserve2: String,
     /// 最新价 (TThostFtdcPriceType)
+    #[serde(serialize_with = "wire::ser_price")]
     pub LastPrice: f64,
     /// 上次结算价 (TThostFtdcPriceType)
+    #[serde(serialize_with = "wire::ser_price")]
     pub PreSettlementPrice: f64,
     /// 昨收盘 (TThostFtdcPriceType)
+    #[serde(serialize_with = "wire::ser_price")]
     pub PreClosePrice: f64,
     /// 昨持仓量 (TThostFtdcLargeVolumeType)
     pub PreOpenInterest: f64,
     /// 今开盘 (TThostFtdcPriceType)
+    #[serde(serialize_with = "wire::ser_price")]
     pub OpenPrice: f64,
     /// 最高价 (TThostFtdcPriceType)
+    #[serde(serialize_with = "wire::ser_price")]
     pub HighestPrice: f64,
     /// 最低价 (TThostFtdcPriceType)
+    #[serde(serialize_with = "wire::ser_price")]
     pub LowestPrice: f64,
     /// 数量 (TThostFtdcVolumeType)
     pub Volume: i32,
@@ -46,12 +50,16 @@ pub struct DepthMarketData {
     /// 持仓量 (TThostFtdcLargeVolumeType)
     pub OpenInterest: f64,
     /// 今收盘 (TThostFtdcPriceType)
+    #[serde(serialize_with = "wire::ser_price")]
     pub ClosePrice: f64,
     /// 本次结算价 (TThostFtdcPriceType)
+    #[serde(serialize_with = "wire::ser_price")]
     pub SettlementPrice: f64,
     /// 涨停板价 (TThostFtdcPriceType)
+    #[serde(serialize_with = "wire::ser_price")]
     pub UpperLimitPrice: f64,
     /// 跌停板价 (TThostFtdcPriceType)
+    #[serde(serialize_with = "wire::ser_price")]
     pub LowerLimitPrice: f64,
     /// 昨虚实度 (TThostFtdcRatioType)
     pub PreDelta: f64,
@@ -62,46 +70,57 @@ pub struct DepthMarketData {
     /// 最后修改毫秒 (TThostFtdcMillisecType)
     pub UpdateMillisec: i32,
     /// 申买价一 (TThostFtdcPriceType)
+    #[serde(serialize_with = "wire::ser_price")]
     pub BidPrice1: f64,
     /// 申买量一 (TThostFtdcVolumeType)
     pub BidVolume1: i32,
     /// 申卖价一 (TThostFtdcPriceType)
+    #[serde(serialize_with = "wire::ser_price")]
     pub AskPrice1: f64,
     /// 申卖量一 (TThostFtdcVolumeType)
     pub AskVolume1: i32,
     /// 申买价二 (TThostFtdcPriceType)
+    #[serde(serialize_with = "wire::ser_price")]
     pub BidPrice2: f64,
     /// 申买量二 (TThostFtdcVolumeType)
     pub BidVolume2: i32,
     /// 申卖价二 (TThostFtdcPriceType)
+    #[serde(serialize_with = "wire::ser_price")]
     pub AskPrice2: f64,
     /// 申卖量二 (TThostFtdcVolumeType)
     pub AskVolume2: i32,
     /// 申买价三 (TThostFtdcPriceType)
+    #[serde(serialize_with = "wire::ser_price")]
     pub BidPrice3: f64,
     /// 申买量三 (TThostFtdcVolumeType)
     pub BidVolume3: i32,
     /// 申卖价三 (TThostFtdcPriceType)
+    #[serde(serialize_with = "wire::ser_price")]
     pub AskPrice3: f64,
     /// 申卖量三 (TThostFtdcVolumeType)
     pub AskVolume3: i32,
     /// 申买价四 (TThostFtdcPriceType)
+    #[serde(serialize_with = "wire::ser_price")]
     pub BidPrice4: f64,
     /// 申买量四 (TThostFtdcVolumeType)
     pub BidVolume4: i32,
     /// 申卖价四 (TThostFtdcPriceType)
+    #[serde(serialize_with = "wire::ser_price")]
     pub AskPrice4: f64,
     /// 申卖量四 (TThostFtdcVolumeType)
     pub AskVolume4: i32,
     /// 申买价五 (TThostFtdcPriceType)
+    #[serde(serialize_with = "wire::ser_price")]
     pub BidPrice5: f64,
     /// 申买量五 (TThostFtdcVolumeType)
     pub BidVolume5: i32,
     /// 申卖价五 (TThostFtdcPriceType)
+    #[serde(serialize_with = "wire::ser_price")]
     pub AskPrice5: f64,
     /// 申卖量五 (TThostFtdcVolumeType)
     pub AskVolume5: i32,
     /// 当日均价 (TThostFtdcPriceType)
+    #[serde(serialize_with = "wire::ser_price")]
     pub AveragePrice: f64,
     /// 业务日期 (TThostFtdcDateType, at most 8 bytes)
     pub ActionDay: String,
@@ -110,8 +129,10 @@ pub struct DepthMarketData {
     /// 合约在交易所的代码 (TThostFtdcExchangeInstIDType, at most 80 bytes)
     pub ExchangeInstID: String,
     /// 上带价 (TThostFtdcPriceType)
+    #[serde(serialize_with = "wire::ser_price")]
     pub BandingUpperPrice: f64,
     /// 下带价 (TThostFtdcPriceType)
+    #[serde(serialize_with = "wire::ser_price")]
     pub BandingLowerPrice: f64,
 }
 
@@ -131,7 +152,7 @@ impl Validate for DepthMarketData {
 
 /// 交易所
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Exchange {
     /// 交易所代码 (TThostFtdcExchangeIDType, at most 8 bytes)
     pub ExchangeID: String,
@@ -151,7 +172,7 @@ impl Validate for Exchange {
 
 /// 交易所保证金率
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct ExchangeMarginRate {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -186,7 +207,7 @@ impl Validate for ExchangeMarginRate {
 
 /// 输入报单操作
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct InputOrderAction {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -255,7 +276,7 @@ impl Validate for InputOrderAction {
 
 /// 输入报单
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct InputOrder {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -356,7 +377,7 @@ impl Validate for InputOrder {
 
 /// 合约手续费率
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct InstrumentCommissionRate {
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -403,7 +424,7 @@ impl Validate for InstrumentCommissionRate {
 
 /// 合约
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Instrument {
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -504,7 +525,7 @@ impl Validate for Instrument {
 
 /// 合约保证金率
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct InstrumentMarginRate {
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -549,7 +570,7 @@ impl Validate for InstrumentMarginRate {
 
 /// 当前报单手续费的详细内容
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct InstrumentOrderCommRate {
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -592,7 +613,7 @@ impl Validate for InstrumentOrderCommRate {
 
 /// 合约状态
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct InstrumentStatus {
     /// 交易所代码 (TThostFtdcExchangeIDType, at most 8 bytes)
     pub ExchangeID: String,
@@ -633,7 +654,7 @@ impl Validate for InstrumentStatus {
 
 /// 投资者
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Investor {
     /// 投资者代码 (TThostFtdcInvestorIDType, at most 12 bytes)
     pub InvestorID: String,
@@ -686,7 +707,7 @@ impl Validate for Investor {
 
 /// 投资者持仓明细
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct InvestorPositionDetail {
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -773,7 +794,7 @@ impl Validate for InvestorPositionDetail {
 
 /// 投资者持仓
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct InvestorPosition {
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -895,7 +916,7 @@ impl Validate for InvestorPosition {
 
 /// 当前期权合约手续费的详细内容
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct OptionInstrCommRate {
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -944,7 +965,7 @@ impl Validate for OptionInstrCommRate {
 
 /// 期权交易成本
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct OptionInstrTradeCost {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -987,7 +1008,7 @@ impl Validate for OptionInstrTradeCost {
 
 /// 报单操作
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct OrderAction {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -1090,7 +1111,7 @@ impl Validate for OrderAction {
 
 /// 报单
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Order {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -1280,7 +1301,7 @@ impl Validate for Order {
 
 /// 产品
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Product {
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -1343,7 +1364,7 @@ impl Validate for Product {
 
 /// 查询行情
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct QryDepthMarketData {
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -1367,7 +1388,7 @@ impl Validate for QryDepthMarketData {
 
 /// 查询交易所
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct QryExchange {
     /// 交易所代码 (TThostFtdcExchangeIDType, at most 8 bytes)
     pub ExchangeID: String,
@@ -1382,7 +1403,7 @@ impl Validate for QryExchange {
 
 /// 查询交易所保证金率
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct QryExchangeMarginRate {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -1409,7 +1430,7 @@ impl Validate for QryExchangeMarginRate {
 
 /// 查询手续费率
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct QryInstrumentCommissionRate {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -1440,7 +1461,7 @@ impl Validate for QryInstrumentCommissionRate {
 
 /// 查询合约
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct QryInstrument {
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -1476,7 +1497,7 @@ impl Validate for QryInstrument {
 
 /// 查询合约保证金率
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct QryInstrumentMarginRate {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -1509,7 +1530,7 @@ impl Validate for QryInstrumentMarginRate {
 
 /// 报单手续费率查询
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct QryInstrumentOrderCommRate {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -1534,7 +1555,7 @@ impl Validate for QryInstrumentOrderCommRate {
 
 /// 查询投资者
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct QryInvestor {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -1552,7 +1573,7 @@ impl Validate for QryInvestor {
 
 /// 查询投资者持仓明细
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct QryInvestorPositionDetail {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -1583,7 +1604,7 @@ impl Validate for QryInvestorPositionDetail {
 
 /// 查询投资者持仓
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct QryInvestorPosition {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -1614,7 +1635,7 @@ impl Validate for QryInvestorPosition {
 
 /// 查询最大报单数量
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct QryMaxOrderVolume {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -1653,7 +1674,7 @@ impl Validate for QryMaxOrderVolume {
 
 /// 期权手续费率查询
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct QryOptionInstrCommRate {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -1684,7 +1705,7 @@ impl Validate for QryOptionInstrCommRate {
 
 /// 期权交易成本查询
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct QryOptionInstrTradeCost {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -1721,7 +1742,7 @@ impl Validate for QryOptionInstrTradeCost {
 
 /// 查询报单
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct QryOrder {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -1761,7 +1782,7 @@ impl Validate for QryOrder {
 
 /// 查询产品
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct QryProduct {
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -1785,7 +1806,7 @@ impl Validate for QryProduct {
 
 /// 查询结算信息确认域
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct QrySettlementInfoConfirm {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -1809,7 +1830,7 @@ impl Validate for QrySettlementInfoConfirm {
 
 /// 查询投资者结算结果
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct QrySettlementInfo {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -1836,7 +1857,7 @@ impl Validate for QrySettlementInfo {
 
 /// 查询成交
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct QryTrade {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -1876,7 +1897,7 @@ impl Validate for QryTrade {
 
 /// 查询资金账户
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct QryTradingAccount {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -1902,7 +1923,7 @@ impl Validate for QryTradingAccount {
 
 /// 查询交易编码
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct QryTradingCode {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -1931,7 +1952,7 @@ impl Validate for QryTradingCode {
 
 /// 客户端认证请求
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct ReqAuthenticate {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -1958,7 +1979,7 @@ impl Validate for ReqAuthenticate {
 
 /// 用户登录请求
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct ReqUserLogin {
     /// 交易日 (TThostFtdcDateType, at most 8 bytes)
     pub TradingDay: String,
@@ -2009,7 +2030,7 @@ impl Validate for ReqUserLogin {
 
 /// 客户端认证响应
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct RspAuthenticate {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -2035,7 +2056,7 @@ impl Validate for RspAuthenticate {
 
 /// 响应信息
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct RspInfo {
     /// 错误代码 (TThostFtdcErrorIDType)
     pub ErrorID: i32,
@@ -2052,7 +2073,7 @@ impl Validate for RspInfo {
 
 /// 用户登录应答
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct RspUserLogin {
     /// 交易日 (TThostFtdcDateType, at most 8 bytes)
     pub TradingDay: String,
@@ -2117,7 +2138,7 @@ impl Validate for RspUserLogin {
 
 /// 投资者结算结果确认信息
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct SettlementInfoConfirm {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -2149,7 +2170,7 @@ impl Validate for SettlementInfoConfirm {
 
 /// 投资者结算结果
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct SettlementInfo {
     /// 交易日 (TThostFtdcDateType, at most 8 bytes)
     pub TradingDay: String,
@@ -2183,7 +2204,7 @@ impl Validate for SettlementInfo {
 
 /// 指定的合约
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct SpecificInstrument {
     /// 保留的无效字段 (TThostFtdcOldInstrumentIDType, at most 30 bytes)
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -2202,7 +2223,7 @@ impl Validate for SpecificInstrument {
 
 /// 成交
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Trade {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -2303,7 +2324,7 @@ impl Validate for Trade {
 
 /// 资金账户
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct TradingAccount {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -2419,7 +2440,7 @@ impl Validate for TradingAccount {
 
 /// 交易编码
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct TradingCode {
     /// 投资者代码 (TThostFtdcInvestorIDType, at most 12 bytes)
     pub InvestorID: String,
@@ -2455,7 +2476,7 @@ impl Validate for TradingCode {
 
 /// 用户登出请求
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct UserLogout {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -2473,7 +2494,7 @@ impl Validate for UserLogout {
 
 /// 用户口令变更
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct UserPasswordUpdate {
     /// 经纪公司代码 (TThostFtdcBrokerIDType, at most 10 bytes)
     pub BrokerID: String,
@@ -2502,30 +2523,26 @@ impl DepthMarketData {
         out.push(b'{');
         out.extend_from_slice(b"\"TradingDay\":");
         wire::push_str(out, &self.TradingDay);
-        if !self.reserve1.is_empty() {
-            out.extend_from_slice(b",\"reserve1\":");
-            wire::push_str(out, &self.reserve1);
-        }
+        out.extend_from_slice(b",\"reserve1\":");
+        wire::push_str(out, &self.reserve1);
         out.extend_from_slice(b",\"ExchangeID\":");
         wire::push_str(out, &self.ExchangeID);
-        if !self.reserve2.is_empty() {
-            out.extend_from_slice(b",\"reserve2\":");
-            wire::push_str(out, &self.reserve2);
-        }
+        out.extend_from_slice(b",\"reserve2\":");
+        wire::push_str(out, &self.reserve2);
         out.extend_from_slice(b",\"LastPrice\":");
-        wire::push_f64(out, self.LastPrice);
+        wire::push_price(out, self.LastPrice);
         out.extend_from_slice(b",\"PreSettlementPrice\":");
-        wire::push_f64(out, self.PreSettlementPrice);
+        wire::push_price(out, self.PreSettlementPrice);
         out.extend_from_slice(b",\"PreClosePrice\":");
-        wire::push_f64(out, self.PreClosePrice);
+        wire::push_price(out, self.PreClosePrice);
         out.extend_from_slice(b",\"PreOpenInterest\":");
         wire::push_f64(out, self.PreOpenInterest);
         out.extend_from_slice(b",\"OpenPrice\":");
-        wire::push_f64(out, self.OpenPrice);
+        wire::push_price(out, self.OpenPrice);
         out.extend_from_slice(b",\"HighestPrice\":");
-        wire::push_f64(out, self.HighestPrice);
+        wire::push_price(out, self.HighestPrice);
         out.extend_from_slice(b",\"LowestPrice\":");
-        wire::push_f64(out, self.LowestPrice);
+        wire::push_price(out, self.LowestPrice);
         out.extend_from_slice(b",\"Volume\":");
         wire::push_int(out, i64::from(self.Volume));
         out.extend_from_slice(b",\"Turnover\":");
@@ -2533,13 +2550,13 @@ impl DepthMarketData {
         out.extend_from_slice(b",\"OpenInterest\":");
         wire::push_f64(out, self.OpenInterest);
         out.extend_from_slice(b",\"ClosePrice\":");
-        wire::push_f64(out, self.ClosePrice);
+        wire::push_price(out, self.ClosePrice);
         out.extend_from_slice(b",\"SettlementPrice\":");
-        wire::push_f64(out, self.SettlementPrice);
+        wire::push_price(out, self.SettlementPrice);
         out.extend_from_slice(b",\"UpperLimitPrice\":");
-        wire::push_f64(out, self.UpperLimitPrice);
+        wire::push_price(out, self.UpperLimitPrice);
         out.extend_from_slice(b",\"LowerLimitPrice\":");
-        wire::push_f64(out, self.LowerLimitPrice);
+        wire::push_price(out, self.LowerLimitPrice);
         out.extend_from_slice(b",\"PreDelta\":");
         wire::push_f64(out, self.PreDelta);
         out.extend_from_slice(b",\"CurrDelta\":");
@@ -2549,47 +2566,47 @@ impl DepthMarketData {
         out.extend_from_slice(b",\"UpdateMillisec\":");
         wire::push_int(out, i64::from(self.UpdateMillisec));
         out.extend_from_slice(b",\"BidPrice1\":");
-        wire::push_f64(out, self.BidPrice1);
+        wire::push_price(out, self.BidPrice1);
         out.extend_from_slice(b",\"BidVolume1\":");
         wire::push_int(out, i64::from(self.BidVolume1));
         out.extend_from_slice(b",\"AskPrice1\":");
-        wire::push_f64(out, self.AskPrice1);
+        wire::push_price(out, self.AskPrice1);
         out.extend_from_slice(b",\"AskVolume1\":");
         wire::push_int(out, i64::from(self.AskVolume1));
         out.extend_from_slice(b",\"BidPrice2\":");
-        wire::push_f64(out, self.BidPrice2);
+        wire::push_price(out, self.BidPrice2);
         out.extend_from_slice(b",\"BidVolume2\":");
         wire::push_int(out, i64::from(self.BidVolume2));
         out.extend_from_slice(b",\"AskPrice2\":");
-        wire::push_f64(out, self.AskPrice2);
+        wire::push_price(out, self.AskPrice2);
         out.extend_from_slice(b",\"AskVolume2\":");
         wire::push_int(out, i64::from(self.AskVolume2));
         out.extend_from_slice(b",\"BidPrice3\":");
-        wire::push_f64(out, self.BidPrice3);
+        wire::push_price(out, self.BidPrice3);
         out.extend_from_slice(b",\"BidVolume3\":");
         wire::push_int(out, i64::from(self.BidVolume3));
         out.extend_from_slice(b",\"AskPrice3\":");
-        wire::push_f64(out, self.AskPrice3);
+        wire::push_price(out, self.AskPrice3);
         out.extend_from_slice(b",\"AskVolume3\":");
         wire::push_int(out, i64::from(self.AskVolume3));
         out.extend_from_slice(b",\"BidPrice4\":");
-        wire::push_f64(out, self.BidPrice4);
+        wire::push_price(out, self.BidPrice4);
         out.extend_from_slice(b",\"BidVolume4\":");
         wire::push_int(out, i64::from(self.BidVolume4));
         out.extend_from_slice(b",\"AskPrice4\":");
-        wire::push_f64(out, self.AskPrice4);
+        wire::push_price(out, self.AskPrice4);
         out.extend_from_slice(b",\"AskVolume4\":");
         wire::push_int(out, i64::from(self.AskVolume4));
         out.extend_from_slice(b",\"BidPrice5\":");
-        wire::push_f64(out, self.BidPrice5);
+        wire::push_price(out, self.BidPrice5);
         out.extend_from_slice(b",\"BidVolume5\":");
         wire::push_int(out, i64::from(self.BidVolume5));
         out.extend_from_slice(b",\"AskPrice5\":");
-        wire::push_f64(out, self.AskPrice5);
+        wire::push_price(out, self.AskPrice5);
         out.extend_from_slice(b",\"AskVolume5\":");
         wire::push_int(out, i64::from(self.AskVolume5));
         out.extend_from_slice(b",\"AveragePrice\":");
-        wire::push_f64(out, self.AveragePrice);
+        wire::push_price(out, self.AveragePrice);
         out.extend_from_slice(b",\"ActionDay\":");
         wire::push_str(out, &self.ActionDay);
         out.extend_from_slice(b",\"InstrumentID\":");
@@ -2597,9 +2614,9 @@ impl DepthMarketData {
         out.extend_from_slice(b",\"ExchangeInstID\":");
         wire::push_str(out, &self.ExchangeInstID);
         out.extend_from_slice(b",\"BandingUpperPrice\":");
-        wire::push_f64(out, self.BandingUpperPrice);
+        wire::push_price(out, self.BandingUpperPrice);
         out.extend_from_slice(b",\"BandingLowerPrice\":");
-        wire::push_f64(out, self.BandingLowerPrice);
+        wire::push_price(out, self.BandingLowerPrice);
         out.push(b'}');
     }
 }

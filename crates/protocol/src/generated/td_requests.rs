@@ -308,57 +308,71 @@ impl TdRequest {
     }
 
     /// Builds the request named `msg_type` from its JSON body; `None` if the name is
-    /// not a trading request.
+    /// not a trading request. Keys the struct does not have are skipped and their
+    /// paths appended to `ignored`.
     pub fn from_json(
         msg_type: &str,
         body: serde_json::Value,
+        ignored: &mut crate::request::IgnoredKeys,
     ) -> Option<Result<TdRequest, FieldError>> {
         Some(match msg_type {
-            "ReqAuthenticate" => body_from_json(body).map(TdRequest::ReqAuthenticate),
-            "ReqUserLogin" => body_from_json(body).map(TdRequest::ReqUserLogin),
-            "ReqUserLogout" => body_from_json(body).map(TdRequest::ReqUserLogout),
-            "ReqUserPasswordUpdate" => body_from_json(body).map(TdRequest::ReqUserPasswordUpdate),
+            "ReqAuthenticate" => body_from_json(body, ignored).map(TdRequest::ReqAuthenticate),
+            "ReqUserLogin" => body_from_json(body, ignored).map(TdRequest::ReqUserLogin),
+            "ReqUserLogout" => body_from_json(body, ignored).map(TdRequest::ReqUserLogout),
+            "ReqUserPasswordUpdate" => {
+                body_from_json(body, ignored).map(TdRequest::ReqUserPasswordUpdate)
+            }
             "ReqSettlementInfoConfirm" => {
-                body_from_json(body).map(TdRequest::ReqSettlementInfoConfirm)
+                body_from_json(body, ignored).map(TdRequest::ReqSettlementInfoConfirm)
             }
             "ReqQrySettlementInfoConfirm" => {
-                body_from_json(body).map(TdRequest::ReqQrySettlementInfoConfirm)
+                body_from_json(body, ignored).map(TdRequest::ReqQrySettlementInfoConfirm)
             }
-            "ReqQrySettlementInfo" => body_from_json(body).map(TdRequest::ReqQrySettlementInfo),
-            "ReqOrderInsert" => body_from_json(body).map(TdRequest::ReqOrderInsert),
-            "ReqOrderAction" => body_from_json(body).map(TdRequest::ReqOrderAction),
-            "ReqQryMaxOrderVolume" => body_from_json(body).map(TdRequest::ReqQryMaxOrderVolume),
-            "ReqQryOrder" => body_from_json(body).map(TdRequest::ReqQryOrder),
-            "ReqQryTrade" => body_from_json(body).map(TdRequest::ReqQryTrade),
-            "ReqQryInvestorPosition" => body_from_json(body).map(TdRequest::ReqQryInvestorPosition),
+            "ReqQrySettlementInfo" => {
+                body_from_json(body, ignored).map(TdRequest::ReqQrySettlementInfo)
+            }
+            "ReqOrderInsert" => body_from_json(body, ignored).map(TdRequest::ReqOrderInsert),
+            "ReqOrderAction" => body_from_json(body, ignored).map(TdRequest::ReqOrderAction),
+            "ReqQryMaxOrderVolume" => {
+                body_from_json(body, ignored).map(TdRequest::ReqQryMaxOrderVolume)
+            }
+            "ReqQryOrder" => body_from_json(body, ignored).map(TdRequest::ReqQryOrder),
+            "ReqQryTrade" => body_from_json(body, ignored).map(TdRequest::ReqQryTrade),
+            "ReqQryInvestorPosition" => {
+                body_from_json(body, ignored).map(TdRequest::ReqQryInvestorPosition)
+            }
             "ReqQryInvestorPositionDetail" => {
-                body_from_json(body).map(TdRequest::ReqQryInvestorPositionDetail)
+                body_from_json(body, ignored).map(TdRequest::ReqQryInvestorPositionDetail)
             }
-            "ReqQryTradingAccount" => body_from_json(body).map(TdRequest::ReqQryTradingAccount),
-            "ReqQryInvestor" => body_from_json(body).map(TdRequest::ReqQryInvestor),
-            "ReqQryTradingCode" => body_from_json(body).map(TdRequest::ReqQryTradingCode),
+            "ReqQryTradingAccount" => {
+                body_from_json(body, ignored).map(TdRequest::ReqQryTradingAccount)
+            }
+            "ReqQryInvestor" => body_from_json(body, ignored).map(TdRequest::ReqQryInvestor),
+            "ReqQryTradingCode" => body_from_json(body, ignored).map(TdRequest::ReqQryTradingCode),
             "ReqQryInstrumentMarginRate" => {
-                body_from_json(body).map(TdRequest::ReqQryInstrumentMarginRate)
+                body_from_json(body, ignored).map(TdRequest::ReqQryInstrumentMarginRate)
             }
             "ReqQryInstrumentCommissionRate" => {
-                body_from_json(body).map(TdRequest::ReqQryInstrumentCommissionRate)
+                body_from_json(body, ignored).map(TdRequest::ReqQryInstrumentCommissionRate)
             }
             "ReqQryExchangeMarginRate" => {
-                body_from_json(body).map(TdRequest::ReqQryExchangeMarginRate)
+                body_from_json(body, ignored).map(TdRequest::ReqQryExchangeMarginRate)
             }
             "ReqQryInstrumentOrderCommRate" => {
-                body_from_json(body).map(TdRequest::ReqQryInstrumentOrderCommRate)
+                body_from_json(body, ignored).map(TdRequest::ReqQryInstrumentOrderCommRate)
             }
             "ReqQryOptionInstrTradeCost" => {
-                body_from_json(body).map(TdRequest::ReqQryOptionInstrTradeCost)
+                body_from_json(body, ignored).map(TdRequest::ReqQryOptionInstrTradeCost)
             }
             "ReqQryOptionInstrCommRate" => {
-                body_from_json(body).map(TdRequest::ReqQryOptionInstrCommRate)
+                body_from_json(body, ignored).map(TdRequest::ReqQryOptionInstrCommRate)
             }
-            "ReqQryDepthMarketData" => body_from_json(body).map(TdRequest::ReqQryDepthMarketData),
-            "ReqQryProduct" => body_from_json(body).map(TdRequest::ReqQryProduct),
-            "ReqQryExchange" => body_from_json(body).map(TdRequest::ReqQryExchange),
-            "ReqQryInstrument" => body_from_json(body).map(TdRequest::ReqQryInstrument),
+            "ReqQryDepthMarketData" => {
+                body_from_json(body, ignored).map(TdRequest::ReqQryDepthMarketData)
+            }
+            "ReqQryProduct" => body_from_json(body, ignored).map(TdRequest::ReqQryProduct),
+            "ReqQryExchange" => body_from_json(body, ignored).map(TdRequest::ReqQryExchange),
+            "ReqQryInstrument" => body_from_json(body, ignored).map(TdRequest::ReqQryInstrument),
             _ => return None,
         })
     }
@@ -433,6 +447,7 @@ impl TdRequest {
 
 fn body_from_json<T: serde::de::DeserializeOwned>(
     body: serde_json::Value,
+    ignored: &mut crate::request::IgnoredKeys,
 ) -> Result<T, FieldError> {
-    serde_path_to_error::deserialize(body).map_err(FieldError::from_serde)
+    crate::request::deserialize_body(body, ignored)
 }
