@@ -12,52 +12,11 @@ mod common;
 use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Binary, Client, TempDir, WAIT, order};
+use common::{Binary, Client, TempDir, WAIT, fake_lib_dir, order};
 use serde_json::{Value, json};
-
-/// Builds `libfakectp.so` once per test run and links it under both official names
-/// in a directory of its own.
-fn fake_lib_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.args(["build", "-p", "fakectp", "--message-format=json"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        if !cfg!(debug_assertions) {
-            cmd.arg("--release");
-        }
-        let out = cmd.output().expect("cargo runs");
-        assert!(out.status.success(), "cargo build -p fakectp failed");
-        let lib = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "fakectp")
-            .flat_map(|m| {
-                m["filenames"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|f| f.as_str().map(PathBuf::from))
-            })
-            .find(|f| f.extension().is_some_and(|e| e == "so"))
-            .expect("cargo reports libfakectp.so");
-        let dir = lib.with_file_name("fakectp-as-ctp");
-        std::fs::create_dir_all(&dir).unwrap();
-        for name in ["libthostmduserapi_se.so", "libthosttraderapi_se.so"] {
-            let link = dir.join(name);
-            let _ = std::fs::remove_file(&link);
-            std::os::unix::fs::symlink(&lib, &link).unwrap();
-        }
-        dir
-    })
-}
 
 /// A gateway on the native backend over the fake library.
 struct Gateway {
@@ -68,39 +27,9 @@ struct Gateway {
 
 impl Gateway {
     fn start(tag: &str, fake_env: &[(&str, &str)]) -> Gateway {
-        let lib_dir = fake_lib_dir();
         let dir = TempDir::new(tag);
         let data = dir.path().join("data");
-        let fake_data = dir.path().join("fake");
-        let config = dir.path().join("webctp.yaml");
-        // The fake's query flow control is shortened by `common::webctp` (unless a test
-        // sets it); pace the gateway's queries quickly too, to keep tests short.
-        std::fs::write(&config, "QueryInterval: 10\n").unwrap();
-        let mut env: Vec<(&str, &str)> = vec![("FAKECTP_DATA_DIR", fake_data.to_str().unwrap())];
-        env.extend_from_slice(fake_env);
-        let bin = Binary::spawn(
-            &[
-                "serve",
-                "--config",
-                config.to_str().unwrap(),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--backend",
-                "native",
-                "--ctp-lib-dir",
-                lib_dir.to_str().unwrap(),
-                "--td-front",
-                "tcp://127.0.0.1:1",
-                "--md-front",
-                "tcp://127.0.0.1:1",
-                "--data-dir",
-                data.to_str().unwrap(),
-            ],
-            &env,
-            dir.path(),
-        );
+        let bin = Binary::native(&dir, fake_env);
         Gateway {
             bin,
             data,

@@ -124,11 +124,14 @@ async fn client(
     let login = r#"{"MsgType":"ReqUserLogin","ReqUserLogin":{"UserID":"bench","Password":""}}"#;
     let sub = serde_json::json!({"MsgType": "SubscribeMarketData", "InstrumentID": instruments})
         .to_string();
-    if ws.send(Message::text(login)).await.is_err() || ws.send(Message::text(sub)).await.is_err() {
+    // Subscribing waits for the login's answer: before it the gateway answers -401
+    // (the shared md session may still be logging in when a client connects).
+    if ws.send(Message::text(login)).await.is_err() {
         r.error = Some("send failed".into());
         let _ = ready.send(()).await;
         return r;
     }
+    let mut sub = Some(sub);
     let mut subscribed = 0;
     let mut last_seq: HashMap<String, u64> = HashMap::new();
     let mut announced = false;
@@ -158,6 +161,17 @@ async fn client(
                     if measuring {
                         r.received += 1;
                         r.latency.add_ns(now_ns().saturating_sub(ns));
+                    }
+                } else if text.starts_with(r#"{"MsgType":"RspUserLogin""#) {
+                    if !text.contains(r#""ErrorID":0"#) {
+                        r.error = Some(format!("login refused: {text}"));
+                        break;
+                    }
+                    if let Some(sub) = sub.take()
+                        && ws.send(Message::text(sub)).await.is_err()
+                    {
+                        r.error = Some("send failed".into());
+                        break;
                     }
                 } else if text.contains(r#""MsgType":"RspSubMarketData""#) {
                     subscribed += 1;

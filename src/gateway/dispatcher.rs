@@ -277,8 +277,29 @@ impl Connection {
                     **req,
                     TdRequest::ReqUserLogin(_) | TdRequest::ReqAuthenticate(_)
                 );
-                if !opens && !self.td.as_ref().is_some_and(|s| s.is_logged_in()) {
+                // After a refused login a request goes to CTP, which answers it with its
+                // own error (6, not logged in), as the Python projects pass it through;
+                // before any login it is the gateway's -401, as there.
+                let may_send = self
+                    .td
+                    .as_ref()
+                    .is_some_and(|s| s.is_logged_in() || s.login_refused());
+                if !opens && !may_send {
                     return self.not_logged_in(&p, "/td/");
+                }
+                if let TdRequest::ReqUserLogin(login) = &**req
+                    && let Some(old) = &self.td
+                    && old.is_logged_in()
+                    && !old.same_login(login)
+                {
+                    // Another account on a logged-in connection: a new session, as in
+                    // the Python projects; the old one is closed and its pushes end.
+                    tracing::info!(
+                        client = self.id,
+                        "a second login on the connection; its trading session is replaced"
+                    );
+                    old.close();
+                    self.td = None;
                 }
                 let d = &self.dispatcher;
                 let session = self

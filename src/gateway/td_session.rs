@@ -119,6 +119,10 @@ struct State {
     login: Option<(RspUserLogin, RspInfo)>,
     /// Ever logged in: later logins are automatic re-logins.
     was_logged_in: bool,
+    /// The client's last login was refused and no other is under way: requests are
+    /// passed to CTP, which answers them with its own error (as the Python projects
+    /// pass them through).
+    login_refused: bool,
     relogin_blocked: bool,
     pending: HashMap<i32, Pending>,
     next_rid: i32,
@@ -188,6 +192,7 @@ impl TdSession {
                 login_request: None,
                 login: None,
                 was_logged_in: false,
+                login_refused: false,
                 relogin_blocked: false,
                 pending: HashMap::new(),
                 next_rid: OWN_IDS_FROM,
@@ -216,6 +221,28 @@ impl TdSession {
     /// Whether requests other than login may be sent.
     pub fn is_logged_in(&self) -> bool {
         self.lock().phase == Phase::LoggedIn
+    }
+
+    /// Whether the client's login was refused and none is under way (requests then go
+    /// to CTP, which answers them with its error).
+    pub fn login_refused(&self) -> bool {
+        let st = self.lock();
+        st.login_refused && st.login_request.is_none() && st.phase != Phase::LoggedIn
+    }
+
+    /// Whether `login` is the login this session is logged in with (same user and
+    /// password; the broker when given).
+    pub fn same_login(&self, login: &ReqUserLogin) -> bool {
+        let st = self.lock();
+        st.phase == Phase::LoggedIn && Self::is_session_login(&st, login)
+    }
+
+    fn is_session_login(st: &State, login: &ReqUserLogin) -> bool {
+        st.credentials.as_ref().is_some_and(|c| {
+            c.UserID == login.UserID
+                && c.Password == login.Password
+                && (login.BrokerID.is_empty() || login.BrokerID == c.BrokerID)
+        })
     }
 
     /// The login answer, once logged in.
@@ -340,7 +367,14 @@ impl TdSession {
                 TdRequest::ReqAuthenticate(auth) => self.begin_auth(&mut st, auth, request_id),
                 other => {
                     let spec = other.spec();
-                    if spec.is_query {
+                    let logged_in = st.phase == Phase::LoggedIn;
+                    if !logged_in && matches!(st.phase, Phase::Idle | Phase::Connecting) {
+                        // No front: CTP's API would refuse the call (-1).
+                        Actions {
+                            send: vec![Bytes::from(call_failed(spec.response, -1, request_id))],
+                            ..Actions::default()
+                        }
+                    } else if spec.is_query && logged_in {
                         st.queries.push_back((other, Asker::Client(request_id)));
                         Actions {
                             wake_pump: true,
@@ -425,6 +459,27 @@ impl TdSession {
     }
 
     fn begin_login(&self, st: &mut State, mut login: ReqUserLogin, request_id: i32) -> Actions {
+        if st.phase == Phase::LoggedIn
+            && Self::is_session_login(st, &login)
+            && let Some((body, info)) = st.login.clone()
+        {
+            // The same login again (the Python projects answer it too): this session's
+            // answer, with the client's new RequestID.
+            let msg = Reply::response(
+                "RspUserLogin",
+                "RspUserLogin",
+                Some(Body::from(body)),
+                Some(info),
+                request_id,
+                true,
+            );
+            return Actions {
+                send: vec![Bytes::from(msg.to_json())],
+                ..Actions::default()
+            };
+        }
+        // Another account while logged in is a new session (the dispatcher's); while a
+        // login is under way, CTP's answer to a second one.
         if st.phase == Phase::LoggedIn || st.login_request.is_some() {
             let msg = Reply::response(
                 "RspUserLogin",
@@ -448,6 +503,7 @@ impl TdSession {
         let user = login.UserID.clone();
         st.credentials = Some(login);
         st.login_request = Some(request_id);
+        st.login_refused = false;
         st.relogin_blocked = false;
         match st.phase {
             Phase::Idle => {
@@ -538,6 +594,7 @@ impl TdSession {
             st.phase = Phase::Connected;
         }
         if let Some(rid) = st.login_request.take() {
+            st.login_refused = true;
             if msg_type != "RspUserLogin" {
                 a.send.push(Bytes::from(
                     Reply::response(msg_type, msg_type, None, Some(info.clone()), rid, true)

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -531,6 +531,86 @@ impl Drop for Binary {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Builds `libfakectp.so` once per test run and links it under both official names
+/// in a directory of its own.
+pub fn fake_lib_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args(["build", "-p", "fakectp", "--message-format=json"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if !cfg!(debug_assertions) {
+            cmd.arg("--release");
+        }
+        let out = cmd.output().expect("cargo runs");
+        assert!(out.status.success(), "cargo build -p fakectp failed");
+        let lib = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "fakectp")
+            .flat_map(|m| {
+                m["filenames"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|f| f.as_str().map(PathBuf::from))
+            })
+            .find(|f| f.extension().is_some_and(|e| e == "so"))
+            .expect("cargo reports libfakectp.so");
+        let dir = lib.with_file_name("fakectp-as-ctp");
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in ["libthostmduserapi_se.so", "libthosttraderapi_se.so"] {
+            let link = dir.join(name);
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(&lib, &link).unwrap();
+        }
+        dir
+    })
+}
+
+impl Binary {
+    /// Starts `webctp serve` on the native backend over the fake CTP library, its
+    /// fronts unreachable addresses the fake ignores; `dir/data` is the gateway's data
+    /// dir and `dir/fake` the fake's. `fake_env` configures the fake (`FAKECTP_*`).
+    pub fn native(dir: &TempDir, fake_env: &[(&str, &str)]) -> Binary {
+        let lib_dir = fake_lib_dir();
+        let data = dir.path().join("data");
+        let fake_data = dir.path().join("fake");
+        let config = dir.path().join("webctp.yaml");
+        // The fake's query flow control is shortened by `webctp()` (unless a test sets
+        // it); pace the gateway's queries quickly too, to keep tests short.
+        std::fs::write(&config, "QueryInterval: 10\n").unwrap();
+        let mut env: Vec<(&str, &str)> = vec![("FAKECTP_DATA_DIR", fake_data.to_str().unwrap())];
+        env.extend_from_slice(fake_env);
+        Binary::spawn(
+            &[
+                "serve",
+                "--config",
+                config.to_str().unwrap(),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--backend",
+                "native",
+                "--ctp-lib-dir",
+                lib_dir.to_str().unwrap(),
+                "--td-front",
+                "tcp://127.0.0.1:1",
+                "--md-front",
+                "tcp://127.0.0.1:1",
+                "--data-dir",
+                data.to_str().unwrap(),
+            ],
+            &env,
+            dir.path(),
+        )
     }
 }
 
