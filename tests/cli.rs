@@ -332,3 +332,198 @@ fn config_mistakes_name_the_file_key_and_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("Port") && err.contains("line 1"), "{err}");
 }
+
+fn exec_with_wait(dir: &TempDir, wait: &str, args: &[&str]) -> (i32, String, String) {
+    let mut all = vec!["--wait", wait];
+    all.extend_from_slice(args);
+    exec(dir, &all)
+}
+
+/// Issue #10, finding 6: every `exec` process numbers its orders from OrderRef 1, so
+/// an OrderRef names an order only in the session that sent it.
+#[test]
+fn exec_cancel_never_picks_another_sessions_order_ref() {
+    let dir = TempDir::new("cancelref");
+    // Process A leaves an order resting (OrderRef 1 of its session).
+    let (code, out, err) = exec_with_wait(&dir, "0.5", &["buy", "rb2605", "1", "@3000"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("NoTradeQueueing"), "{out}");
+    let sys = first_order_id(&out.lines().map(String::from).collect::<Vec<_>>());
+    assert!(!sys.is_empty(), "{out}");
+    // Process B's `cancel 1` does not cancel A's order: it says why.
+    let (code, out, err) = exec(&dir, &["cancel", "1"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("not an order of this session") && out.contains(&sys),
+        "{out}"
+    );
+    let (_, out, _) = exec(&dir, &["orders"]);
+    assert!(out.contains("NoTradeQueueing"), "{out}");
+    // By its OrderSysID it is cancelled, from any session.
+    let (code, out, err) = exec(&dir, &["cancel", &sys]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&format!("canceled order {sys}")), "{out}");
+    // A refused cancel is said once (CTP answers it twice).
+    let (code, out, _) = exec(&dir, &["cancel", &sys]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(out.matches("cancel refused").count(), 1, "{out}");
+    // FAK and FOK orders show their type.
+    let (code, out, err) = exec(&dir, &["buy", "m2605", "1", "fak"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(" FAK "), "{out}");
+    let (_, out, _) = exec(&dir, &["orders"]);
+    assert!(out.contains(" FAK ") && out.contains(" Limit "), "{out}");
+}
+
+/// Issue #10, finding 6: an order pushed from another session prints with an ID and
+/// a real status word; the order table after a fill shows its latest state.
+#[test]
+fn pushes_from_another_session_name_the_order() {
+    let dir = TempDir::new("otherpush");
+    let mut r = Repl::start(&dir, &[]);
+    let banner = r.expect("type `help`");
+    let url = banner
+        .iter()
+        .flat_map(|l| l.split_whitespace())
+        .find(|w| w.starts_with("ws://") && w.ends_with("/td/"))
+        .map(|w| w.trim_end_matches("/td/").to_string())
+        .expect("the banner names the gateway");
+    r.send("login");
+    r.expect("logged in as repl-user");
+    let out = common::webctp()
+        .args([
+            "exec", "--url", &url, "--wait", "3", "buy", "rb2605", "1", "@3000",
+        ])
+        .env("WEBCTP_USER", "repl-user")
+        .env("WEBCTP_PASSWORD", "123456")
+        .env(
+            "WEBCTP_DATA_DIR",
+            dir.path().join("other").to_str().unwrap(),
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let pushed = r.expect("NoTradeQueueing");
+    let line = pushed
+        .iter()
+        .rev()
+        .find(|l| l.starts_with("order ") && l.contains("rb2605"))
+        .unwrap();
+    assert!(!line.starts_with("order  "), "no ID: {line}");
+    assert!(
+        pushed
+            .iter()
+            .filter(|l| l.starts_with("order "))
+            .all(|l| !l.contains("Unknown")),
+        "{pushed:?}"
+    );
+}
+
+/// Issue #16: one `flatten` closes a 2-lot SHFE position bought yesterday and today
+/// with a CloseYesterday and a CloseToday order.
+#[test]
+fn flatten_closes_yesterday_and_today_on_shfe() {
+    let dir = TempDir::new("flatten");
+    let mut r = Repl::start(&dir, &["--no-server"]);
+    r.expect("type `help`");
+    r.send("login");
+    r.expect("logged in as repl-user");
+    r.send("buy rb2605 1");
+    r.expect("AllTraded");
+    // The day ends: the lot becomes yesterday's.
+    r.send("settle");
+    r.expect("trading day settled");
+    r.send("confirm");
+    r.expect("settlement confirmed");
+    r.send("buy rb2605 1");
+    r.expect("AllTraded");
+    r.send("positions");
+    let pos = r.expect(" Long ");
+    let row: Vec<String> = pos
+        .iter()
+        .find(|l| l.starts_with("rb2605") && l.contains(" Long "))
+        .unwrap()
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    // Instrument Exchange Side Position Today Yd: today's and yesterday's add up.
+    assert_eq!(
+        &row[..6],
+        ["rb2605", "SHFE", "Long", "2", "1", "1"],
+        "{pos:?}"
+    );
+    r.send("flatten rb2605");
+    // Two orders: yesterday's lot first, then today's; both trade.
+    let (mut yd, mut td) = (false, false);
+    while !(yd && td) {
+        for l in r.expect("trade ") {
+            if l.starts_with("trade ") && l.contains("Sell CloseYesterday rb2605 1 @") {
+                yd = true;
+            }
+            if l.starts_with("trade ") && l.contains("Sell CloseToday rb2605 1 @") {
+                td = true;
+            }
+        }
+    }
+    r.send("positions");
+    r.expect("no positions");
+}
+
+/// Issue #16: `attach` is the whole terminal against a running `serve`; leaving it
+/// leaves the gateway running.
+#[test]
+fn attach_drives_a_running_gateway() {
+    let dir = TempDir::new("attach");
+    let data = dir.path().join("gw");
+    let gw = Binary::spawn(
+        &["serve", "--port", "0", "--data-dir", data.to_str().unwrap()],
+        &[],
+        dir.path(),
+    );
+    let base = gw.td_url.trim_end_matches("/td/").to_string();
+    let attach = |lines: &str| {
+        let mut child = common::webctp()
+            .args(["--data-dir", dir.path().join("t").to_str().unwrap()])
+            .args(["attach", "--url", &base])
+            .env("WEBCTP_USER", "attach-user")
+            .env("WEBCTP_PASSWORD", "123456")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(lines.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (ok, out) = attach("login\nbuy m2605 2 fok\nstatus\nexit\n");
+    assert!(ok, "{out}");
+    assert!(out.contains("attached to the gateway at"), "{out}");
+    assert!(out.contains("AllTraded") && out.contains("FOK"), "{out}");
+    assert!(out.contains(&format!("gateway: {base}")), "{out}");
+    // The gateway kept running; a new terminal sees the position.
+    let (ok, out) = attach("login\npositions\nexit\n");
+    assert!(ok, "{out}");
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("m2605"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(row.split_whitespace().nth(3) == Some("2"), "{out}");
+    // Nobody there: a sentence, exit 1.
+    let out = common::webctp()
+        .args(["attach", "--url", "ws://127.0.0.1:9"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("webctp serve"), "{err}");
+}

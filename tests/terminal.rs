@@ -177,6 +177,10 @@ fn every_table(t: &Tmux) {
         "buy au2602 1 @900.40",
         "buy m2605 2 fok",
         "sell TA601 1 fak",
+        "buy rb2605 1 @3000",
+        "orders open",
+        "cancel all rb2605",
+        "close m2605 1",
         "orders",
         "trades",
         "positions",
@@ -188,7 +192,8 @@ fn every_table(t: &Tmux) {
         "commission rb2605",
         "status",
         "help",
-        "help buy",
+        "help b",
+        "flatten all",
         "drop-front 0.2",
     ] {
         t.run(cmd);

@@ -12,7 +12,7 @@ use crate::config::{BackendKind, Overrides, SessionsMode};
 #[derive(Debug, Parser)]
 #[command(name = "webctp", version = crate::build_info::LONG_VERSION, about, long_about = None)]
 #[command(
-    after_help = "Examples:\n  webctp                         gateway on 127.0.0.1:8080 + interactive terminal (sim)\n  webctp serve --port 9000       gateway only\n  webctp exec positions --json   one command, then exit\n  webctp exec buy rb2605 1 @3170\n  webctp --config config/simnow-7x24.yaml   SimNow via the official CTP libraries"
+    after_help = "Examples:\n  webctp                         gateway on 127.0.0.1:8080 + interactive terminal (sim)\n  webctp serve --port 9000       gateway only\n  webctp attach                  terminal on the running gateway (127.0.0.1:8080)\n  webctp exec positions --json   one command, then exit\n  webctp exec buy rb2605 1 @3170\n  webctp --config config/simnow-7x24.yaml   SimNow via the official CTP libraries"
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -196,6 +196,9 @@ pub enum Command {
     Serve,
     /// Run one terminal command and exit (`-` reads commands from stdin, one per line).
     Exec(ExecArgs),
+    /// Open the terminal on a running gateway over WebSockets (it keeps running when
+    /// you leave).
+    Attach(AttachArgs),
     /// Load-test a sim gateway over WebSockets (see docs/performance.md).
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
@@ -220,6 +223,14 @@ pub enum LedgerCommand {
         #[arg(long, value_name = "NAME")]
         file: Option<String>,
     },
+}
+
+/// `webctp attach`.
+#[derive(Debug, Clone, Args)]
+pub struct AttachArgs {
+    /// The gateway, e.g. ws://127.0.0.1:8080 (default: this config's Host and Port).
+    #[arg(long, value_name = "WS_URL")]
+    pub url: Option<String>,
 }
 
 /// `webctp exec`.

@@ -60,6 +60,24 @@ pub struct OrderArgs {
     pub immediate: Option<Immediate>,
 }
 
+/// Which side of a position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holding {
+    Long,
+    Short,
+}
+
+/// A close as typed: `close rb2605 long 2 @3170`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CloseArgs {
+    pub instrument: String,
+    /// Which side, when both are held.
+    pub side: Option<Holding>,
+    /// How many lots (default: all that can be closed).
+    pub volume: Option<i32>,
+    pub price: Price,
+}
+
 /// Which endpoint a `raw` message goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RawTarget {
@@ -79,7 +97,9 @@ pub enum OutputMode {
 /// A terminal command.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    Login { user: Option<String> },
+    Login {
+        user: Option<String>,
+    },
     Logout,
     Sub(Vec<String>),
     Unsub(Vec<String>),
@@ -88,8 +108,17 @@ pub enum Command {
     Watch(Vec<String>),
     Unwatch,
     Order(OrderArgs),
+    /// `close <inst> [long|short] [volume] [@price|market]`.
+    Close(CloseArgs),
+    /// `flatten [inst|all]`: close every position (of one instrument).
+    Flatten(Option<String>),
     Cancel(String),
-    Orders,
+    /// `cancel all [inst]`: every open order (of one instrument).
+    CancelAll(Option<String>),
+    Orders {
+        /// Only orders still working (`orders open`).
+        open: bool,
+    },
     Trades,
     Positions,
     Account,
@@ -99,7 +128,10 @@ pub enum Command {
     Confirm,
     Settlement,
     Passwd,
-    Raw { target: RawTarget, json: String },
+    Raw {
+        target: RawTarget,
+        json: String,
+    },
     Set(OutputMode),
     Settle,
     DropFront(f64),
@@ -154,8 +186,26 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "sell <instrument> <volume> [@price|market] [open|close|closetoday|closeyesterday] [fak|fok]",
         "insert a sell order (default: open, limit at the best bid)",
     ),
-    ("cancel", "cancel <OrderSysID|OrderRef>", "cancel an order"),
-    ("orders", "orders", "list today's orders"),
+    (
+        "close",
+        "close <instrument> [long|short] [volume] [@price|market]",
+        "close a position (CloseToday/CloseYesterday split on SHFE and INE)",
+    ),
+    (
+        "flatten",
+        "flatten [instrument|all]",
+        "close every position (of one instrument) at the opposite best price",
+    ),
+    (
+        "cancel",
+        "cancel <OrderSysID|OrderRef>|all [instrument]",
+        "cancel an order (an OrderRef names this session's orders only), or all open ones",
+    ),
+    (
+        "orders",
+        "orders [open]",
+        "list today's orders (only working ones with `open`)",
+    ),
     ("trades", "trades", "list today's trades"),
     ("positions", "positions", "list positions"),
     ("account", "account", "show the trading account's funds"),
@@ -213,6 +263,39 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     ("exit", "exit", "leave (also quit, Ctrl-D)"),
 ];
+
+/// Short and alternative names of commands.
+pub const ALIASES: &[(&str, &str)] = &[
+    ("b", "buy"),
+    ("s", "sell"),
+    ("c", "cancel"),
+    ("q", "quote"),
+    ("book", "depth"),
+    ("pos", "positions"),
+    ("acc", "account"),
+    ("funds", "account"),
+    ("subscribe", "sub"),
+    ("unsubscribe", "unsub"),
+    ("inst", "instrument"),
+    ("instruments", "instrument"),
+    ("password", "passwd"),
+    ("quit", "exit"),
+    ("?", "help"),
+];
+
+/// The command a word names (itself, or what it is short for).
+pub fn canonical(word: &str) -> &str {
+    ALIASES.iter().find(|a| a.0 == word).map_or(word, |a| a.1)
+}
+
+/// The aliases of a command.
+pub fn aliases_of(name: &str) -> Vec<&'static str> {
+    ALIASES
+        .iter()
+        .filter(|a| a.1 == name)
+        .map(|a| a.0)
+        .collect()
+}
 
 /// The usage line of a command.
 pub fn usage(name: &str) -> Option<&'static str> {
@@ -325,6 +408,52 @@ fn parse_order(side: Side, name: &str, args: &[&str]) -> Result<OrderArgs, Usage
     })
 }
 
+fn parse_close(args: &[&str]) -> Result<CloseArgs, UsageError> {
+    let [instrument, rest @ ..] = args else {
+        return Err(err("close", "missing instrument"));
+    };
+    let instrument = instrument_arg("close", instrument)?;
+    let (mut side, mut volume, mut price) = (None, None, None);
+    for word in rest {
+        let w = word.to_ascii_lowercase();
+        match w.as_str() {
+            "long" | "short" if side.is_none() => {
+                side = Some(if w == "long" {
+                    Holding::Long
+                } else {
+                    Holding::Short
+                })
+            }
+            "market" | "mkt" if price.is_none() => price = Some(Price::Market),
+            _ if w.starts_with('@') && price.is_none() => match w[1..].parse::<f64>() {
+                Ok(p) if p.is_finite() && p > 0.0 => price = Some(Price::Limit(p)),
+                _ => return Err(err("close", format!("`{word}` is not a price"))),
+            },
+            _ if volume.is_none() => match w.parse::<i32>() {
+                Ok(v) if v > 0 => volume = Some(v),
+                _ => {
+                    return Err(err(
+                        "close",
+                        format!("`{word}` is not long/short, a volume, @price or market"),
+                    ));
+                }
+            },
+            _ => {
+                return Err(err(
+                    "close",
+                    format!("`{word}` given twice or not understood"),
+                ));
+            }
+        }
+    }
+    Ok(CloseArgs {
+        instrument,
+        side,
+        volume,
+        price: price.unwrap_or(Price::Opposite),
+    })
+}
+
 /// Parses one line. `Ok(None)` for an empty line.
 pub fn parse(line: &str) -> Result<Option<Command>, UsageError> {
     let line = line.trim();
@@ -332,7 +461,8 @@ pub fn parse(line: &str) -> Result<Option<Command>, UsageError> {
         return Ok(None);
     }
     let (head, tail) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
-    let name = head.to_ascii_lowercase();
+    let typed = head.to_ascii_lowercase();
+    let name = canonical(&typed).to_string();
     let args: Vec<&str> = tail.split_whitespace().collect();
     let no_args = |cmd: Command| {
         if args.is_empty() {
@@ -357,7 +487,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, UsageError> {
             _ => return Err(err("login", "too many arguments")),
         },
         "logout" => return no_args(Command::Logout),
-        "sub" | "subscribe" | "unsub" | "unsubscribe" => {
+        "sub" | "unsub" => {
             let canonical = if name.starts_with("un") {
                 "unsub"
             } else {
@@ -376,8 +506,8 @@ pub fn parse(line: &str) -> Result<Option<Command>, UsageError> {
                 Command::Unsub(ids)
             }
         }
-        "quote" | "q" => Command::Quote(one("quote")?),
-        "depth" | "book" => Command::Depth(one("depth")?),
+        "quote" => Command::Quote(one("quote")?),
+        "depth" => Command::Depth(one("depth")?),
         "status" => return no_args(Command::Status),
         "watch" => Command::Watch(
             args.iter()
@@ -385,17 +515,32 @@ pub fn parse(line: &str) -> Result<Option<Command>, UsageError> {
                 .collect::<Result<Vec<_>, _>>()?,
         ),
         "unwatch" => return no_args(Command::Unwatch),
-        "buy" | "b" => Command::Order(parse_order(Side::Buy, "buy", &args)?),
-        "sell" | "s" => Command::Order(parse_order(Side::Sell, "sell", &args)?),
-        "cancel" | "c" => match args.as_slice() {
-            [id] => Command::Cancel((*id).to_string()),
-            _ => return Err(err("cancel", "give one OrderSysID or OrderRef")),
+        "buy" => Command::Order(parse_order(Side::Buy, "buy", &args)?),
+        "sell" => Command::Order(parse_order(Side::Sell, "sell", &args)?),
+        "close" => Command::Close(parse_close(&args)?),
+        "flatten" => match args.as_slice() {
+            [] => Command::Flatten(None),
+            [a] if a.eq_ignore_ascii_case("all") => Command::Flatten(None),
+            [i] => Command::Flatten(Some(instrument_arg("flatten", i)?)),
+            _ => return Err(err("flatten", "one instrument, or all")),
         },
-        "orders" => return no_args(Command::Orders),
+        "cancel" => match args.as_slice() {
+            [a] if a.eq_ignore_ascii_case("all") => Command::CancelAll(None),
+            [a, i] if a.eq_ignore_ascii_case("all") => {
+                Command::CancelAll(Some(instrument_arg("cancel", i)?))
+            }
+            [id] => Command::Cancel((*id).to_string()),
+            _ => return Err(err("cancel", "give one OrderSysID or OrderRef, or all")),
+        },
+        "orders" => match args.as_slice() {
+            [] => Command::Orders { open: false },
+            [a] if a.eq_ignore_ascii_case("open") => Command::Orders { open: true },
+            _ => return Err(err("orders", "only `orders` and `orders open` exist")),
+        },
         "trades" => return no_args(Command::Trades),
-        "positions" | "pos" => return no_args(Command::Positions),
-        "account" | "acc" | "funds" => return no_args(Command::Account),
-        "instrument" | "instruments" | "inst" => match args.as_slice() {
+        "positions" => return no_args(Command::Positions),
+        "account" => return no_args(Command::Account),
+        "instrument" => match args.as_slice() {
             [] => Command::Instrument(String::new()),
             [p] => Command::Instrument(instrument_arg("instrument", p)?),
             _ => return Err(err("instrument", "one ID or prefix, please")),
@@ -404,7 +549,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, UsageError> {
         "commission" => Command::Commission(one("commission")?),
         "confirm" => return no_args(Command::Confirm),
         "settlement" => return no_args(Command::Settlement),
-        "passwd" | "password" => return no_args(Command::Passwd),
+        "passwd" => return no_args(Command::Passwd),
         "raw" => {
             let (target, json) = match tail.trim_start().split_once(char::is_whitespace) {
                 Some(("md", rest)) => (RawTarget::Md, rest.trim()),
@@ -442,9 +587,10 @@ pub fn parse(line: &str) -> Result<Option<Command>, UsageError> {
             },
             _ => return Err(err("drop-front", "give the outage in seconds")),
         },
-        "help" | "?" => Command::Help(args.first().map(|s| s.to_ascii_lowercase())),
-        "exit" | "quit" => return no_args(Command::Exit),
-        other => {
+        "help" => Command::Help(args.first().map(|s| s.to_ascii_lowercase())),
+        "exit" => return no_args(Command::Exit),
+        _ => {
+            let other = typed.as_str();
             let hint = match closest(other) {
                 Some(c) => format!(
                     "unknown command `{other}`; did you mean `{c}`?\nusage: {}",

@@ -29,7 +29,10 @@ fn needs_login(c: &Command) -> bool {
         Command::Logout
             | Command::Order(_)
             | Command::Cancel(_)
-            | Command::Orders
+            | Command::CancelAll(_)
+            | Command::Close(_)
+            | Command::Flatten(_)
+            | Command::Orders { .. }
             | Command::Trades
             | Command::Positions
             | Command::Account
@@ -81,6 +84,7 @@ pub async fn run(config: Config, args: ExecArgs, json: bool) -> ExitCode {
         return ExitCode::from(2);
     }
     let config = Arc::new(config);
+    let mut remote_url = args.url.clone();
     let (link, rx, backend, dispatcher) = match &args.url {
         Some(url) => match Link::remote(url, config.token.as_deref()).await {
             Ok((l, rx)) => (l, rx, None, None),
@@ -89,22 +93,37 @@ pub async fn run(config: Config, args: ExecArgs, json: bool) -> ExitCode {
                 return ExitCode::from(3);
             }
         },
-        None => {
-            let d = match super::start_dispatcher((*config).clone()) {
-                Ok(d) => d,
-                Err(e) => {
-                    eprintln!("webctp: {e}");
-                    return ExitCode::from(3);
-                }
-            };
-            match Link::in_process(&d) {
+        None => match super::start_dispatcher((*config).clone()) {
+            Ok(d) => match Link::in_process(&d) {
                 Ok((l, rx)) => (l, rx, Some(d.backend.clone()), Some(d)),
                 Err(e) => {
                     eprintln!("webctp: {e}");
                     return ExitCode::from(3);
                 }
+            },
+            // The data directory belongs to a running gateway: talk to it, if it
+            // listens on this config's address.
+            Err(e) if e.contains("in use") => {
+                let url = super::default_gateway_url(&config);
+                match Link::remote(&url, config.token.as_deref()).await {
+                    Ok((l, rx)) => {
+                        eprintln!(
+                            "webctp: the data directory is in use; using the gateway at {url}"
+                        );
+                        remote_url = Some(url);
+                        (l, rx, None, None)
+                    }
+                    Err(_) => {
+                        eprintln!("webctp: {e}");
+                        return ExitCode::from(3);
+                    }
+                }
             }
-        }
+            Err(e) => {
+                eprintln!("webctp: {e}");
+                return ExitCode::from(3);
+            }
+        },
     };
     let waits = Waits {
         answer: Duration::from_secs_f64(args.wait),
@@ -122,7 +141,7 @@ pub async fn run(config: Config, args: ExecArgs, json: bool) -> ExitCode {
     if json {
         session.set_mode(OutputMode::Json);
     }
-    if let Some(url) = &args.url {
+    if let Some(url) = &remote_url {
         session.set_remote(url);
     }
     let mut logged_in = false;
@@ -153,7 +172,12 @@ pub async fn run(config: Config, args: ExecArgs, json: bool) -> ExitCode {
         if matches!(cmd, Command::Login { .. }) {
             logged_in = true;
         }
+        let watching = matches!(cmd, Command::Watch(_));
         let o = session.run(cmd).await;
+        if watching && o == Outcome::Ok {
+            // `exec watch` prints ticks for --wait seconds (or until Ctrl-C).
+            tokio::time::sleep(waits.answer).await;
+        }
         if o == Outcome::Exit {
             break;
         }

@@ -229,6 +229,63 @@ async fn terminal(
     Ok(())
 }
 
+/// The address of this config's gateway, for `attach` and `exec` without `--url`.
+pub fn default_gateway_url(config: &Config) -> String {
+    let host = match config.host.as_str() {
+        "0.0.0.0" | "" => "127.0.0.1",
+        "::" => "[::1]",
+        h => h,
+    };
+    let scheme = if config.tls.is_some() { "wss" } else { "ws" };
+    format!(
+        "{scheme}://{host}:{}",
+        config.td_port.unwrap_or(config.port)
+    )
+}
+
+/// `webctp attach`: the terminal on a running gateway, over WebSockets.
+async fn attach(
+    config: Config,
+    url: Option<String>,
+    json: bool,
+    printer: Arc<repl::ReplPrinter>,
+) -> Result<(), String> {
+    let interrupts = repl::Interrupts::install();
+    let url = url.unwrap_or_else(|| default_gateway_url(&config));
+    let (link, rx) = link::Link::remote(&url, config.token.as_deref())
+        .await
+        .map_err(|e| {
+            format!("{e}\n(is a gateway running? start one with `webctp serve`, or give --url)")
+        })?;
+    {
+        use session::Printer;
+        printer.print(&format!(
+            "webctp {} attached to the gateway at {url}\ntype `help` for commands, `login` to start trading; Ctrl-D leaves (the gateway keeps running)",
+            env!("CARGO_PKG_VERSION")
+        ));
+    }
+    let history = repl::history_path(&config.data_dir);
+    let waits = session::Waits {
+        answer: std::time::Duration::from_secs(10),
+        order_final: false,
+    };
+    let sess = session::Session::start(
+        link,
+        rx,
+        Arc::new(config),
+        None,
+        printer.clone(),
+        Some(Box::new(tty::read_secret)),
+        waits,
+    );
+    sess.set_remote(&url);
+    if json {
+        sess.set_mode(commands::OutputMode::Json);
+    }
+    repl::run(sess, printer, history, interrupts).await;
+    Ok(())
+}
+
 /// Warns when the gateway is reachable from the network without a token.
 fn warn_if_open(config: &Config) {
     if config.token.is_none() && !is_loopback(&config.host) {
@@ -296,6 +353,9 @@ pub fn main() -> ExitCode {
     };
     let to = match &cli.command {
         None => LogTo::File(config.data_dir.join("webctp.log"), printer.clone()),
+        Some(Command::Attach(_)) => {
+            LogTo::File(config.data_dir.join("attach.log"), printer.clone())
+        }
         Some(_) => LogTo::Stderr,
     };
     init_logging(&level, to);
@@ -314,6 +374,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Some(Command::Serve) => serve(config).await,
             None => terminal(config, !cli.no_server, json, printer).await,
+            Some(Command::Attach(a)) => attach(config, a.url, json, printer).await,
             Some(Command::Exec(a)) => {
                 let code = exec::run(config, a, json).await;
                 return Err(code);

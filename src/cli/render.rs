@@ -210,6 +210,11 @@ fn put(t: &mut Table, cells: Vec<Cell>) {
     t.row(cells);
 }
 
+/// Whether an order still works at the exchange (queueing, or not yet answered).
+pub fn is_working(o: &Value) -> bool {
+    matches!(s(o, "OrderStatus"), "1" | "3" | "a" | "b")
+}
+
 /// An order's type in words: Limit, Market, FAK or FOK.
 pub fn order_type(o: &Value) -> &'static str {
     let immediate = s(o, "TimeCondition") == "1";
@@ -429,9 +434,17 @@ fn fields(v: &Value, rows: &[(&str, &str, bool)], style: Style) -> String {
     t.render(style)
 }
 
-/// The trading account.
+/// The trading account: funds, then the day's P&L and the risk ratio.
 pub fn account(a: &Value, style: Style) -> String {
-    fields(
+    let pnl = f(a, "CloseProfit") + f(a, "PositionProfit") - f(a, "Commission");
+    let balance = f(a, "Balance");
+    let margin = f(a, "CurrMargin");
+    let risk = if balance > 0.0 {
+        format!("{:.2}%", margin / balance * 100.0)
+    } else {
+        "-".into()
+    };
+    let table = fields(
         a,
         &[
             ("Account", "AccountID", false),
@@ -448,6 +461,13 @@ pub fn account(a: &Value, style: Style) -> String {
             ("Withdraw quota", "WithdrawQuota", true),
         ],
         style,
+    );
+    format!(
+        "{table}\nP&L today {} (close {} + position {} - commission {}); risk ratio {risk} (margin / balance)",
+        paint(&money(pnl), toned("", pnl).tone, style.color),
+        money(f(a, "CloseProfit")),
+        money(f(a, "PositionProfit")),
+        money(f(a, "Commission")),
     )
 }
 

@@ -90,7 +90,12 @@ impl Completer for ReplHelper {
                 .map(pair)
                 .collect()
         } else {
-            let cmd = before.split_whitespace().next().unwrap_or("");
+            let typed = before
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            let cmd = super::commands::canonical(&typed);
             let args = before[..start].split_whitespace().count();
             let mut v: Vec<Pair> = Vec::new();
             if matches!(cmd, "help") {
@@ -108,6 +113,35 @@ impl Completer for ReplHelper {
                         .filter(|c| c.starts_with(word))
                         .map(|c| pair(c)),
                 );
+            } else if cmd == "orders" {
+                v.extend(
+                    ["open"]
+                        .iter()
+                        .filter(|c| c.starts_with(word))
+                        .map(|c| pair(c)),
+                );
+            } else if cmd == "close" && args >= 2 {
+                v.extend(
+                    ["long", "short", "market"]
+                        .iter()
+                        .filter(|c| c.starts_with(word))
+                        .map(|c| pair(c)),
+                );
+            } else if matches!(cmd, "cancel" | "flatten") && args == 1 {
+                v.extend(
+                    ["all"]
+                        .iter()
+                        .filter(|c| c.starts_with(word))
+                        .map(|c| pair(c)),
+                );
+                if cmd == "flatten" {
+                    v.extend(
+                        (self.instruments)()
+                            .iter()
+                            .filter(|i| i.starts_with(word))
+                            .map(|i| pair(i)),
+                    );
+                }
             } else if matches!(cmd, "buy" | "sell") && args >= 3 {
                 v.extend(
                     ORDER_WORDS

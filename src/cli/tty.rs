@@ -41,7 +41,6 @@ pub fn colors() -> bool {
 /// Wraps lines wider than `width` at spaces (a word longer than a line is cut), so
 /// the terminal never wraps a word in two. Continuations are indented two spaces.
 pub fn wrap(text: &str, width: Option<usize>) -> String {
-    use unicode_width::UnicodeWidthStr;
     let Some(width) = width.filter(|w| *w >= 20) else {
         return text.to_string();
     };
@@ -50,21 +49,21 @@ pub fn wrap(text: &str, width: Option<usize>) -> String {
         if n > 0 {
             out.push('\n');
         }
-        if line.width() <= width || line.contains('\x1b') {
+        if visible_width(line) <= width {
             out.push_str(line);
             continue;
         }
         let mut cur = String::new();
         for word in line.split(' ') {
             let sep = usize::from(!cur.is_empty());
-            if !cur.is_empty() && cur.width() + sep + word.width() > width {
+            if !cur.is_empty() && visible_width(&cur) + sep + visible_width(word) > width {
                 out.push_str(cur.trim_end());
                 out.push('\n');
                 cur = "  ".to_string();
             }
-            if cur.width() + word.width() > width {
+            if visible_width(&cur) + visible_width(word) > width {
                 // A word longer than a line: cut it where the line ends.
-                let mut w = cur.width();
+                let mut w = visible_width(&cur);
                 for ch in word.chars() {
                     let cw = unicode_width::UnicodeWidthChar::width(ch).unwrap_or(0);
                     if w + cw > width {
@@ -86,6 +85,29 @@ pub fn wrap(text: &str, width: Option<usize>) -> String {
         out.push_str(cur.trim_end());
     }
     out
+}
+
+/// Columns `s` takes on screen: ANSI colour sequences take none.
+pub fn visible_width(s: &str) -> usize {
+    use unicode_width::UnicodeWidthStr;
+    if !s.contains('\x1b') {
+        return s.width();
+    }
+    let mut plain = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ parameters final-byte.
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain.width()
 }
 
 /// What a password prompt ended with.
@@ -177,6 +199,10 @@ mod tests {
         assert_eq!(w.replace("\n  ", " "), text);
         assert_eq!(wrap("short", Some(40)), "short");
         assert_eq!(wrap(text, None), text);
+        let red = format!("P&L \x1b[31m{}\x1b[0m today", "1".repeat(10));
+        assert_eq!(visible_width(&red), 20);
+        let w = wrap(&format!("{red} {red}"), Some(30));
+        assert_eq!(w.lines().count(), 2, "{w}");
         let long = "x".repeat(100);
         assert!(wrap(&long, Some(30)).lines().all(|l| l.len() <= 30));
     }

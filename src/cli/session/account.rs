@@ -171,8 +171,11 @@ impl Session {
         Ok(o)
     }
 
-    pub(super) async fn orders(&self) -> Result<Outcome, String> {
-        let a = self.query("ReqQryOrder", json!({})).await?;
+    pub(super) async fn orders(&self, open: bool) -> Result<Outcome, String> {
+        let mut a = self.query("ReqQryOrder", json!({})).await?;
+        if open && !self.json_mode() {
+            a.retain(|m| !m["Order"].is_object() || render::is_working(&m["Order"]));
+        }
         self.remember_orders(&a);
         self.know_instruments(ids_in(&a, "Order")).await;
         let i = self.lock().instruments.clone();

@@ -113,8 +113,11 @@ impl Session {
         }
         self.lock().subscribed.extend(ok.iter().cloned());
         if self.json_mode() {
-            for m in &a {
-                self.say(m.to_string());
+            // A subscription made for a quote or watch is not the answer asked for.
+            if report {
+                for m in &a {
+                    self.say(m.to_string());
+                }
             }
         } else {
             if report && !ok.is_empty() {

@@ -11,6 +11,7 @@
 
 mod account;
 mod admin;
+mod closing;
 mod market;
 mod orders;
 mod printer;
@@ -481,7 +482,10 @@ impl Session {
             Command::Logout
                 | Command::Order(_)
                 | Command::Cancel(_)
-                | Command::Orders
+                | Command::CancelAll(_)
+                | Command::Close(_)
+                | Command::Flatten(_)
+                | Command::Orders { .. }
                 | Command::Trades
                 | Command::Positions
                 | Command::Account
@@ -536,7 +540,10 @@ impl Session {
             Command::Unwatch => Ok(self.unwatch_ticks()),
             Command::Order(args) => self.order(args).await,
             Command::Cancel(id) => self.cancel(&id).await,
-            Command::Orders => self.orders().await,
+            Command::CancelAll(inst) => self.cancel_all(inst.as_deref()).await,
+            Command::Close(args) => self.close(args).await,
+            Command::Flatten(inst) => self.flatten(inst.as_deref()).await,
+            Command::Orders { open } => self.orders(open).await,
             Command::Trades => self.trades().await,
             Command::Positions => self.positions().await,
             Command::Account => self.account().await,

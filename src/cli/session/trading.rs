@@ -219,6 +219,11 @@ impl Session {
                 return Ok(Outcome::Refused);
             }
         };
+        self.cancel_order(order).await
+    }
+
+    /// Sends a cancel for `order` and reports how it ended.
+    pub(super) async fn cancel_order(&self, order: Value) -> Result<Outcome, String> {
         let sys = order["OrderSysID"]
             .as_str()
             .map_or("", str::trim)

@@ -1,0 +1,278 @@
+//! Position-aware orders: `close`, `flatten` and `cancel all`. A close is sent as the
+//! exchange wants it: SHFE and INE keep today's and yesterday's positions apart and
+//! need CloseToday / CloseYesterday (yesterday's first); the others take Close.
+
+use serde_json::{Value, json};
+
+use super::{Outcome, Session};
+use crate::cli::commands::{CloseArgs, Holding, Offset, OrderArgs, Price, Side};
+use crate::cli::render;
+
+/// What can be closed of one instrument and side, from CTP's position rows.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(super) struct Closable {
+    pub instrument: String,
+    pub exchange: String,
+    pub long: bool,
+    /// Not frozen by working close orders: today's and yesterday's (SHFE/INE), or
+    /// the whole position in `yesterday` + `today` for the other exchanges.
+    pub today: i64,
+    pub yesterday: i64,
+}
+
+/// Whether an exchange keeps today's and yesterday's positions apart.
+pub(super) fn splits_today(exchange: &str) -> bool {
+    matches!(exchange, "SHFE" | "INE")
+}
+
+/// Adds CTP's position rows up into what can be closed per instrument and side.
+pub(super) fn closables(rows: &[&Value]) -> Vec<Closable> {
+    let mut out: Vec<Closable> = Vec::new();
+    for p in rows {
+        let id = p["InstrumentID"].as_str().unwrap_or("");
+        let long = match p["PosiDirection"].as_str() {
+            Some("2") => true,
+            Some("3") => false,
+            _ => continue,
+        };
+        let k = match out
+            .iter()
+            .position(|c| c.instrument == id && c.long == long)
+        {
+            Some(k) => k,
+            None => {
+                out.push(Closable {
+                    instrument: id.to_string(),
+                    exchange: p["ExchangeID"].as_str().unwrap_or("").to_string(),
+                    long,
+                    ..Closable::default()
+                });
+                out.len() - 1
+            }
+        };
+        let position = p["Position"].as_i64().unwrap_or(0);
+        let today = p["TodayPosition"].as_i64().unwrap_or(0);
+        // Close orders against a long position freeze ShortFrozen, and the other way.
+        let frozen = if long {
+            p["ShortFrozen"].as_i64()
+        } else {
+            p["LongFrozen"].as_i64()
+        }
+        .unwrap_or(0);
+        let c = &mut out[k];
+        if splits_today(&c.exchange) {
+            // One row per day: PositionDate 1 today's, 2 yesterday's.
+            let free = (position - frozen).max(0);
+            if p["PositionDate"] == "2" {
+                c.yesterday += free;
+            } else {
+                c.today += free;
+            }
+        } else {
+            let free = (position - frozen).max(0);
+            let t = today.min(free);
+            c.today += t;
+            c.yesterday += free - t;
+        }
+    }
+    out.retain(|c| c.today + c.yesterday > 0);
+    out
+}
+
+/// The orders that close `volume` lots (all when `None`): (offset, volume) pairs,
+/// yesterday's lots first.
+pub(super) fn close_plan(c: &Closable, volume: Option<i64>) -> Vec<(Offset, i64)> {
+    let want = volume.unwrap_or(c.today + c.yesterday);
+    if !splits_today(&c.exchange) {
+        return vec![(Offset::Close, want)];
+    }
+    let yd = want.min(c.yesterday);
+    let td = (want - yd).min(c.today);
+    let mut plan = Vec::new();
+    if yd > 0 {
+        plan.push((Offset::CloseYesterday, yd));
+    }
+    if td > 0 {
+        plan.push((Offset::CloseToday, td));
+    }
+    plan
+}
+
+impl Session {
+    async fn closables(&self, instrument: Option<&str>) -> Result<Vec<Closable>, String> {
+        let filter = match instrument {
+            Some(i) => json!({"InstrumentID": i}),
+            None => json!({}),
+        };
+        let a = self.query("ReqQryInvestorPosition", filter).await?;
+        if let Some(e) = a.iter().find_map(render::error_sentence) {
+            return Err(e);
+        }
+        let rows: Vec<&Value> = a
+            .iter()
+            .map(|m| &m["InvestorPosition"])
+            .filter(|p| p.is_object() && instrument.is_none_or(|i| p["InstrumentID"] == i))
+            .collect();
+        Ok(closables(&rows))
+    }
+
+    /// Sends the orders that close `volume` lots of `c`.
+    async fn close_one(
+        &self,
+        c: &Closable,
+        volume: Option<i64>,
+        price: Price,
+    ) -> Result<Outcome, String> {
+        let mut worst = Outcome::Ok;
+        for (offset, lots) in close_plan(c, volume) {
+            let args = OrderArgs {
+                side: if c.long { Side::Sell } else { Side::Buy },
+                instrument: c.instrument.clone(),
+                volume: i32::try_from(lots).unwrap_or(i32::MAX),
+                price,
+                offset,
+                immediate: None,
+            };
+            let o = self.order(args).await?;
+            if o != Outcome::Ok {
+                worst = o;
+                break;
+            }
+        }
+        Ok(worst)
+    }
+
+    /// `close <inst> [long|short] [volume] [@price|market]`.
+    pub(super) async fn close(&self, a: CloseArgs) -> Result<Outcome, String> {
+        let mut held = self.closables(Some(&a.instrument)).await?;
+        if let Some(side) = a.side {
+            held.retain(|c| c.long == (side == Holding::Long));
+        }
+        let c = match held.as_slice() {
+            [] => {
+                self.say(format!(
+                    "nothing to close in {}{} (see `positions`: closed, or frozen by working orders)",
+                    a.instrument,
+                    match a.side {
+                        Some(Holding::Long) => " long",
+                        Some(Holding::Short) => " short",
+                        None => "",
+                    }
+                ));
+                return Ok(Outcome::Refused);
+            }
+            [c] => c.clone(),
+            _ => {
+                self.say(format!(
+                    "{} is held both long and short: `close {} long` or `close {} short`",
+                    a.instrument, a.instrument, a.instrument
+                ));
+                return Ok(Outcome::Usage);
+            }
+        };
+        let free = c.today + c.yesterday;
+        if let Some(v) = a.volume
+            && i64::from(v) > free
+        {
+            self.say(format!(
+                "only {free} lot{} of {} can be closed ({} today, {} yesterday)",
+                if free == 1 { "" } else { "s" },
+                c.instrument,
+                c.today,
+                c.yesterday
+            ));
+            return Ok(Outcome::Refused);
+        }
+        self.close_one(&c, a.volume.map(i64::from), a.price).await
+    }
+
+    /// `flatten [inst|all]`: closes every position (of one instrument).
+    pub(super) async fn flatten(&self, instrument: Option<&str>) -> Result<Outcome, String> {
+        let held = self.closables(instrument).await?;
+        if held.is_empty() {
+            self.say(match instrument {
+                Some(i) => format!("nothing to close in {i}"),
+                None => "nothing to close".to_string(),
+            });
+            return Ok(Outcome::Ok);
+        }
+        let mut worst = Outcome::Ok;
+        for c in &held {
+            let o = self.close_one(c, None, Price::Opposite).await?;
+            if o != Outcome::Ok {
+                worst = o;
+            }
+        }
+        Ok(worst)
+    }
+
+    /// `cancel all [inst]`: cancels every working order of the account (of one
+    /// instrument), whichever session sent it.
+    pub(super) async fn cancel_all(&self, instrument: Option<&str>) -> Result<Outcome, String> {
+        let a = self.query("ReqQryOrder", serde_json::json!({})).await?;
+        if let Some(e) = a.iter().find_map(render::error_sentence) {
+            self.say(e);
+            return Ok(Outcome::Refused);
+        }
+        self.remember_orders(&a);
+        let open: Vec<Value> = a
+            .iter()
+            .map(|m| &m["Order"])
+            .filter(|o| o.is_object() && render::is_working(o))
+            .filter(|o| instrument.is_none_or(|i| o["InstrumentID"] == i))
+            .cloned()
+            .collect();
+        if open.is_empty() {
+            self.say("no working orders to cancel");
+            return Ok(Outcome::Ok);
+        }
+        let mut worst = Outcome::Ok;
+        for o in open {
+            let r = self.cancel_order(o).await?;
+            if r != Outcome::Ok {
+                worst = r;
+            }
+        }
+        Ok(worst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(ex: &str, dir: &str, date: &str, pos: i64, today: i64, frozen: i64) -> Value {
+        json!({"InstrumentID": "x", "ExchangeID": ex, "PosiDirection": dir,
+            "PositionDate": date, "Position": pos, "TodayPosition": today,
+            "ShortFrozen": frozen, "LongFrozen": 0})
+    }
+
+    #[test]
+    fn shfe_closes_yesterday_first_then_today() {
+        let rows = [
+            row("SHFE", "2", "1", 1, 1, 0),
+            row("SHFE", "2", "2", 1, 0, 0),
+        ];
+        let c = closables(&rows.iter().collect::<Vec<_>>());
+        assert_eq!((c[0].today, c[0].yesterday), (1, 1));
+        assert_eq!(
+            close_plan(&c[0], None),
+            vec![(Offset::CloseYesterday, 1), (Offset::CloseToday, 1)]
+        );
+        assert_eq!(
+            close_plan(&c[0], Some(1)),
+            vec![(Offset::CloseYesterday, 1)]
+        );
+    }
+
+    #[test]
+    fn other_exchanges_close_in_one_order_and_frozen_lots_stay() {
+        let rows = [row("DCE", "2", "1", 3, 1, 1)];
+        let c = closables(&rows.iter().collect::<Vec<_>>());
+        assert_eq!(c[0].today + c[0].yesterday, 2);
+        assert_eq!(close_plan(&c[0], None), vec![(Offset::Close, 2)]);
+        // Closed-out rows are not closable.
+        let rows = [row("SHFE", "2", "1", 0, 0, 0)];
+        assert!(closables(&rows.iter().collect::<Vec<_>>()).is_empty());
+    }
+}
