@@ -23,6 +23,9 @@ if ! command -v tmux >/dev/null 2>&1; then
     command -v tmux >/dev/null 2>&1 || echo "note: tmux not installed; the terminal's tmux tests are skipped"
 fi
 
+# A redis-server (Debian's package) lets the Redis bus tests run; they skip without it.
+./scripts/install-redis.sh || echo "note: redis-server not installed; the Redis bus tests are skipped"
+
 if cargo fmt --version >/dev/null 2>&1; then
     cargo fmt --all --check
 fi

@@ -21,6 +21,9 @@
 //!   crate), an embedded exchange with a crash-safe ledger, and [`ctp::native`]
 //!   (`webctp-native`), the official CTP libraries loaded with dlopen.
 //! - [`config`] (`webctp-config`) reads the YAML file, environment and flags.
+//! - [`metrics`] counts what happens for Prometheus (`GET /metrics`).
+//! - [`bus`] publishes ticks and order events to Redis, and feeds edge gateways' `/md/`
+//!   from it.
 //!
 //! The lower layers are crates of one workspace (`crates/`), so the arrows point one
 //! way: protocol at the bottom, sim and native beside each other on it, this crate on
@@ -28,9 +31,11 @@
 
 pub mod bench;
 pub mod build_info;
+pub mod bus;
 pub mod cli;
 pub mod ctp;
 pub mod gateway;
+pub mod metrics;
 pub mod server;
 
 pub use webctp_config as config;

@@ -27,9 +27,13 @@ struct Gateway {
 
 impl Gateway {
     fn start(tag: &str, fake_env: &[(&str, &str)]) -> Gateway {
+        Gateway::start_with(tag, "QueryInterval: 10\n", fake_env)
+    }
+
+    fn start_with(tag: &str, yaml: &str, fake_env: &[(&str, &str)]) -> Gateway {
         let dir = TempDir::new(tag);
         let data = dir.path().join("data");
-        let bin = Binary::native(&dir, fake_env);
+        let bin = Binary::native_with(&dir, yaml, fake_env);
         Gateway {
             bin,
             data,
@@ -172,6 +176,51 @@ async fn gateway_paces_queries_against_the_librarys_flow_control() {
         gw.bin.stderr().contains("query refused by flow control")
     });
     assert!(gw.bin.stderr().contains("code=-3"), "{}", gw.bin.stderr());
+    // /metrics counted the pacing and the retries.
+    let text = common::http(&gw.bin.md_url, "GET", "/metrics");
+    let count = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing: {text}"))
+    };
+    assert!(
+        count("webctp_query_flow_control_retries_total") >= 1.0,
+        "{text}"
+    );
+    assert_eq!(count("webctp_query_queue_depth"), 0.0, "{text}");
+}
+
+/// A counter or gauge without labels from `/metrics`.
+fn metric(gw: &Gateway, name: &str) -> f64 {
+    let text = common::http(&gw.bin.md_url, "GET", "/metrics");
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing: {text}"))
+}
+
+#[tokio::test]
+async fn metrics_count_query_pacing() {
+    // CTP's own pace, one query a second: of two queries sent at once, the second waits.
+    let gw = Gateway::start_with(
+        "native-pacing",
+        "QueryInterval: 1000\n",
+        &[("FAKECTP_TICK_RATE", "0")],
+    );
+    let mut c = Client::connect(&gw.bin.td_url).await;
+    let login = c.td_login("u-pace", "123456").await;
+    assert_eq!(login["RspInfo"]["ErrorID"], 0, "{login}");
+    assert_eq!(metric(&gw, "webctp_query_pacing_waits_total"), 0.0);
+    c.send(common::query("ReqQryTradingAccount", 1, json!({})))
+        .await;
+    c.send(common::query("ReqQryInvestor", 2, json!({}))).await;
+    eventually("a query queued behind the pacing", || {
+        metric(&gw, "webctp_query_queue_depth") >= 1.0
+    });
+    c.recv_until(|v| v["RequestID"] == 2 && v["IsLast"] == true)
+        .await;
+    assert_eq!(metric(&gw, "webctp_query_pacing_waits_total"), 1.0);
+    assert!(metric(&gw, "webctp_query_pacing_wait_seconds_total") > 0.5);
+    assert_eq!(metric(&gw, "webctp_query_queue_depth"), 0.0);
 }
 
 #[tokio::test]

@@ -40,6 +40,19 @@ pub struct MdArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Run this gateway binary instead of this one (to compare two builds).
+    #[arg(long, value_name = "PATH")]
+    pub gateway: Option<std::path::PathBuf>,
+    /// Edge gateways between the ingest and the clients: ingest -> Redis -> N edges ->
+    /// clients (spread evenly). 0 is the direct gateway. A list (`0,1,2`) runs each in
+    /// turn. Needs redis-server on the PATH.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0",
+        value_name = "N[,N...]"
+    )]
+    pub edges: Vec<usize>,
 }
 
 /// What one client saw.
@@ -72,6 +85,12 @@ pub struct MdReport {
     pub gateway_cpu_percent: f64,
     pub gateway_rss_kb: u64,
     pub gateway_peak_rss_kb: u64,
+    /// Edge gateways between the ingest and the clients (0: direct).
+    pub edges: usize,
+    /// CPU of each edge, percent of one core.
+    pub edges_cpu_percent: Vec<f64>,
+    /// CPU of redis-server, percent of one core.
+    pub redis_cpu_percent: f64,
     pub errors: Vec<String>,
 }
 
@@ -197,8 +216,22 @@ async fn client(
     r
 }
 
-/// Runs `bench md`.
+/// Runs `bench md` once per `--edges` value.
+pub async fn run_all(a: &MdArgs) -> Result<Vec<MdReport>, String> {
+    let mut out = Vec::new();
+    for &edges in &a.edges {
+        out.push(run_with(a, edges).await?);
+    }
+    Ok(out)
+}
+
+/// Runs `bench md` against the direct gateway.
 pub async fn run(a: &MdArgs) -> Result<MdReport, String> {
+    run_with(a, 0).await
+}
+
+/// Runs `bench md` through `edges` edge gateways (0: direct).
+async fn run_with(a: &MdArgs, edges: usize) -> Result<MdReport, String> {
     let all = main_contracts_on(BENCH_DAY);
     let k = a.instruments.clamp(1, all.len().max(1));
     let per_instrument = a.rate / k as f64;
@@ -207,14 +240,43 @@ pub async fn run(a: &MdArgs) -> Result<MdReport, String> {
         a.clients + 64,
         a.md_queue_depth
     );
-    let gw = GatewayProcess::start(&yaml)?;
+    let redis = if edges > 0 {
+        Some(super::redis::RedisProcess::start()?)
+    } else {
+        None
+    };
+    let yaml = match &redis {
+        Some(r) => format!("{yaml}Bus: {}\n", r.url),
+        None => yaml,
+    };
+    let gw = GatewayProcess::start_binary(&yaml, a.gateway.as_deref())?;
+    let mut edge_gws = Vec::new();
+    if let Some(r) = &redis {
+        let edge_yaml = format!(
+            "MdFrom: {}\nLimits: {{MaxConnections: {}, MdQueueDepth: {}, RequestsPerSecond: 100000}}\nHeartbeatInterval: 30\n",
+            r.url,
+            a.clients + 64,
+            a.md_queue_depth
+        );
+        for _ in 0..edges {
+            edge_gws.push(GatewayProcess::start_binary(
+                &edge_yaml,
+                a.gateway.as_deref(),
+            )?);
+        }
+    }
+    let urls: Vec<String> = if edge_gws.is_empty() {
+        vec![gw.url.clone()]
+    } else {
+        edge_gws.iter().map(|e| e.url.clone()).collect()
+    };
     let ids: Vec<String> = all.into_iter().take(k).collect();
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(a.clients.max(1));
     let (window_tx, window_rx) = watch::channel((false, false));
     let mut tasks = Vec::new();
-    for _ in 0..a.clients {
+    for i in 0..a.clients {
         tasks.push(tokio::spawn(client(
-            gw.url.clone(),
+            urls[i % urls.len()].clone(),
             ids.clone(),
             ready_tx.clone(),
             window_rx.clone(),
@@ -231,6 +293,8 @@ pub async fn run(a: &MdArgs) -> Result<MdReport, String> {
     // Let queues settle, then measure a window.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = proc_stats(gw.pid());
+    let edges_before: Vec<ProcStats> = edge_gws.iter().map(|e| proc_stats(e.pid())).collect();
+    let redis_before = redis.as_ref().map(|r| proc_stats(r.pid()));
     let ticks_before = healthz(&gw.url)
         .await
         .and_then(|h| h["ticks"].as_u64())
@@ -245,6 +309,15 @@ pub async fn run(a: &MdArgs) -> Result<MdReport, String> {
         .and_then(|h| h["ticks"].as_u64())
         .unwrap_or(0);
     let after: ProcStats = proc_stats(gw.pid());
+    let edges_cpu_percent: Vec<f64> = edge_gws
+        .iter()
+        .zip(&edges_before)
+        .map(|(e, b)| (proc_stats(e.pid()).cpu_s - b.cpu_s) / elapsed * 100.0)
+        .collect();
+    let redis_cpu_percent = match (&redis, &redis_before) {
+        (Some(r), Some(b)) => (proc_stats(r.pid()).cpu_s - b.cpu_s) / elapsed * 100.0,
+        _ => 0.0,
+    };
     let _ = window_tx.send((false, true));
     let mut all = Samples::default();
     let mut received = 0;
@@ -283,15 +356,23 @@ pub async fn run(a: &MdArgs) -> Result<MdReport, String> {
         gateway_cpu_percent: (after.cpu_s - before.cpu_s) / elapsed * 100.0,
         gateway_rss_kb: after.rss_kb,
         gateway_peak_rss_kb: after.peak_rss_kb,
+        edges,
+        edges_cpu_percent,
+        redis_cpu_percent,
         errors,
     })
 }
 
 impl std::fmt::Display for MdReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let path = match self.edges {
+            0 => "direct".to_string(),
+            1 => "ingest -> Redis -> 1 edge".to_string(),
+            n => format!("ingest -> Redis -> {n} edges"),
+        };
         writeln!(
             f,
-            "market data: {} clients x {} instruments, {:.0} ticks/s asked, {:.1} s",
+            "market data ({path}): {} clients x {} instruments, {:.0} ticks/s asked, {:.1} s",
             self.clients, self.instruments, self.target_ticks_per_s, self.duration_s
         )?;
         writeln!(
@@ -315,6 +396,19 @@ impl std::fmt::Display for MdReport {
             "  gateway           {:.0}% of one core, RSS {} KiB (peak {} KiB)",
             self.gateway_cpu_percent, self.gateway_rss_kb, self.gateway_peak_rss_kb
         )?;
+        if self.edges > 0 {
+            let each: Vec<String> = self
+                .edges_cpu_percent
+                .iter()
+                .map(|c| format!("{c:.0}%"))
+                .collect();
+            writeln!(
+                f,
+                "  edges             {} of one core each; redis-server {:.0}%",
+                each.join(", "),
+                self.redis_cpu_percent
+            )?;
+        }
         if !self.errors.is_empty() {
             writeln!(f, "  errors            {}", self.errors.join("; "))?;
         }

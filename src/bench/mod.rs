@@ -6,6 +6,7 @@
 pub mod gateway;
 pub mod idle;
 pub mod md;
+pub mod redis;
 pub mod soak;
 pub mod stats;
 pub mod td;
@@ -38,9 +39,13 @@ fn print<T: serde::Serialize + std::fmt::Display>(json: bool, report: &T) {
 /// Runs a bench command.
 pub async fn run(cmd: BenchCommand) -> ExitCode {
     let result = match &cmd {
-        BenchCommand::Md(a) => md::run(a).await.map(|r| {
-            print(a.json, &r);
-            r.out_of_order == 0 && r.errors.is_empty() && r.messages_delivered > 0
+        BenchCommand::Md(a) => md::run_all(a).await.map(|reports| {
+            let mut ok = true;
+            for r in &reports {
+                print(a.json, r);
+                ok &= r.out_of_order == 0 && r.errors.is_empty() && r.messages_delivered > 0;
+            }
+            ok
         }),
         BenchCommand::Td(a) => td::run(a).await.map(|r| {
             print(a.json, &r);

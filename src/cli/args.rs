@@ -51,6 +51,25 @@ pub struct GlobalArgs {
         help_heading = "Gateway"
     )]
     pub token: Option<String>,
+    /// Publish ticks and order events to Redis (`redis://host:port/db`; docs/scaling.md).
+    #[arg(
+        long,
+        env = "WEBCTP_BUS",
+        global = true,
+        value_name = "REDIS_URL",
+        help_heading = "Gateway"
+    )]
+    pub bus: Option<String>,
+    /// Serve /md/ from a Redis bus another gateway publishes to: an edge gateway, with no
+    /// CTP session of its own and no trading.
+    #[arg(
+        long,
+        env = "WEBCTP_MD_FROM",
+        global = true,
+        value_name = "REDIS_URL",
+        help_heading = "Gateway"
+    )]
+    pub md_from: Option<String>,
     /// `sim` (embedded exchange) or `native` (official CTP libraries).
     #[arg(
         long,
@@ -186,6 +205,8 @@ impl GlobalArgs {
             tick_rate: self.tick_rate,
             sim_start_date: self.start_date.clone(),
             sim_sessions: self.sessions,
+            bus: self.bus.clone(),
+            md_from: self.md_from.clone(),
         }
     }
 }

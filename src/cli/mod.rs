@@ -85,6 +85,16 @@ fn init_logging(level: &str, to: LogTo) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     match to {
+        // Under systemd, journald stamps each line itself.
+        LogTo::Stderr if std::env::var_os("JOURNAL_STREAM").is_some() => {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(log_filter(level))
+                .with_writer(std::io::stderr)
+                .with_target(false)
+                .with_ansi(false)
+                .without_time()
+                .try_init();
+        }
         LogTo::Stderr => {
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(log_filter(level))
@@ -144,6 +154,21 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = term => {}
+    }
+}
+
+/// SIGHUP would end the process by default; a service manager's `reload` sends it. The
+/// gateway cannot swap its config under live sessions, so it says so instead.
+#[cfg(unix)]
+async fn explain_sighup() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        tracing::warn!(
+            "SIGHUP received: webctp does not re-read its config while running; restart it to apply changes (systemctl restart webctp)"
+        );
     }
 }
 
@@ -320,6 +345,8 @@ async fn serve(config: Config) -> Result<(), String> {
     if let Some(about) = d.backend.describe() {
         tracing::info!("{about}");
     }
+    #[cfg(unix)]
+    tokio::spawn(explain_sighup());
     server::serve(dispatcher.clone(), listeners, shutdown_signal()).await;
     tracing::info!("stopped");
     Ok(())

@@ -13,6 +13,9 @@ pub use webctp_sim as sim;
 /// fronts are configured.
 pub fn open(config: &crate::config::Config) -> Result<Arc<dyn Backend>, BackendError> {
     match config.backend {
+        _ if config.md_from.is_some() => Ok(Arc::new(crate::bus::edge::EdgeBackend::new(
+            config.md_from.as_deref().unwrap_or_default(),
+        )?)),
         crate::config::BackendKind::Sim => Ok(Arc::new(sim::SimBackend::start(
             config.sim.clone(),
             &config.data_dir,

@@ -32,6 +32,8 @@ pub struct Dispatcher {
     pub ignored_keys: AtomicU64,
     /// Trading sessions alive (including ones being torn down).
     pub td_sessions: Arc<AtomicUsize>,
+    /// The Redis bus this gateway publishes to, if configured.
+    pub bus: Option<Arc<crate::bus::Bus>>,
     pub started: Instant,
 }
 
@@ -52,6 +54,12 @@ impl Dispatcher {
             UserProductInfo: config.user_product_info.clone(),
             ..ReqUserLogin::default()
         };
+        // Sets the metrics' hooks (the ledger's sync observer) before traffic starts.
+        crate::metrics::global();
+        let bus = match &config.bus {
+            Some(url) => Some(crate::bus::Bus::start(url).map_err(BackendError)?),
+            None => None,
+        };
         let md = MdHub::start(&*backend, login, config.limits.max_subscriptions_per_client)?;
         let td_settings = TdSettings {
             broker_id: config.broker_id.clone(),
@@ -62,8 +70,9 @@ impl Dispatcher {
             query_interval: backend.query_interval(),
             query_timeout: Duration::from_secs(30),
             tracked_orders: Arc::new(AtomicUsize::new(0)),
+            bus: bus.clone(),
         };
-        Ok(Arc::new(Dispatcher {
+        let dispatcher = Arc::new(Dispatcher {
             config: Arc::new(config),
             backend,
             md,
@@ -74,7 +83,12 @@ impl Dispatcher {
             ignored_keys: AtomicU64::new(0),
             td_sessions: Arc::new(AtomicUsize::new(0)),
             started: Instant::now(),
-        }))
+            bus: bus.clone(),
+        });
+        if let Some(bus) = &bus {
+            bus.attach(&dispatcher);
+        }
+        Ok(dispatcher)
     }
 
     /// Orders the trading sessions still follow (sent, not yet final or with trades
@@ -94,6 +108,7 @@ impl Dispatcher {
         let n = self.connections.fetch_add(1, Ordering::AcqRel);
         if n >= max {
             self.connections.fetch_sub(1, Ordering::AcqRel);
+            crate::metrics::global().dropped(crate::metrics::reason::CONNECTION_LIMIT);
             return Err(Refused(format!("too many connections (limit {max})")));
         }
         let id = self.next_client.fetch_add(1, Ordering::Relaxed);
@@ -102,6 +117,7 @@ impl Dispatcher {
         if endpoint == Endpoint::Md {
             self.md.add_client(id, outbox.clone());
         }
+        crate::metrics::global().connected(endpoint);
         Ok(Connection {
             id,
             endpoint,
@@ -171,6 +187,7 @@ impl Connection {
             Ok(p) => p,
             Err(e) => {
                 tracing::debug!(client = self.id, code = e.code, detail = %e.detail, "request refused");
+                crate::metrics::global().refused(&e);
                 self.outbox.push(e.to_json());
                 return Handled::Request;
             }
@@ -198,6 +215,8 @@ impl Connection {
             );
         }
         if !self.bucket.take() {
+            crate::metrics::global()
+                .request(&parsed.msg_type, crate::metrics::result::RATE_LIMITED);
             self.outbox.push(gateway_error(
                 &parsed.msg_type,
                 RATE_LIMITED,
@@ -224,6 +243,7 @@ impl Connection {
     }
 
     fn not_logged_in(&self, p: &ParsedRequest, what: &str) {
+        crate::metrics::global().request(&p.msg_type, crate::metrics::result::NOT_LOGGED_IN);
         self.outbox.push(gateway_error(
             &p.msg_type,
             NOT_LOGGED_IN,
@@ -237,13 +257,20 @@ impl Connection {
 
     fn route(&mut self, p: ParsedRequest) {
         let rid = p.request_id;
+        let accepted = |p: &ParsedRequest| {
+            crate::metrics::global().request(&p.msg_type, crate::metrics::result::ACCEPTED);
+        };
         match &p.request {
             Request::Ping { timestamp } => {
+                accepted(&p);
                 self.outbox.push(pong(timestamp.as_ref()));
             }
             Request::Pong => {}
             Request::Md(md) => {
                 let hub = &self.dispatcher.md;
+                if matches!(md, MdRequest::Login(_) | MdRequest::Logout(_)) {
+                    accepted(&p);
+                }
                 match md {
                     MdRequest::Login(_) => hub.client_login(self.id, rid),
                     MdRequest::Logout(l) => {
@@ -264,6 +291,7 @@ impl Connection {
                         if !hub.is_logged_in(self.id) {
                             return self.not_logged_in(&p, "/md/");
                         }
+                        accepted(&p);
                         if matches!(md, MdRequest::Subscribe(_)) {
                             hub.subscribe(self.id, rid, ids);
                         } else {
@@ -287,6 +315,7 @@ impl Connection {
                 if !opens && !may_send {
                     return self.not_logged_in(&p, "/td/");
                 }
+                accepted(&p);
                 if let TdRequest::ReqUserLogin(login) = &**req
                     && let Some(old) = &self.td
                     && old.is_logged_in()
@@ -335,5 +364,6 @@ impl Drop for Connection {
         }
         self.outbox.close(1000, "connection closed");
         self.dispatcher.connections.fetch_sub(1, Ordering::AcqRel);
+        crate::metrics::global().disconnected(self.endpoint);
     }
 }

@@ -89,7 +89,12 @@ pub struct MdHub {
     me: Weak<MdHub>,
     /// Ticks received from the backend.
     pub ticks: AtomicU64,
+    /// Where every tick also goes, serialized (the Redis bus), when set.
+    tick_sink: OnceLock<TickSink>,
 }
+
+/// Receives every tick's instrument and JSON (the bytes clients get). Must not block.
+pub type TickSink = Box<dyn Fn(&str, &Bytes) + Send + Sync>;
 
 /// What the hub forwards to clients after releasing its lock.
 type Outgoing = Vec<(Arc<Outbox>, Bytes)>;
@@ -122,6 +127,7 @@ impl MdHub {
             runtime: tokio::runtime::Handle::current(),
             me: me.clone(),
             ticks: AtomicU64::new(0),
+            tick_sink: OnceLock::new(),
         });
         let session = backend.md_session(hub.clone())?;
         // Under the lock: `front` decides under it too, so a Connected that arrives
@@ -192,6 +198,16 @@ impl MdHub {
     /// Number of instruments subscribed upstream.
     pub fn upstream_subscriptions(&self) -> usize {
         self.lock().subscribed.len()
+    }
+
+    /// Clients that logged in on /md/.
+    pub fn logged_in_clients(&self) -> usize {
+        self.lock().clients.values().filter(|c| c.logged_in).count()
+    }
+
+    /// Sends every tick from now on to `sink` too (first caller wins).
+    pub fn set_tick_sink(&self, sink: TickSink) {
+        let _ = self.tick_sink.set(sink);
     }
 
     /// Whether the front is logged in.
@@ -648,14 +664,36 @@ impl MdEvents for MdHub {
     fn tick(&self, data: DepthMarketData) {
         self.ticks.fetch_add(1, Ordering::Relaxed);
         let routes = self.routes.read().unwrap_or_else(|e| e.into_inner());
-        let Some(route) = routes.get(&data.InstrumentID) else {
+        let route = routes.get(&data.InstrumentID);
+        let sink = self.tick_sink.get();
+        if route.is_none() && sink.is_none() {
             return;
-        };
+        }
         // Unset prices (DBL_MAX) are written as 0 by the serializer.
         let bytes = Bytes::from(market_data_json(&data));
-        for (_, outbox) in &route.subscribers {
-            outbox.push_md(route.key, bytes.clone());
+        if let Some(sink) = sink {
+            sink(&data.InstrumentID, &bytes);
         }
+        if let Some(route) = route {
+            for (_, outbox) in &route.subscribers {
+                outbox.push_md(route.key, bytes.clone());
+            }
+        }
+    }
+
+    fn tick_json(&self, instrument: &str, json: Vec<u8>) -> Result<(), String> {
+        let json = Bytes::from(json);
+        self.ticks.fetch_add(1, Ordering::Relaxed);
+        let routes = self.routes.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(sink) = self.tick_sink.get() {
+            sink(instrument, &json);
+        }
+        if let Some(route) = routes.get(instrument) {
+            for (_, outbox) in &route.subscribers {
+                outbox.push_md(route.key, json.clone());
+            }
+        }
+        Ok(())
     }
 
     fn front(&self, event: FrontEvent) {

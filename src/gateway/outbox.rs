@@ -94,6 +94,7 @@ impl Outbox {
             if let Some(e) = g.queue.get_mut(idx) {
                 e.data = data;
                 self.stats.conflated.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::global().conflated.inc();
                 return;
             }
         }
@@ -126,6 +127,7 @@ impl Outbox {
                 ),
             });
             drop(g);
+            crate::metrics::global().dropped(crate::metrics::reason::SLOW_TD);
             self.ready.notify_one();
             return false;
         }

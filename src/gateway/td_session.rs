@@ -55,6 +55,8 @@ pub struct TdSettings {
     pub query_timeout: Duration,
     /// Orders followed by all sessions (see [`OrderTracker`]), for `/healthz`.
     pub tracked_orders: Arc<std::sync::atomic::AtomicUsize>,
+    /// Where order events are also published (the Redis bus), if configured.
+    pub bus: Option<Arc<crate::bus::Bus>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +151,10 @@ pub struct TdSession {
     me: Weak<TdSession>,
     /// Counts live sessions (a leak shows as a count that does not come down).
     live: Arc<std::sync::atomic::AtomicUsize>,
+    /// Times ReqOrderInsert -> first RtnOrder for the metrics.
+    order_clock: crate::metrics::OrderClock,
+    /// Counts each pacing wait once, however often the pump looks.
+    pacing_clock: crate::metrics::PacingClock,
 }
 
 impl Drop for TdSession {
@@ -208,7 +214,10 @@ impl TdSession {
             pump: Notify::new(),
             runtime: tokio::runtime::Handle::current(),
             me: me.clone(),
+            order_clock: crate::metrics::OrderClock::default(),
+            pacing_clock: crate::metrics::PacingClock::default(),
         });
+        crate::metrics::global().track_td(&s);
         let me = Arc::downgrade(&s);
         s.runtime.spawn(query_pump(me));
         s
@@ -221,6 +230,22 @@ impl TdSession {
     /// Whether requests other than login may be sent.
     pub fn is_logged_in(&self) -> bool {
         self.lock().phase == Phase::LoggedIn
+    }
+
+    /// Whether the upstream front is connected (logged in or not).
+    pub fn front_connected(&self) -> bool {
+        !matches!(self.lock().phase, Phase::Idle | Phase::Connecting)
+    }
+
+    /// Whether the front dropped after a login and the session waits to reconnect.
+    pub fn front_reconnecting(&self) -> bool {
+        let st = self.lock();
+        st.phase == Phase::Connecting && st.was_logged_in && !st.closed
+    }
+
+    /// Queries queued behind the pacing.
+    pub fn queued_queries(&self) -> usize {
+        self.lock().queries.len()
     }
 
     /// Whether the client's login was refused and none is under way (requests then go
@@ -382,6 +407,7 @@ impl TdSession {
                         }
                     } else if let TdRequest::ReqOrderInsert(mut o) = other {
                         let key = Self::order_sent(&mut st, &mut o, request_id);
+                        self.order_clock.sent(o.OrderRef.trim());
                         Actions {
                             orders: vec![(request_id, TdRequest::ReqOrderInsert(o), key)],
                             ..Actions::default()
@@ -827,6 +853,8 @@ impl TdSession {
         if let Some(last) = st.last_query {
             let gap = last.elapsed();
             if gap < self.settings.query_interval {
+                self.pacing_clock
+                    .waiting(last + self.settings.query_interval);
                 return Err(self.settings.query_interval - gap);
             }
         }
@@ -863,6 +891,7 @@ impl TdSession {
                     0 => Some(Duration::ZERO),
                     -2 | -3 => {
                         // CTP's flow control: put it back and wait; the client never sees it.
+                        crate::metrics::global().flow_control_retries.inc();
                         let mut st = self.lock();
                         st.query_in_flight = None;
                         match st.pending.remove(&rid) {
@@ -930,16 +959,29 @@ impl TdEvents for TdSession {
             let Some(rid) = r.request_id else {
                 // A push (RtnOrder, RtnTrade, ErrRtnOrderInsert...).
                 match &r.body {
-                    Some(Body::Order(o)) => st.orders.on_order(o),
+                    Some(Body::Order(o)) => {
+                        self.order_clock.rtn_order(o.OrderRef.trim());
+                        st.orders.on_order(o)
+                    }
                     Some(Body::Trade(t)) if !st.orders.on_trade(t) => {
                         tracing::debug!(trade = %t.TradeID, "a trade the client already has; not repeated");
                         return;
                     }
                     _ => {}
                 }
+                // The account of the session's stream on the bus, when there is a bus.
+                let account = self.settings.bus.as_ref().and_then(|_| {
+                    st.credentials
+                        .as_ref()
+                        .map(|c| (c.BrokerID.clone(), c.UserID.clone()))
+                });
                 drop(st);
                 Self::clean_body(&mut r.body);
-                self.outbox.push(r.to_json());
+                let json = Bytes::from(r.to_json());
+                if let (Some(bus), Some((broker, user))) = (&self.settings.bus, &account) {
+                    bus.td_event(r.msg_type, broker, user, &json);
+                }
+                self.outbox.push(json);
                 return;
             };
             if matches!(r.msg_type, "RspOrderInsert" | "RspOrderAction") {

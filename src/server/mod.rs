@@ -1,5 +1,5 @@
 //! The WebSocket transport: `/md/` and `/td/` (on one port, or on two as the seed's
-//! layout has them), `/healthz`, the token check, and graceful shutdown.
+//! layout has them), `/healthz`, `/metrics`, the token check, and graceful shutdown.
 
 pub mod auth;
 pub mod tls;
@@ -49,6 +49,24 @@ fn health(dispatcher: Arc<Dispatcher>) -> warp::filters::BoxedFilter<(AnyReply,)
                 "td_orders_tracked": d.tracked_orders(),
             }));
             Box::new(body) as AnyReply
+        })
+        .boxed()
+}
+
+/// `GET /metrics`: Prometheus text format, behind the token when one is set.
+fn metrics(dispatcher: Arc<Dispatcher>) -> warp::filters::BoxedFilter<(AnyReply,)> {
+    let token = dispatcher.config.token.clone().map(Arc::new);
+    warp::get()
+        .and(warp::path("metrics"))
+        .and(warp::path::end())
+        .and(auth::require_token(token))
+        .map(move || {
+            let body = crate::metrics::scrape::render(&dispatcher);
+            Box::new(warp::reply::with_header(
+                body,
+                "content-type",
+                crate::metrics::scrape::CONTENT_TYPE,
+            )) as AnyReply
         })
         .boxed()
 }
@@ -269,6 +287,8 @@ pub async fn serve(
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
     for (listener, endpoints) in listeners {
         let routes = health(dispatcher.clone())
+            .or(metrics(dispatcher.clone()))
+            .unify()
             .or(admin(dispatcher.clone()))
             .unify()
             .recover(auth::handle_rejection);
@@ -289,6 +309,9 @@ pub async fn serve(
     tracing::info!("shutting down: no new connections, closing clients");
     let _ = stop_tx.send(());
     let _ = tx.send(true);
+    if let Some(bus) = &dispatcher.bus {
+        bus.shutdown();
+    }
     for s in servers {
         let _ = s.await;
     }

@@ -25,6 +25,7 @@ use crate::protocol::message::ping;
 const BATCH: usize = 256;
 /// A client that takes nothing from its socket for this long is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+const WRITE_TIMED_OUT: &str = "the client has not read anything for 30 s";
 
 fn unix_ms() -> u64 {
     std::time::SystemTime::now()
@@ -52,7 +53,7 @@ where
     };
     tokio::time::timeout(WRITE_TIMEOUT, write)
         .await
-        .map_err(|_| "the client has not read anything for 30 s".to_string())?
+        .map_err(|_| WRITE_TIMED_OUT.to_string())?
 }
 
 fn close(code: u16, reason: impl Into<String>) -> Message {
@@ -98,10 +99,15 @@ pub async fn serve_client<S>(
             biased;
             r = outbox.next_batch(&mut batch, BATCH) => match r {
                 Ok(()) => {
+                    let n = batch.len();
                     if let Err(e) = write_batch(&mut sink, &mut batch).await {
+                        if e == WRITE_TIMED_OUT {
+                            crate::metrics::global().dropped(crate::metrics::reason::WRITE_TIMEOUT);
+                        }
                         tracing::info!(client = id, error = %e, "dropping the client");
                         break;
                     }
+                    crate::metrics::global().sent(endpoint, n);
                 }
                 Err(reason) => {
                     tracing::info!(client = id, code = reason.code, reason = %reason.reason, "closing client");
@@ -128,9 +134,13 @@ pub async fn serve_client<S>(
                         // The error's text carries the frame's size.
                         WsError::Capacity(e) => {
                             tracing::warn!(client = id, error = %e, "frame over the size limit");
+                            crate::metrics::global().dropped(crate::metrics::reason::FRAME_TOO_LARGE);
                             conn.outbox.close(1009, format!("frame larger than {max_frame} bytes"));
                         }
-                        WsError::Utf8(_) => conn.outbox.close(1007, "text frame is not valid UTF-8"),
+                        WsError::Utf8(_) => {
+                            crate::metrics::global().dropped(crate::metrics::reason::BAD_UTF8);
+                            conn.outbox.close(1007, "text frame is not valid UTF-8");
+                        }
                         other => {
                             tracing::debug!(client = id, error = %other, "websocket read error");
                             break;
@@ -141,6 +151,7 @@ pub async fn serve_client<S>(
             _ = heartbeat.tick() => {
                 if last_pong.elapsed() > timeout {
                     tracing::warn!(client = id, "no Pong within the heartbeat timeout; dropping the client");
+                    crate::metrics::global().dropped(crate::metrics::reason::HEARTBEAT);
                     conn.outbox.close(1001, format!("no Pong received for {} s", timeout.as_secs()));
                 } else {
                     conn.outbox.push(ping(unix_ms()));

@@ -579,13 +579,18 @@ impl Binary {
     /// fronts unreachable addresses the fake ignores; `dir/data` is the gateway's data
     /// dir and `dir/fake` the fake's. `fake_env` configures the fake (`FAKECTP_*`).
     pub fn native(dir: &TempDir, fake_env: &[(&str, &str)]) -> Binary {
+        // The fake's query flow control is shortened by `webctp()` (unless a test sets
+        // it); pace the gateway's queries quickly too, to keep tests short.
+        Binary::native_with(dir, "QueryInterval: 10\n", fake_env)
+    }
+
+    /// Like [`Binary::native`], with `yaml` as the gateway's config file.
+    pub fn native_with(dir: &TempDir, yaml: &str, fake_env: &[(&str, &str)]) -> Binary {
         let lib_dir = fake_lib_dir();
         let data = dir.path().join("data");
         let fake_data = dir.path().join("fake");
         let config = dir.path().join("webctp.yaml");
-        // The fake's query flow control is shortened by `webctp()` (unless a test sets
-        // it); pace the gateway's queries quickly too, to keep tests short.
-        std::fs::write(&config, "QueryInterval: 10\n").unwrap();
+        std::fs::write(&config, yaml).unwrap();
         let mut env: Vec<(&str, &str)> = vec![("FAKECTP_DATA_DIR", fake_data.to_str().unwrap())];
         env.extend_from_slice(fake_env);
         Binary::spawn(

@@ -64,6 +64,12 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     #[serde(rename = "CtpLibDir")]
     pub ctp_lib_dir: Option<PathBuf>,
+    /// Redis URL (`redis://host:port/db`) ticks and order events are published to.
+    #[serde(rename = "Bus")]
+    pub bus: Option<String>,
+    /// Redis URL an edge gateway serves `/md/` from, with no CTP session of its own.
+    #[serde(rename = "MdFrom")]
+    pub md_from: Option<String>,
     #[serde(rename = "TdFrontAddress")]
     pub td_front_address: Option<String>,
     #[serde(rename = "MdFrontAddress")]
@@ -250,6 +256,10 @@ pub struct Overrides {
     pub sim_start_date: Option<String>,
     /// `Sim.Sessions`.
     pub sim_sessions: Option<SessionsMode>,
+    /// `Bus`.
+    pub bus: Option<String>,
+    /// `MdFrom`.
+    pub md_from: Option<String>,
 }
 
 /// Connection limits with their effective values.
@@ -330,6 +340,10 @@ pub struct Config {
     pub token: Option<String>,
     pub data_dir: PathBuf,
     pub ctp_lib_dir: Option<PathBuf>,
+    /// Redis URL to publish ticks and order events to.
+    pub bus: Option<String>,
+    /// Redis URL to serve `/md/` from (an edge gateway).
+    pub md_from: Option<String>,
     pub td_front_address: Option<String>,
     pub md_front_address: Option<String>,
     pub broker_id: String,
@@ -437,6 +451,14 @@ impl Config {
         source: Option<PathBuf>,
         o: Overrides,
     ) -> Result<Config, ConfigError> {
+        let bus = non_empty(o.bus.or(file.bus));
+        let md_from = non_empty(o.md_from.or(file.md_from));
+        if bus.is_some() && md_from.is_some() {
+            return Err(ConfigError(
+                "Bus and MdFrom cannot both be set: an edge gateway (MdFrom) reads the bus, the ingest gateway (Bus) writes it"
+                    .into(),
+            ));
+        }
         let td_front_address = non_empty(o.td_front_address.or(file.td_front_address));
         let md_front_address = non_empty(o.md_front_address.or(file.md_front_address));
         let fronts_configured = td_front_address.is_some() || md_front_address.is_some();
@@ -531,6 +553,8 @@ impl Config {
                 .or(file.data_dir)
                 .unwrap_or_else(default_data_dir),
             ctp_lib_dir: o.ctp_lib_dir.or(file.ctp_lib_dir),
+            bus,
+            md_from,
             td_front_address,
             md_front_address,
             broker_id: o

@@ -26,6 +26,21 @@ pub trait MdEvents: Send + Sync {
     fn reply(&self, reply: Reply);
     /// `OnRtnDepthMarketData`.
     fn tick(&self, data: DepthMarketData);
+    /// A tick already serialized as the protocol's `RtnDepthMarketData` message (an
+    /// edge gateway relays the ingest's bytes). Sinks that can pass the bytes on as
+    /// they are override this; the default parses them into a [`DepthMarketData`].
+    fn tick_json(&self, instrument: &str, json: Vec<u8>) -> Result<(), String> {
+        #[derive(serde::Deserialize)]
+        #[allow(non_snake_case)]
+        struct Rtn {
+            DepthMarketData: DepthMarketData,
+        }
+        let r = serde_json::from_slice::<Rtn>(&json).map_err(|e| {
+            format!("a relayed tick of {instrument} is not RtnDepthMarketData: {e}")
+        })?;
+        self.tick(r.DepthMarketData);
+        Ok(())
+    }
     /// The front connected or went away.
     fn front(&self, event: FrontEvent);
 }

@@ -22,6 +22,7 @@ pub mod failpoint;
 pub mod files;
 pub mod format;
 pub mod legacy;
+pub mod observe;
 pub mod recover;
 pub mod snapshot;
 #[cfg(test)]
@@ -382,10 +383,12 @@ fn writer_loop(shared: Arc<Shared>) {
             )
         };
         if !buf.is_empty() {
+            let started = std::time::Instant::now();
             let result = {
                 let mut j = shared.journal();
                 j.write(&buf).and_then(|_| j.file.sync_data())
             };
+            observe::synced(started.elapsed());
             if let Err(e) = result {
                 shared.fail(e);
                 // Nothing that depends on the lost records may be delivered.
