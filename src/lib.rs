@@ -30,6 +30,7 @@
 //! top. They are re-exported here under the paths the code has always used.
 
 pub mod bench;
+pub mod build_info;
 pub mod bus;
 pub mod cli;
 pub mod ctp;

@@ -3,6 +3,8 @@
 //! the headers are there (`scripts/fetch-ctp-headers.sh`); otherwise the test says it
 //! skipped. ffi.rs (bindgen, needs libclang) is left out unless WEBCTP_TEST_BINDGEN=1.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -11,9 +13,12 @@ fn generated_files_match_the_headers() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let headers = root.join("target/ctp-headers/v6.7.11");
     if !headers.join("ThostFtdcTraderApi.h").is_file() {
-        println!(
-            "skipped: no CTP headers in {} (scripts/fetch-ctp-headers.sh)",
-            headers.display()
+        common::skip(
+            "generated_files_match_the_headers",
+            &format!(
+                "no CTP headers in {} (scripts/fetch-ctp-headers.sh)",
+                headers.display()
+            ),
         );
         return;
     }
@@ -30,6 +35,10 @@ fn generated_files_match_the_headers() {
     .arg(&headers)
     .current_dir(root);
     if std::env::var_os("WEBCTP_TEST_BINDGEN").is_none() {
+        common::skip(
+            "generated_files_match_the_headers (ffi.rs only)",
+            "bindgen needs libclang; set WEBCTP_TEST_BINDGEN=1 to check ffi.rs too",
+        );
         cmd.arg("--skip-bindgen");
     }
     let out = cmd.output().expect("cargo runs");

@@ -2,24 +2,19 @@
 
 mod common;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use common::{Client, InProcess};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
-/// The generation time the sim put into `reserve2` (`<ns>:<tick number>`).
-fn stamp_of(tick: &serde_json::Value) -> u128 {
-    let stamp = tick["DepthMarketData"]["reserve2"].as_str().unwrap();
-    stamp.split(':').next().unwrap().parse().unwrap()
-}
-
-fn now_ns() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
+/// The instrument and the sim's tick number (`reserve2` is `<ns>:<tick number>`).
+fn tick_number(tick: &serde_json::Value) -> (String, u64) {
+    let d = &tick["DepthMarketData"];
+    let stamp = d["reserve2"].as_str().unwrap();
+    let n = stamp.rsplit(':').next().unwrap().parse().unwrap();
+    (d["InstrumentID"].as_str().unwrap().to_string(), n)
 }
 
 #[tokio::test]
@@ -220,29 +215,26 @@ async fn shared_subscription_survives_one_unsubscribe() {
         .await;
     a.recv_all("RspUnSubMarketData").await;
     assert_eq!(gw.dispatcher.md.upstream_subscriptions(), 1);
-    let _ = a.drain_for(Duration::from_millis(100)).await;
-    let b_msgs = b.drain_for(Duration::from_millis(500)).await;
+    // b keeps getting ticks; a gets none after its answer (every tick queued for it
+    // before the unsubscribe came before the answer, in its one queue).
+    for _ in 0..5 {
+        b.recv_until(|v| v["MsgType"] == "RtnDepthMarketData").await;
+    }
     let a_msgs = a.drain_for(Duration::from_millis(300)).await;
-    assert!(
-        b_msgs
-            .iter()
-            .filter(|m| m["MsgType"] == "RtnDepthMarketData")
-            .count()
-            >= 5
-    );
     assert!(a_msgs.iter().all(|m| m["MsgType"] != "RtnDepthMarketData"));
     // The last subscriber leaving releases the upstream subscription.
     drop(b);
-    let deadline = tokio::time::Instant::now() + common::WAIT;
-    while gw.dispatcher.md.upstream_subscriptions() != 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "subscription not released"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    common::wait_until_async("the upstream subscription to be released", || {
+        gw.dispatcher.md.upstream_subscriptions() == 0
+    })
+    .await;
 }
 
+/// A client that reads nothing does not hold up one that reads: the fast client gets
+/// thousands of ticks while the slow one's queue is full, the slow one is not dropped,
+/// and what it reads afterwards catches up with the market (conflation kept the
+/// latest tick per instrument, not a backlog). Counted in ticks, not timed: how fast
+/// the machine is does not matter (latency is measured by `webctp bench md`).
 #[tokio::test]
 async fn slow_client_does_not_delay_a_fast_one() {
     let gw =
@@ -260,56 +252,59 @@ async fn slow_client_does_not_delay_a_fast_one() {
         .await;
     fast.recv_all("RspSubMarketData").await;
 
-    // The slow client reads nothing for three seconds while the fast one keeps up.
-    let start = std::time::Instant::now();
-    let mut worst = 0u128;
-    let mut n = 0;
-    while start.elapsed() < Duration::from_secs(3) {
+    // The fast client reads 10,000 ticks while the slow one reads nothing.
+    let mut newest: HashMap<String, u64> = HashMap::new();
+    for _ in 0..10_000 {
         let t = fast
             .recv_until(|v| v["MsgType"] == "RtnDepthMarketData")
             .await;
-        let stamp = stamp_of(&t);
-        if start.elapsed() > Duration::from_millis(500) {
-            worst = worst.max(now_ns().saturating_sub(stamp));
-        }
-        n += 1;
+        let (id, n) = tick_number(&t);
+        let last = newest.entry(id.clone()).or_default();
+        assert!(n > *last, "{id}: tick {n} after {last}");
+        *last = n;
     }
-    assert!(n > 5000, "fast client got only {n} ticks");
-    assert!(
-        worst < 250_000_000,
-        "a tick reached the fast client {} ms late",
-        worst / 1_000_000
-    );
 
-    // The slow client was not disconnected, and what it reads now is recent:
-    // conflation kept the latest tick per instrument rather than a backlog.
-    let mut recent = false;
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while std::time::Instant::now() < deadline {
+    // The slow client is still connected and catches up: for every instrument it
+    // reads a tick at least as new as the newest the fast client had seen, in order,
+    // having skipped ticks on the way (its queue kept the latest tick per instrument
+    // instead of the whole backlog). Kernel socket buffers hold a few thousand old
+    // ticks, fewer than the 10,000 it missed.
+    let mut behind: HashMap<String, u64> = newest;
+    let mut last: HashMap<String, u64> = HashMap::new();
+    let mut skipped = 0;
+    while !behind.is_empty() {
         let t = slow
             .recv_until(|v| v["MsgType"] == "RtnDepthMarketData")
             .await;
-        let stamp = stamp_of(&t);
-        if now_ns().saturating_sub(stamp) < 200_000_000 {
-            recent = true;
-            break;
+        let (id, n) = tick_number(&t);
+        if let Some(prev) = last.insert(id.clone(), n) {
+            assert!(n > prev, "{id}: tick {n} after {prev}");
+            skipped += n - prev - 1;
+        }
+        if behind.get(&id).is_some_and(|&want| n >= want) {
+            behind.remove(&id);
         }
     }
-    assert!(recent, "the slow client never caught up to recent ticks");
+    assert!(
+        skipped > 0,
+        "the slow client was sent every tick: nothing conflated"
+    );
 }
 
-/// A free loopback port (released before use; good enough for a test).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Two distinct free loopback ports: both listeners are held until both are known,
+/// then released for the gateway to bind.
+fn two_free_ports() -> (u16, u16) {
+    let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    )
 }
 
 #[tokio::test]
 async fn seed_two_port_layout() {
-    let (md_port, td_port) = (free_port(), free_port());
+    let (md_port, td_port) = two_free_ports();
     let yaml = format!("MdPort: {md_port}\nTdPort: {td_port}\nSim: {{TickRate: 0}}");
     let gw = InProcess::start(&yaml).await;
     assert!(

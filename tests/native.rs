@@ -54,12 +54,8 @@ fn http_json(ws_url: &str, path: &str) -> Value {
 }
 
 /// Waits until `f` holds, polling.
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn eventually(what: &str, f: impl FnMut() -> bool) {
+    common::wait_until(what, f);
 }
 
 #[tokio::test]
@@ -497,9 +493,10 @@ fn official_lib_dir() -> Option<PathBuf> {
 #[tokio::test]
 async fn official_libraries_start_against_an_unreachable_front() {
     let Some(lib_dir) = official_lib_dir() else {
-        println!(
-            "skipped: the official CTP libraries are not in libs/ (scripts/install-ctp-libs.sh) \
-             and WEBCTP_TEST_CTP_LIB_DIR is not set"
+        common::skip(
+            "official_libraries_start_against_an_unreachable_front",
+            "the official CTP libraries are not in libs/ (scripts/install-ctp-libs.sh) \
+             and WEBCTP_TEST_CTP_LIB_DIR is not set",
         );
         return;
     };
@@ -540,7 +537,13 @@ async fn official_libraries_start_against_an_unreachable_front() {
     td.send(json!({"MsgType": "ReqUserLogin", "RequestID": 1,
         "ReqUserLogin": {"UserID": "u1", "Password": "pw"}}))
         .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Both API objects exist once their flow files do; the library keeps trying the
+    // front on its own threads meanwhile.
+    let md_flow = data.join(format!("native/md/tcp___127.0.0.1_{port}/DialogRsp.con"));
+    let td_flow = data.join(format!("native/td/u1/tcp___127.0.0.1_{port}/DialogRsp.con"));
+    eventually("both API objects' flow files", || {
+        md_flow.is_file() && td_flow.is_file()
+    });
     assert!(
         bin.child.try_wait().unwrap().is_none(),
         "webctp died: {}",
@@ -549,14 +552,6 @@ async fn official_libraries_start_against_an_unreachable_front() {
     let h = http_json(&bin.md_url, "/healthz");
     assert_eq!(h["md_front_up"], false, "{h}");
     assert!(h["version"].as_str().unwrap().contains("v6.7.11"), "{h}");
-    assert!(
-        data.join(format!("native/md/tcp___127.0.0.1_{port}/DialogRsp.con"))
-            .is_file()
-    );
-    assert!(
-        data.join(format!("native/td/u1/tcp___127.0.0.1_{port}/DialogRsp.con"))
-            .is_file()
-    );
     // Closing the client releases the trader API off the library's threads.
     drop(td);
     eventually("the trader API to be released", || {

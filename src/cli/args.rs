@@ -10,7 +10,7 @@ use crate::config::{BackendKind, Overrides, SessionsMode};
 /// webctp: a CTP futures gateway (WebSocket JSON, webctp-compatible) and a trading
 /// terminal. With no front configured it runs against an embedded simulated exchange.
 #[derive(Debug, Parser)]
-#[command(name = "webctp", version, about, long_about = None)]
+#[command(name = "webctp", version = crate::build_info::LONG_VERSION, about, long_about = None)]
 #[command(
     after_help = "Examples:\n  webctp                         gateway on 127.0.0.1:8080 + interactive terminal (sim)\n  webctp serve --port 9000       gateway only\n  webctp attach                  terminal on the running gateway (127.0.0.1:8080)\n  webctp exec positions --json   one command, then exit\n  webctp exec buy rb2605 1 @3170\n  webctp --config config/simnow-7x24.yaml   SimNow via the official CTP libraries"
 )]

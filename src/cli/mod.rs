@@ -195,7 +195,7 @@ async fn terminal(
     let dispatcher = start_dispatcher(config)?;
     let mut banner = format!(
         "webctp {} on the {} backend ({})",
-        env!("CARGO_PKG_VERSION"),
+        crate::build_info::LONG_VERSION,
         dispatcher.backend.name(),
         dispatcher.backend.version()
     );
@@ -330,7 +330,7 @@ async fn serve(config: Config) -> Result<(), String> {
     // One stable line on stdout, for people and for scripts waiting for readiness.
     println!(
         "webctp {} gateway ({}) on {scheme}://{}/md/ and {scheme}://{}/td/",
-        env!("CARGO_PKG_VERSION"),
+        crate::build_info::LONG_VERSION,
         d.backend.name(),
         bound.md,
         bound.td

@@ -36,6 +36,8 @@ fn health(dispatcher: Arc<Dispatcher>) -> warp::filters::BoxedFilter<(AnyReply,)
                 "status": "ok",
                 "backend": d.backend.name(),
                 "version": d.backend.version(),
+                "webctp_version": crate::build_info::VERSION,
+                "commit": crate::build_info::COMMIT,
                 "uptime_s": d.started.elapsed().as_secs(),
                 "connections": d.connection_count(),
                 "md_front_up": d.md.is_up(),

@@ -21,6 +21,65 @@ use webctp::gateway::Dispatcher;
 /// Default timeout of every wait in the tests.
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// How often [`wait_for`] and [`wait_until_async`] look again.
+const POLL: Duration = Duration::from_millis(20);
+
+/// The sim's random seed in tests that do not pick their own: the same market on
+/// every run, so a failure replays.
+pub const TEST_SEED: u64 = 7;
+
+/// Polls `check` until it gives `Some`; panics naming `what` after [`WAIT`]. Tests
+/// wait for readiness this way, never by sleeping a guessed time.
+pub fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {WAIT:?} waiting for {what}"
+        );
+        std::thread::sleep(POLL);
+    }
+}
+
+/// [`wait_for`] a condition.
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    wait_for(what, || cond().then_some(()))
+}
+
+/// [`wait_until`] inside a tokio test: sleeps without blocking the runtime.
+pub async fn wait_until_async(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {WAIT:?} waiting for {what}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// A test that cannot run here says so on the real stderr (the test harness captures
+/// `println!`, so a skip would otherwise read as a pass). With `WEBCTP_TEST_NO_SKIP=1`
+/// (a CI that installed everything) a skip fails instead.
+pub fn skip(test: &str, reason: &str) {
+    use std::io::Write;
+    assert!(
+        std::env::var_os("WEBCTP_TEST_NO_SKIP").is_none(),
+        "{test} cannot run: {reason} (and WEBCTP_TEST_NO_SKIP is set)"
+    );
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
+}
+
+/// Nanoseconds since the Unix epoch (the sim stamps ticks with the same clock).
+pub fn now_ns() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
 /// The sim's date in tests, unless a test sets `Sim.StartDate` itself: the seed's day,
 /// on which the seed's examples (au2602, rb2605, TA601, IF2512...) are listed. Tests
 /// must not depend on the wall clock, and contracts follow the date.
@@ -71,11 +130,18 @@ impl Drop for TempDir {
 }
 
 /// The YAML of a sim gateway for tests, with `sim` (e.g. `TickRate: 0`) in its `Sim:`
-/// section: the one place for what every test's sim needs. Its date is pinned where
-/// it is used: [`config`] and [`Binary::spawn`] start the sim on [`SEED_DAY`] unless
-/// `sim` sets `StartDate`.
+/// section: the one place for what every test's sim needs. It is seeded with
+/// [`TEST_SEED`] unless `sim` sets `Seed`. Its date is pinned where it is used:
+/// [`config`] and [`Binary::spawn`] start the sim on [`SEED_DAY`] unless `sim` sets
+/// `StartDate`.
 pub fn sim_config(sim: &str) -> String {
-    format!("Sim: {{{sim}}}\n")
+    if sim.contains("Seed") {
+        format!("Sim: {{{sim}}}\n")
+    } else if sim.trim().is_empty() {
+        format!("Sim: {{Seed: {TEST_SEED}}}\n")
+    } else {
+        format!("Sim: {{{sim}, Seed: {TEST_SEED}}}\n")
+    }
 }
 
 /// Sends a bodiless HTTP request to the gateway behind `ws_url`; the whole response,
@@ -102,7 +168,8 @@ pub fn http(ws_url: &str, method: &str, path: &str) -> String {
 }
 
 /// Builds a config from YAML text plus a data dir and port 0; the sim starts on
-/// [`SEED_DAY`] unless the YAML sets `Sim.StartDate`.
+/// [`SEED_DAY`] unless the YAML sets `Sim.StartDate`, seeded with [`TEST_SEED`] unless
+/// it sets `Sim.Seed`.
 pub fn config(yaml: &str, data_dir: &Path) -> Config {
     let file = FileConfig::parse(yaml).expect("test config parses");
     let o = Overrides {
@@ -112,7 +179,9 @@ pub fn config(yaml: &str, data_dir: &Path) -> Config {
         sim_start_date: (!sets_start_date(yaml)).then(|| SEED_DAY.to_string()),
         ..Overrides::default()
     };
-    Config::resolve(file, None, o).expect("test config resolves")
+    let mut cfg = Config::resolve(file, None, o).expect("test config resolves");
+    cfg.sim.seed.get_or_insert(TEST_SEED);
+    cfg
 }
 
 /// A gateway running inside the test's runtime.

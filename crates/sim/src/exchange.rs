@@ -9,8 +9,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+// FxHash (rustc-hash) for the exchange's own keys — IDs it hands out, account names —
+// that a replay hashes a million times; keys a client picks (OrderRef) keep SipHash.
+use rustc_hash::FxHashMap as FastMap;
+
 use super::account::{Account, Lot, Position, PriceMarks, Side, margin_per_lot};
-use super::fast_hash::FastMap;
 use super::instruments::{InstrumentSpec, InstrumentTable};
 use super::market::Quote;
 pub use super::orders::code;

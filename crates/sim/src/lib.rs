@@ -24,7 +24,6 @@ pub mod decide;
 pub mod exchange;
 #[cfg(test)]
 mod exchange_tests;
-pub mod fast_hash;
 pub mod instruments;
 pub mod ledger;
 pub mod listing;
@@ -34,10 +33,12 @@ pub mod options;
 pub mod orders;
 pub mod products;
 pub mod queries;
+mod rates;
 pub mod record;
 pub mod rng;
 pub mod rules;
 pub mod sessions;
+pub mod spec;
 pub mod td;
 mod ticker;
 
