@@ -26,5 +26,6 @@ pub mod cli;
 pub mod config;
 pub mod ctp;
 pub mod gateway;
+pub mod logsafe;
 pub mod protocol;
 pub mod server;

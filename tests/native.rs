@@ -75,7 +75,7 @@ impl Gateway {
         let config = dir.path().join("webctp.yaml");
         // The fake's query flow control is shortened by `common::webctp` (unless a test
         // sets it); pace the gateway's queries quickly too, to keep tests short.
-        std::fs::write(&config, "QueryInterval: 10\n").unwrap();
+        std::fs::write(&config, "QueryInterval: 10\nAdminEndpoints: true\n").unwrap();
         let mut env: Vec<(&str, &str)> = vec![("FAKECTP_DATA_DIR", fake_data.to_str().unwrap())];
         env.extend_from_slice(fake_env);
         let bin = Binary::spawn(
@@ -524,9 +524,14 @@ async fn official_libraries_start_against_an_unreachable_front() {
     let front = format!("tcp://127.0.0.1:{port}");
     let dir = TempDir::new("native-official");
     let data = dir.path().join("data");
+    // /healthz shows the front's state and the library's version to the operator.
+    let config = dir.path().join("webctp.yaml");
+    std::fs::write(&config, "AdminEndpoints: true\n").unwrap();
     let mut bin = Binary::spawn(
         &[
             "serve",
+            "--config",
+            config.to_str().unwrap(),
             "--host",
             "127.0.0.1",
             "--port",

@@ -72,6 +72,21 @@ enum Pending {
     Confirm,
 }
 
+/// Queries one session may have waiting; more are refused (-429) rather than held.
+const MAX_QUEUED_QUERIES: usize = 512;
+/// How often a paused query pump looks whether its client has read its answers.
+const BACKED_UP_RETRY: Duration = Duration::from_millis(20);
+
+fn too_many_queries(response: &str, request_id: i32) -> Bytes {
+    crate::protocol::message::gateway_error(
+        response,
+        crate::protocol::errors::RATE_LIMITED,
+        &format!("{MAX_QUEUED_QUERIES} queries are waiting already; read their answers first"),
+        Some(i64::from(request_id)),
+    )
+    .into()
+}
+
 /// Login errors after which logging in again is pointless or harmful.
 fn refuses_credentials(code: i32) -> bool {
     matches!(code, 3 | 11 | 13 | 48 | 63 | 75 | 140 | 141 | 143 | 144)
@@ -284,7 +299,12 @@ impl TdSession {
                 TdRequest::ReqAuthenticate(auth) => self.begin_auth(&mut st, auth, request_id),
                 other => {
                     let spec = other.spec();
-                    if spec.is_query {
+                    if spec.is_query && st.queries.len() >= MAX_QUEUED_QUERIES {
+                        Actions {
+                            send: vec![too_many_queries(spec.response, request_id)],
+                            ..Actions::default()
+                        }
+                    } else if spec.is_query {
                         st.queries.push_back((other, request_id));
                         Actions {
                             wake_pump: true,
@@ -626,6 +646,11 @@ impl TdSession {
                 tracing::warn!(response, "query unanswered; reported as failed");
                 self.outbox.push(call_failed(response, -1, request_id));
             }
+        }
+        // A client that does not read its answers gets no new ones: the next query
+        // waits until it has read most of what is queued for it.
+        if self.outbox.is_backed_up() {
+            return Err(BACKED_UP_RETRY);
         }
         if let Some(last) = st.last_query {
             let gap = last.elapsed();

@@ -71,9 +71,9 @@ impl Drop for TempDir {
 /// The YAML of a sim gateway for tests, with `sim` (e.g. `TickRate: 0`) in its `Sim:`
 /// section: the one place for what every test's sim needs. Its date is pinned where
 /// it is used: [`config`] and [`Binary::spawn`] start the sim on [`SEED_DAY`] unless
-/// `sim` sets `StartDate`.
+/// `sim` sets `StartDate`. The admin endpoints are on (tests settle through them).
 pub fn sim_config(sim: &str) -> String {
-    format!("Sim: {{{sim}}}\n")
+    format!("AdminEndpoints: true\nSim: {{{sim}}}\n")
 }
 
 /// Sends a bodiless HTTP request to the gateway behind `ws_url`; the whole response,
@@ -185,6 +185,14 @@ impl Client {
             .await
             .expect("connect timed out")
             .expect("connects");
+        Client {
+            ws,
+            keep_pings: false,
+        }
+    }
+
+    /// A client over an already opened WebSocket.
+    pub fn from_stream(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Client {
         Client {
             ws,
             keep_pings: false,
