@@ -8,7 +8,6 @@ use webctp::ctp::sim::clock::BeijingTime;
 use webctp::ctp::sim::exchange::{Exchange, Origin, Record};
 use webctp::ctp::sim::market::Quote;
 use webctp::ctp::sim::rng::Rng;
-use webctp::gateway::md_hub::adjust_unset_prices;
 use webctp::protocol::fields::{InputOrder, Order};
 use webctp::protocol::message::market_data_json;
 use webctp::protocol::{CtpChar, Endpoint, Reply, parse};
@@ -25,9 +24,7 @@ fn depth() -> webctp::protocol::fields::DepthMarketData {
     for _ in 0..100 {
         q.step(&mut rng);
     }
-    let mut d = q.snapshot("20261124", &BeijingTime::now());
-    adjust_unset_prices(&mut d);
-    d
+    q.snapshot("20261124", &BeijingTime::now())
 }
 
 fn serialization(c: &mut Criterion) {

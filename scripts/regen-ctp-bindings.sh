@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the committed CTP bindings from the official 6.7.11 headers:
-# src/ctp/native/{ffi,vtables,convert,spi_glue}.rs, src/protocol/{fields,td_requests}.rs
-# and fakectp/src/{api_glue,spi_calls}.rs.
+# crates/native/src/generated/{ffi,vtables,convert,spi_glue}.rs,
+# crates/protocol/src/generated/{fields,td_requests}.rs and
+# fakectp/src/generated/{api_glue,spi_calls}.rs.
 #
 # Fetches the headers first (scripts/fetch-ctp-headers.sh). bindgen needs libclang
 # (Debian/Ubuntu: apt-get install libclang-dev); without it, pass --skip-bindgen to

@@ -104,13 +104,28 @@ fn redact_keys(line: &str) -> String {
                 if !(saw_sep || bearer) || j >= line.len() {
                     continue;
                 }
-                let value_len = line[j..]
-                    .char_indices()
-                    .find(|&(_, c)| ends_value(c))
-                    .map_or(line.len() - j, |(k, _)| k);
-                if value_len == 0 {
+                let word_end = |from: usize| {
+                    line[from..]
+                        .char_indices()
+                        .find(|&(_, c)| ends_value(c))
+                        .map_or(line.len(), |(k, _)| from + k)
+                };
+                let mut value_end = word_end(j);
+                if value_end == j {
                     continue;
                 }
+                // `Authorization: Bearer <token>`: the scheme is not the secret.
+                let scheme = &line[j..value_end];
+                if scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("basic") {
+                    let mut k = value_end;
+                    while k < line.len() && bytes[k] == b' ' {
+                        k += 1;
+                    }
+                    if k < line.len() && word_end(k) > k {
+                        value_end = word_end(k);
+                    }
+                }
+                let value_len = value_end - j;
                 out.push_str(&line[i..j]);
                 out.push_str("***");
                 i = j + value_len;

@@ -420,6 +420,16 @@ async fn front_outage_disconnects_and_reconnects() {
     assert!(acc[0]["TradingAccount"].is_object());
 }
 
+/// Order truth (issue #10) through the library: filled orders are not reported failed
+/// after a front drop (`/admin/drop-front` reaches the fake's sim), and every session
+/// sees each order under its sender's RequestID.
+#[tokio::test]
+async fn order_truth_through_the_library() {
+    let gw = Gateway::start("native-truth", &[("FAKECTP_TICK_RATE", "0")]);
+    common::truth::filled_orders_are_not_reported_failed(&gw.bin.td_url, "u-nt-1", "pw").await;
+    common::truth::every_session_sees_the_senders_request_ids(&gw.bin.td_url, "u-nt-2", "pw").await;
+}
+
 /// Runs the binary until it exits (it must, within the timeout): (code, stderr).
 fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
     let mut cmd = common::webctp();

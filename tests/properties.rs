@@ -53,6 +53,12 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
+/// The keys of an `InputOrder` body.
+fn input_order_keys() -> Vec<String> {
+    let v = serde_json::to_value(webctp::protocol::fields::InputOrder::default()).unwrap();
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
 fn check(text: &str) {
     for ep in [Endpoint::Md, Endpoint::Td] {
         match parse(text, ep) {
@@ -98,6 +104,64 @@ proptest! {
             _ => "InstrumentID",
         };
         check(&json!({"MsgType": msg, "RequestID": rid, key: body}).to_string());
+    }
+
+    #[test]
+    fn unknown_keys_never_change_what_is_read(
+        top in prop::collection::btree_map("[A-Za-z]{1,12}", json_value(), 0..4),
+        inner in prop::collection::btree_map("[A-Za-z]{1,12}", json_value(), 0..4),
+        buy in any::<bool>(),
+        price in 1u32..100_000,
+        volume in 1i32..1000,
+    ) {
+        let known_body = input_order_keys();
+        let body = json!({
+            "InstrumentID": "rb2605",
+            "Direction": if buy { "0" } else { "1" },
+            "LimitPrice": price,
+            "VolumeTotalOriginal": volume,
+        });
+        let clean = json!({"MsgType": "ReqOrderInsert", "RequestID": 1, "InputOrder": body});
+        let expected = parse(&clean.to_string(), Endpoint::Td).unwrap();
+        let mut noisy = clean.clone();
+        let mut added = 0;
+        for (k, v) in &top {
+            if !["MsgType", "RequestID", "InputOrder", "ReqOrderInsert", "ReqInputOrder"].contains(&k.as_str()) {
+                noisy[k] = v.clone();
+                added += 1;
+            }
+        }
+        for (k, v) in &inner {
+            if !known_body.contains(k) {
+                noisy["InputOrder"][k] = v.clone();
+                added += 1;
+            }
+        }
+        let got = parse(&noisy.to_string(), Endpoint::Td).unwrap();
+        prop_assert_eq!(&got.request, &expected.request);
+        prop_assert_eq!(got.ignored.total, added);
+        prop_assert_eq!(got.strict_error().is_some(), added > 0);
+    }
+
+    #[test]
+    fn a_known_field_with_a_wrong_type_is_400(
+        field in prop::sample::select(vec!["InstrumentID", "Direction", "LimitPrice", "VolumeTotalOriginal", "CombOffsetFlag", "MinVolume"]),
+        extra in prop::collection::btree_map("[A-Z][a-z]{12}", json_value(), 0..3),
+    ) {
+        // A value of a type the field cannot take: an object is never a string or a number.
+        let mut body = json!({"InstrumentID": "rb2605", "Direction": "0", "LimitPrice": 3170, "VolumeTotalOriginal": 1});
+        body[field] = match field {
+            "InstrumentID" | "Direction" | "CombOffsetFlag" => json!(12),
+            _ => json!("12"),
+        };
+        let mut req = json!({"MsgType": "ReqOrderInsert", "RequestID": 2, "InputOrder": body});
+        for (k, v) in &extra {
+            req[k] = v.clone();
+        }
+        let e = parse(&req.to_string(), Endpoint::Td).unwrap_err();
+        prop_assert_eq!(e.code, -400);
+        let path = format!("InputOrder.{field}");
+        prop_assert!(e.detail.contains(&path), "{}", e.detail);
     }
 
     #[test]

@@ -34,9 +34,11 @@ async fn every_bad_input_class_is_400_and_the_session_survives() {
             "",
         ),
         (deep, "recursion"),
+        // Unknown keys are ignored (as the Python projects do); a known one with the
+        // wrong type is refused.
         (
-            r#"{"MsgType":"ReqQryOrder","QryOrder":{"Nope":1}}"#.into(),
-            "Nope",
+            r#"{"MsgType":"ReqQryOrder","Nope":1,"QryOrder":{"Nope":1,"InstrumentID":7}}"#.into(),
+            "QryOrder.InstrumentID",
         ),
         (
             format!(r#"{{"MsgType":"ReqQryOrder","QryOrder":{{"InstrumentID":"{long}"}}}}"#),

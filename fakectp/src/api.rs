@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use webctp::ctp::{FrontEvent, MdEvents, MdSession, TdEvents, TdSession};
-use webctp::protocol::Reply;
-use webctp::protocol::fields::DepthMarketData;
+use webctp_protocol::Reply;
+use webctp_protocol::backend::{FrontEvent, MdEvents, MdSession, TdEvents, TdSession};
+use webctp_protocol::fields::DepthMarketData;
 
 use crate::engine;
 use crate::worker;
@@ -226,8 +226,12 @@ impl ApiState {
             tx: self.tx.clone(),
         });
         let session = match self.kind {
-            Kind::Md => webctp::ctp::Backend::md_session(sim, forward).map(Session::Md),
-            Kind::Td => webctp::ctp::Backend::td_session(sim, forward, "").map(Session::Td),
+            Kind::Md => {
+                webctp_protocol::backend::Backend::md_session(sim, forward).map(Session::Md)
+            }
+            Kind::Td => {
+                webctp_protocol::backend::Backend::td_session(sim, forward, "").map(Session::Td)
+            }
         };
         match session {
             Ok(s) => *lock(&self.session) = s,

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use webctp::config::{Durability, FrontOutage, SessionsMode, SimAccount, SimConfig};
-use webctp::ctp::sim::SimBackend;
-use webctp::ctp::sim::clock::StartAt;
+use webctp_config::{Durability, FrontOutage, SessionsMode, SimAccount, SimConfig};
+use webctp_sim::SimBackend;
+use webctp_sim::clock::StartAt;
 
 static SIM: OnceLock<Result<SimBackend, String>> = OnceLock::new();
 

@@ -6,7 +6,7 @@ use std::ffi::{CStr, CString, c_char};
 use std::ptr::null_mut;
 use std::sync::OnceLock;
 
-use webctp::ctp::native::vtables::{CThostFtdcMdApi, CThostFtdcTraderApi};
+use webctp_native::vtables::{CThostFtdcMdApi, CThostFtdcTraderApi};
 
 use crate::control::{self, guard};
 use crate::engine;
@@ -93,4 +93,26 @@ pub extern "C" fn create_trader_api(
 #[unsafe(export_name = "_ZN19CThostFtdcTraderApi13GetApiVersionEv")]
 pub extern "C" fn trader_api_version() -> *const c_char {
     guard(std::ptr::null(), version)
+}
+
+/// Takes the sim's front down for `seconds` (what `/admin/drop-front` does on the sim
+/// backend): every API object hears `OnFrontDisconnected`, then `OnFrontConnected`.
+/// Not a CTP symbol: webctp's loader looks for it to test front drops offline.
+#[unsafe(no_mangle)]
+pub extern "C" fn webctp_fake_drop_front(seconds: f64) -> std::ffi::c_int {
+    guard(-1, || {
+        if !(seconds.is_finite() && seconds > 0.0) {
+            return -1;
+        }
+        match engine::sim() {
+            Ok(sim) => match webctp_protocol::backend::Backend::drop_front(
+                sim,
+                std::time::Duration::from_secs_f64(seconds),
+            ) {
+                Ok(()) => 0,
+                Err(_) => -1,
+            },
+            Err(_) => -1,
+        }
+    })
 }

@@ -45,10 +45,11 @@
 //!   real front uses for this case is not documented, so the fake uses BAD_FIELD.
 
 mod api;
-mod api_glue;
 mod control;
 mod engine;
 mod exports;
+mod generated;
 mod settlement;
-mod spi_calls;
 mod worker;
+
+use generated::{api_glue, spi_calls};

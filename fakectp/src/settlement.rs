@@ -6,10 +6,10 @@
 use std::ffi::c_char;
 use std::ptr::null_mut;
 
-use webctp::ctp::native::convert::CtpStruct;
-use webctp::ctp::native::vtables::CThostFtdcTraderSpi;
-use webctp::protocol::Reply;
-use webctp::protocol::fields::Body;
+use webctp_native::convert::CtpStruct;
+use webctp_native::vtables::CThostFtdcTraderSpi;
+use webctp_protocol::Reply;
+use webctp_protocol::fields::Body;
 
 use crate::spi_calls::call_td_spi;
 

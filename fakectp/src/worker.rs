@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
 
-use webctp::ctp::FrontEvent;
-use webctp::ctp::native::vtables::{CThostFtdcMdSpi, CThostFtdcTraderSpi};
-use webctp::protocol::Reply;
-use webctp::protocol::fields::Body;
+use webctp_native::vtables::{CThostFtdcMdSpi, CThostFtdcTraderSpi};
+use webctp_protocol::Reply;
+use webctp_protocol::backend::FrontEvent;
+use webctp_protocol::fields::Body;
 
 use crate::api::{ApiState, Event, Kind};
 use crate::settlement;

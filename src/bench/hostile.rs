@@ -351,7 +351,11 @@ impl std::fmt::Display for HostileReport {
             self.rate,
             self.duration_s
         )?;
-        writeln!(f, "  normal clients    {} ticks received", self.messages_delivered)?;
+        writeln!(
+            f,
+            "  normal clients    {} ticks received",
+            self.messages_delivered
+        )?;
         writeln!(f, "  tick latency      {}", self.latency)?;
         writeln!(
             f,
@@ -375,7 +379,11 @@ impl std::fmt::Display for HostileReport {
             self.gateway_fds_peak
         )?;
         if !self.normal_client_errors.is_empty() {
-            writeln!(f, "  errors            {}", self.normal_client_errors.join("; "))?;
+            writeln!(
+                f,
+                "  errors            {}",
+                self.normal_client_errors.join("; ")
+            )?;
         }
         Ok(())
     }

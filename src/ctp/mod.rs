@@ -1,110 +1,13 @@
-//! Backends: the one interface through which the gateway drives CTP, and its two
-//! implementations — [`sim`], an embedded exchange, and [`native`], the official
-//! libraries loaded at run time. Nothing above this module knows which one runs.
-//!
-//! A backend reports through event sinks ([`MdEvents`], [`TdEvents`]) that may be
-//! called from any thread (the native library calls from its own); they never block.
+//! Backends: the one interface through which the gateway drives CTP (defined with the
+//! wire types in `webctp-protocol`, re-exported here), and its two implementations —
+//! [`sim`], an embedded exchange (`webctp-sim`), and [`native`], the official libraries
+//! loaded at run time (`webctp-native`). Nothing above this module knows which one runs.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use crate::protocol::fields::{DepthMarketData, ReqUserLogin};
-use crate::protocol::{Reply, TdRequest};
-
-pub mod native;
-pub mod sim;
-
-/// What a backend reports about the connection to its front.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FrontEvent {
-    /// `OnFrontConnected`: requests (login first) can be sent.
-    Connected,
-    /// `OnFrontDisconnected(nReason)`: the library reconnects by itself.
-    Disconnected { reason: i32 },
-}
-
-/// Receives what the market-data front reports.
-pub trait MdEvents: Send + Sync {
-    /// `OnRspUserLogin`, `OnRspSubMarketData`, `OnRspUnSubMarketData`, `OnRspError`...
-    fn reply(&self, reply: Reply);
-    /// `OnRtnDepthMarketData`.
-    fn tick(&self, data: DepthMarketData);
-    /// The front connected or went away.
-    fn front(&self, event: FrontEvent);
-}
-
-/// Receives what a trading session reports.
-pub trait TdEvents: Send + Sync {
-    /// Answers (`OnRsp*`) and pushes (`OnRtn*`, `OnErrRtn*`).
-    fn reply(&self, reply: Reply);
-    /// The front connected or went away.
-    fn front(&self, event: FrontEvent);
-}
-
-/// The shared market-data session of a backend. Calls return CTP's return code: 0 when
-/// the request was sent, -1/-2/-3 when it was not.
-pub trait MdSession: Send + Sync {
-    fn login(&self, req: &ReqUserLogin, request_id: i32) -> i32;
-    fn subscribe(&self, instruments: &[String]) -> i32;
-    fn unsubscribe(&self, instruments: &[String]) -> i32;
-}
-
-/// One trading session (one per login). Dropping it disconnects.
-pub trait TdSession: Send + Sync {
-    /// Sends a request; the answers arrive through [`TdEvents`]. Returns CTP's return
-    /// code: 0 sent, -1 failed, -2/-3 over the query flow limits.
-    fn request(&self, req: &TdRequest, request_id: i32) -> i32;
-}
-
-/// A backend could not start a session.
-#[derive(Debug, Clone)]
-pub struct BackendError(pub String);
-
-impl std::fmt::Display for BackendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for BackendError {}
-
-/// A source of market data and trading sessions.
-pub trait Backend: Send + Sync {
-    /// `sim` or `native`.
-    fn name(&self) -> &'static str;
-    /// A line for logs and `/healthz`, e.g. the CTP API version.
-    fn version(&self) -> String;
-    /// Starts the shared market-data session; it reports `Connected` when ready.
-    fn md_session(&self, events: Arc<dyn MdEvents>) -> Result<Arc<dyn MdSession>, BackendError>;
-    /// Opens a trading session for `user` (the UserID about to log in; it names the
-    /// session's flow files); it reports `Connected` when requests can be sent.
-    fn td_session(
-        &self,
-        events: Arc<dyn TdEvents>,
-        user: &str,
-    ) -> Result<Arc<dyn TdSession>, BackendError>;
-    /// The pause CTP requires between two queries of one session (zero for the sim).
-    fn query_interval(&self) -> Duration;
-    /// Takes the front down for `duration` (the sim's fault injection).
-    fn drop_front(&self, duration: Duration) -> Result<(), String> {
-        let _ = duration;
-        Err(format!("the {} backend cannot drop its front", self.name()))
-    }
-    /// Writes everything that must survive a restart (called on shutdown).
-    fn flush(&self) {}
-    /// What a person watching the terminal should know about this backend beyond its
-    /// name (the sim: its sessions mode and trading day).
-    fn describe(&self) -> Option<String> {
-        None
-    }
-    /// Ends the trading day now (the sim's settlement); returns the new trading day.
-    fn settle(&self) -> Result<String, String> {
-        Err(format!(
-            "the {} backend is settled by its broker",
-            self.name()
-        ))
-    }
-}
+pub use webctp_native as native;
+pub use webctp_protocol::backend::*;
+pub use webctp_sim as sim;
 
 /// Opens the configured backend: the sim by default, the official libraries when
 /// fronts are configured.

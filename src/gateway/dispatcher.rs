@@ -28,6 +28,8 @@ pub struct Dispatcher {
     connections: AtomicUsize,
     /// Requests handled since start.
     pub requests: AtomicU64,
+    /// Request keys webctp does not know and skipped (or refused, when `Strict`).
+    pub ignored_keys: AtomicU64,
     /// Trading sessions alive (including ones being torn down).
     pub td_sessions: Arc<AtomicUsize>,
     /// Bytes queued for all clients and not yet taken by their writers.
@@ -61,6 +63,7 @@ impl Dispatcher {
             auto_confirm_settlement: config.auto_confirm_settlement,
             query_interval: backend.query_interval(),
             query_timeout: Duration::from_secs(30),
+            tracked_orders: Arc::new(AtomicUsize::new(0)),
         };
         Ok(Arc::new(Dispatcher {
             config: Arc::new(config),
@@ -70,10 +73,17 @@ impl Dispatcher {
             next_client: AtomicU64::new(1),
             connections: AtomicUsize::new(0),
             requests: AtomicU64::new(0),
+            ignored_keys: AtomicU64::new(0),
             td_sessions: Arc::new(AtomicUsize::new(0)),
             queued_bytes: Arc::new(AtomicUsize::new(0)),
             started: Instant::now(),
         }))
+    }
+
+    /// Orders the trading sessions still follow (sent, not yet final or with trades
+    /// still to come); it comes back to zero when every order is final.
+    pub fn tracked_orders(&self) -> usize {
+        self.td_settings.tracked_orders.load(Ordering::Relaxed)
     }
 
     /// Open connections.
@@ -188,6 +198,25 @@ impl Connection {
         if parsed.request == Request::Pong {
             return Handled::Pong;
         }
+        if !parsed.ignored.is_empty() {
+            self.dispatcher
+                .ignored_keys
+                .fetch_add(parsed.ignored.total as u64, Ordering::Relaxed);
+            if self.dispatcher.config.strict
+                && let Some(e) = parsed.strict_error()
+            {
+                tracing::debug!(client = self.id, detail = %e.detail, "request refused");
+                self.outbox.push(e.to_json());
+                return Handled::Request;
+            }
+            tracing::debug!(
+                client = self.id,
+                msg_type = %parsed.msg_type,
+                keys = ?parsed.ignored.paths,
+                total = parsed.ignored.total,
+                "unknown request keys ignored"
+            );
+        }
         if !self.bucket.take() {
             self.outbox.push(gateway_error(
                 &parsed.msg_type,
@@ -257,13 +286,13 @@ impl Connection {
                         }
                         // Each instrument is answered on its own: a frame naming
                         // 100,000 must not make 100,000 answers.
-                        let max = self.dispatcher.config.limits.max_subscriptions_per_client;
+                        let max = self.dispatcher.config.limits.max_instruments_per_request;
                         if ids.len() > max {
                             self.outbox.push(gateway_error(
                                 &p.msg_type,
                                 crate::protocol::errors::BAD_PARAMETERS,
                                 &format!(
-                                    "{} instruments in one request; at most {max} (Limits.MaxSubscriptionsPerClient)",
+                                    "{} instruments in one request; at most {max} (Limits.MaxInstrumentsPerRequest)",
                                     ids.len()
                                 ),
                                 Some(i64::from(rid)),

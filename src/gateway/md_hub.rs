@@ -33,40 +33,6 @@ const FRONT_NOT_ACTIVE: i32 = 8;
 /// How long a client's login or subscription waits for the front before failing.
 const UPSTREAM_WAIT: Duration = Duration::from_secs(15);
 
-/// Prices CTP leaves at DBL_MAX when unset, which webctp sends as 0 (as the seed's
-/// examples show). CurrDelta, PreDelta, OpenInterest and Turnover keep their value.
-pub fn adjust_unset_prices(d: &mut DepthMarketData) {
-    for p in [
-        &mut d.LastPrice,
-        &mut d.PreSettlementPrice,
-        &mut d.PreClosePrice,
-        &mut d.OpenPrice,
-        &mut d.HighestPrice,
-        &mut d.LowestPrice,
-        &mut d.ClosePrice,
-        &mut d.SettlementPrice,
-        &mut d.UpperLimitPrice,
-        &mut d.LowerLimitPrice,
-        &mut d.AveragePrice,
-        &mut d.BandingUpperPrice,
-        &mut d.BandingLowerPrice,
-        &mut d.BidPrice1,
-        &mut d.BidPrice2,
-        &mut d.BidPrice3,
-        &mut d.BidPrice4,
-        &mut d.BidPrice5,
-        &mut d.AskPrice1,
-        &mut d.AskPrice2,
-        &mut d.AskPrice3,
-        &mut d.AskPrice4,
-        &mut d.AskPrice5,
-    ] {
-        if *p == f64::MAX {
-            *p = 0.0;
-        }
-    }
-}
-
 struct Route {
     key: u32,
     subscribers: Vec<(ClientId, Arc<Outbox>)>,
@@ -158,8 +124,13 @@ impl MdHub {
             ticks: AtomicU64::new(0),
         });
         let session = backend.md_session(hub.clone())?;
-        let _ = hub.upstream.set(session);
-        let connected = std::mem::take(&mut hub.lock().connect_pending);
+        // Under the lock: `front` decides under it too, so a Connected that arrives
+        // while the session is being stored is either seen here or sees the session.
+        let connected = {
+            let mut st = hub.lock();
+            let _ = hub.upstream.set(session);
+            std::mem::take(&mut st.connect_pending)
+        };
         if connected {
             hub.send_login();
         }
@@ -674,13 +645,13 @@ impl MdEvents for MdHub {
         }
     }
 
-    fn tick(&self, mut data: DepthMarketData) {
+    fn tick(&self, data: DepthMarketData) {
         self.ticks.fetch_add(1, Ordering::Relaxed);
         let routes = self.routes.read().unwrap_or_else(|e| e.into_inner());
         let Some(route) = routes.get(&data.InstrumentID) else {
             return;
         };
-        adjust_unset_prices(&mut data);
+        // Unset prices (DBL_MAX) are written as 0 by the serializer.
         let bytes = Bytes::from(market_data_json(&data));
         for (_, outbox) in &route.subscribers {
             outbox.push_md(route.key, bytes.clone());
@@ -691,9 +662,13 @@ impl MdEvents for MdHub {
         match event {
             FrontEvent::Connected => {
                 tracing::info!("market data front connected");
-                if self.upstream.get().is_none() {
-                    self.lock().connect_pending = true;
-                    return;
+                {
+                    let mut st = self.lock();
+                    if self.upstream.get().is_none() {
+                        // `start` has not stored the session yet: it logs in when it has.
+                        st.connect_pending = true;
+                        return;
+                    }
                 }
                 self.send_login();
             }
@@ -722,6 +697,99 @@ impl MdEvents for MdHub {
                 drop(st);
                 Self::send(out);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::{Arc, Barrier};
+
+    use super::*;
+    use crate::ctp::{Backend, BackendError, MdEvents, MdSession, TdEvents, TdSession};
+
+    /// Counts the logins it is asked for.
+    #[derive(Default)]
+    struct CountingMd {
+        logins: AtomicUsize,
+    }
+
+    impl MdSession for CountingMd {
+        fn login(&self, _req: &ReqUserLogin, _request_id: i32) -> i32 {
+            self.logins.fetch_add(1, Ordering::SeqCst);
+            0
+        }
+        fn subscribe(&self, _instruments: &[String]) -> i32 {
+            0
+        }
+        fn unsubscribe(&self, _instruments: &[String]) -> i32 {
+            0
+        }
+    }
+
+    /// A backend whose front reports Connected from its own thread at the very moment
+    /// `md_session` returns — the start-up race of finding 3 in issue #10.
+    struct RacingBackend {
+        session: Arc<CountingMd>,
+        front: Mutex<Option<std::thread::JoinHandle<()>>>,
+        /// Busy-loop turns before the front reports, to sweep the interleavings.
+        delay: u32,
+    }
+
+    impl Backend for RacingBackend {
+        fn name(&self) -> &'static str {
+            "racing"
+        }
+        fn version(&self) -> String {
+            String::new()
+        }
+        fn md_session(
+            &self,
+            events: Arc<dyn MdEvents>,
+        ) -> Result<Arc<dyn MdSession>, BackendError> {
+            let start = Arc::new(Barrier::new(2));
+            let go = start.clone();
+            let delay = self.delay;
+            *self.front.lock().unwrap() = Some(std::thread::spawn(move || {
+                go.wait();
+                for i in 0..delay {
+                    std::hint::black_box(i);
+                }
+                events.front(FrontEvent::Connected);
+            }));
+            start.wait();
+            Ok(self.session.clone())
+        }
+        fn td_session(
+            &self,
+            _events: Arc<dyn TdEvents>,
+            _user: &str,
+        ) -> Result<Arc<dyn TdSession>, BackendError> {
+            Err(BackendError("no trading here".into()))
+        }
+        fn query_interval(&self) -> Duration {
+            Duration::ZERO
+        }
+    }
+
+    #[tokio::test]
+    async fn a_front_connected_during_start_always_leads_to_one_login() {
+        for round in 0..20_000 {
+            let backend = RacingBackend {
+                session: Arc::new(CountingMd::default()),
+                front: Mutex::new(None),
+                delay: round % 1000,
+            };
+            let hub = MdHub::start(&backend, ReqUserLogin::default(), 10).unwrap();
+            let front = backend.front.lock().unwrap().take().unwrap();
+            front.join().unwrap();
+            assert_eq!(
+                backend.session.logins.load(Ordering::SeqCst),
+                1,
+                "round {round}: the md login was lost or sent twice"
+            );
+            drop(hub);
         }
     }
 }

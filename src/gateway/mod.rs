@@ -1,9 +1,11 @@
 //! Where a message is handled: the [`Dispatcher`] validates and routes every request;
 //! the [`MdHub`] is the market-data session all clients share; a [`TdSession`] is one
-//! client's trading session; an [`Outbox`] is the bounded queue to one client.
+//! client's trading session, whose [`order_tracker`] follows the orders it sent until
+//! they are final; an [`Outbox`] is the bounded queue to one client.
 
 pub mod dispatcher;
 pub mod md_hub;
+pub mod order_tracker;
 pub mod outbox;
 pub mod td_session;
 

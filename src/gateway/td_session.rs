@@ -5,13 +5,21 @@
 //!   `ReqUserLogin` the session connects, authenticates (`ReqAuthenticate`, when an
 //!   AppID is configured), logs in, confirms the settlement (configurable), and only
 //!   then answers `RspUserLogin` — carrying the confirm's error if it failed.
-//! - **Request IDs**: every upstream request gets the session's own ID, so clients may
-//!   reuse theirs (webctp examples send 0 everywhere); answers carry the client's ID.
+//! - **Request IDs**: order inserts and cancels go to CTP with the client's own
+//!   RequestID (as in the Python webctp projects), so every session that sees an order
+//!   sees the RequestID its sender used. They are not waited on — CTP answers them only
+//!   when it refuses them — and the [`OrderTracker`] follows each order only until it is
+//!   final. Queries and the session's own requests get IDs of the session's own (from
+//!   2^30 up), so clients may reuse theirs (webctp examples send 0 everywhere);
+//!   answers carry the client's ID.
 //! - **Queries** are queued and paced at the backend's interval, one in flight, and
 //!   retried on CTP's flow-control codes (-2/-3), so clients never see them.
 //! - **Reconnects**: when the front drops, the client is told; when it is back the
 //!   session logs in again by itself (with backoff if the front keeps dropping), unless
 //!   CTP refused the credentials — retrying those would lock the account (CTP 75).
+//!   A query in flight at the drop is answered -1 (it did not complete); orders are
+//!   never reported failed: after the re-login `ReqQryOrder`/`ReqQryTrade` recover what
+//!   the client missed and it is pushed as `RtnOrder`/`RtnTrade`.
 //!
 //! Backend events arrive on the backend's threads; the state is behind one mutex that
 //! is never held while calling into the backend.
@@ -23,11 +31,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::Notify;
 
+use super::order_tracker::{OrderKey, OrderTracker};
 use super::outbox::Outbox;
 use crate::ctp::{Backend, FrontEvent, TdEvents, TdSession as UpstreamSession};
 use crate::protocol::errors::{ctp, rsp_info};
 use crate::protocol::fields::{
-    Body, ReqAuthenticate, ReqUserLogin, RspInfo, RspUserLogin, SettlementInfoConfirm,
+    Body, QryOrder, QryTrade, ReqAuthenticate, ReqUserLogin, RspInfo, RspUserLogin,
+    SettlementInfoConfirm,
 };
 use crate::protocol::message::{call_failed, front_status};
 use crate::protocol::{Reply, TdRequest};
@@ -43,6 +53,8 @@ pub struct TdSettings {
     pub query_interval: Duration,
     /// How long a query may stay unanswered before the client is told it failed.
     pub query_timeout: Duration,
+    /// Orders followed by all sessions (see [`OrderTracker`]), for `/healthz`.
+    pub tracked_orders: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +82,10 @@ enum Pending {
     Auth,
     Login,
     Confirm,
+    /// The session's own ReqQryOrder (or ReqQryTrade) after a re-login.
+    Recover {
+        trades: bool,
+    },
 }
 
 /// Queries one session may have waiting; more are refused (-429) rather than held.
@@ -86,6 +102,19 @@ fn too_many_queries(response: &str, request_id: i32) -> Bytes {
     )
     .into()
 }
+
+/// Who asked a queued query.
+#[derive(Debug, Clone, Copy)]
+enum Asker {
+    /// A client, with its RequestID.
+    Client(i32),
+    /// The session, recovering the truth about its orders after a re-login.
+    Recover { trades: bool },
+}
+
+/// First ID of the session's own requests: far from the small numbers clients use,
+/// since order answers carry the client's ID on the same upstream session.
+const OWN_IDS_FROM: i32 = 1 << 30;
 
 /// Login errors after which logging in again is pointless or harmful.
 fn refuses_credentials(code: i32) -> bool {
@@ -108,9 +137,11 @@ struct State {
     relogin_blocked: bool,
     pending: HashMap<i32, Pending>,
     next_rid: i32,
-    /// Upstream RequestID of each order insert and action -> the client's.
-    order_rids: HashMap<i32, i32>,
-    queries: VecDeque<(TdRequest, i32)>,
+    /// What the client was told about each order it sent, until final.
+    orders: OrderTracker,
+    /// The last OrderRef used; empty OrderRefs get the next one.
+    last_order_ref: i64,
+    queries: VecDeque<(TdRequest, Asker)>,
     query_in_flight: Option<(i32, Instant)>,
     last_query: Option<Instant>,
     last_connect: Option<Instant>,
@@ -142,6 +173,8 @@ impl Drop for TdSession {
 struct Actions {
     send: Vec<Bytes>,
     calls: Vec<(i32, TdRequest)>,
+    /// Order inserts and cancels, with the client's RequestID and the order's key.
+    orders: Vec<(i32, TdRequest, Option<OrderKey>)>,
     wake_pump: bool,
     relogin_after: Option<Duration>,
 }
@@ -155,6 +188,7 @@ impl TdSession {
         live: Arc<std::sync::atomic::AtomicUsize>,
     ) -> Arc<TdSession> {
         live.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tracked = settings.tracked_orders.clone();
         let s = Arc::new_cyclic(|me| TdSession {
             live,
             outbox,
@@ -171,8 +205,9 @@ impl TdSession {
                 was_logged_in: false,
                 relogin_blocked: false,
                 pending: HashMap::new(),
-                next_rid: 0,
-                order_rids: HashMap::new(),
+                next_rid: OWN_IDS_FROM,
+                orders: OrderTracker::new(tracked),
+                last_order_ref: 0,
                 queries: VecDeque::new(),
                 query_in_flight: None,
                 last_query: None,
@@ -222,6 +257,9 @@ impl TdSession {
         }
         for (rid, req) in a.calls {
             self.call(rid, &req);
+        }
+        for (rid, req, key) in a.orders {
+            self.call_order(rid, &req, key);
         }
         if a.wake_pump {
             self.pump.notify_one();
@@ -277,12 +315,30 @@ impl TdSession {
                 };
                 self.run(a);
             }
-            None => {}
+            Some(Pending::Recover { .. }) | None => {}
         }
     }
 
+    /// Sends an order insert or cancel with the client's RequestID; a refused call is
+    /// answered at once (CTP did not take it, so that is the truth).
+    fn call_order(&self, request_id: i32, req: &TdRequest, key: Option<OrderKey>) {
+        let upstream = self.lock().upstream.clone();
+        let code = match upstream {
+            Some(u) => u.request(req, request_id),
+            None => -1,
+        };
+        if code == 0 {
+            return;
+        }
+        if let Some(k) = key {
+            self.lock().orders.refused(&k);
+        }
+        self.outbox
+            .push(call_failed(req.spec().response, code, request_id));
+    }
+
     fn alloc(st: &mut State, p: Pending) -> i32 {
-        st.next_rid = st.next_rid.wrapping_add(1).max(1);
+        st.next_rid = st.next_rid.wrapping_add(1).max(OWN_IDS_FROM);
         st.pending.insert(st.next_rid, p);
         st.next_rid
     }
@@ -305,16 +361,23 @@ impl TdSession {
                             ..Actions::default()
                         }
                     } else if spec.is_query {
-                        st.queries.push_back((other, request_id));
+                        st.queries.push_back((other, Asker::Client(request_id)));
                         Actions {
                             wake_pump: true,
                             ..Actions::default()
                         }
+                    } else if let TdRequest::ReqOrderInsert(mut o) = other {
+                        let key = Self::order_sent(&mut st, &mut o, request_id);
+                        Actions {
+                            orders: vec![(request_id, TdRequest::ReqOrderInsert(o), key)],
+                            ..Actions::default()
+                        }
+                    } else if let TdRequest::ReqOrderAction(a) = other {
+                        Actions {
+                            orders: vec![(request_id, TdRequest::ReqOrderAction(a), None)],
+                            ..Actions::default()
+                        }
                     } else {
-                        let is_order = matches!(
-                            other,
-                            TdRequest::ReqOrderInsert(_) | TdRequest::ReqOrderAction(_)
-                        );
                         let rid = Self::alloc(
                             &mut st,
                             Pending::Client {
@@ -324,9 +387,6 @@ impl TdSession {
                                 is_query: false,
                             },
                         );
-                        if is_order {
-                            st.order_rids.insert(rid, request_id);
-                        }
                         Actions {
                             calls: vec![(rid, other)],
                             ..Actions::default()
@@ -336,6 +396,38 @@ impl TdSession {
             }
         };
         self.run(a);
+    }
+
+    /// Gives an order without OrderRef the session's next one (so that the order can be
+    /// found again after a front drop) and starts following it.
+    fn order_sent(
+        st: &mut State,
+        o: &mut crate::protocol::fields::InputOrder,
+        request_id: i32,
+    ) -> Option<OrderKey> {
+        if o.OrderRef.trim().is_empty() {
+            st.last_order_ref += 1;
+            o.OrderRef = format!("{:>12}", st.last_order_ref);
+        } else if let Ok(n) = o.OrderRef.trim().parse::<i64>() {
+            st.last_order_ref = st.last_order_ref.max(n);
+        }
+        let (front_id, session_id) = st.login.as_ref().map(|(l, _)| (l.FrontID, l.SessionID))?;
+        let key = OrderKey {
+            front_id,
+            session_id,
+            order_ref: o.OrderRef.trim().to_string(),
+        };
+        st.orders.sent(key.clone(), request_id);
+        Some(key)
+    }
+
+    /// The key of an order this session sends now with `order_ref`.
+    fn own_key(st: &State, order_ref: &str) -> Option<OrderKey> {
+        st.login.as_ref().map(|(l, _)| OrderKey {
+            front_id: l.FrontID,
+            session_id: l.SessionID,
+            order_ref: order_ref.trim().to_string(),
+        })
     }
 
     fn connect(&self, st: &mut State, user: &str) -> Result<(), String> {
@@ -523,6 +615,19 @@ impl TdSession {
             return self.fail_login(st, info, "RspUserLogin");
         }
         st.phase = Phase::LoggedIn;
+        if let Some(max) = login
+            .as_ref()
+            .and_then(|l| l.MaxOrderRef.trim().parse::<i64>().ok())
+        {
+            st.last_order_ref = st.last_order_ref.max(max);
+        }
+        if !st.orders.is_empty() {
+            // Orders sent before: what became of them while the session was away?
+            st.queries.push_front((
+                TdRequest::ReqQryOrder(QryOrder::default()),
+                Asker::Recover { trades: false },
+            ));
+        }
         let relogin = std::mem::replace(&mut st.was_logged_in, true) && st.login_request.is_none();
         if let Some(rid) = st.login_request.take() {
             a.send.push(Bytes::from(
@@ -599,30 +704,65 @@ impl TdSession {
                     .map_or_else(|| rsp_info(0), |l| l.1.clone());
                 self.finish_login(st, login_info)
             }
-            Pending::Client { .. } => Actions::default(),
+            Pending::Client { .. } | Pending::Recover { .. } => Actions::default(),
         }
     }
 
-    /// Points the RequestID inside order bodies back at the client's numbering, and
-    /// sends unset market prices as 0 the way the market-data endpoint does.
-    fn restore_request_ids(st: &State, body: &mut Option<Body>) {
-        let rid = match body {
+    /// Clears what must not reach logs or screens. (RequestIDs inside order bodies need
+    /// no mapping: CTP got the client's own; unset market prices are written as 0 by
+    /// the serializer.)
+    fn clean_body(body: &mut Option<Body>) {
+        if let Some(Body::UserPasswordUpdate(u)) = body {
             // CTP echoes the request; passwords must not reach logs or screens.
-            Some(Body::UserPasswordUpdate(u)) => {
-                u.OldPassword.clear();
-                u.NewPassword.clear();
-                return;
-            }
-            Some(Body::DepthMarketData(d)) => return super::md_hub::adjust_unset_prices(d),
-            Some(Body::Order(o)) => &mut o.RequestID,
-            Some(Body::InputOrder(o)) => &mut o.RequestID,
-            Some(Body::InputOrderAction(o)) => &mut o.RequestID,
-            Some(Body::OrderAction(o)) => &mut o.RequestID,
-            _ => return,
-        };
-        if let Some(c) = st.order_rids.get(rid) {
-            *rid = *c;
+            u.OldPassword.clear();
+            u.NewPassword.clear();
         }
+    }
+
+    /// An answer to the session's recovery queries after a re-login: pushes what the
+    /// client has not been told about its orders.
+    fn on_recover(&self, st: &mut State, trades: bool, r: Reply) -> Actions {
+        let mut a = Actions::default();
+        if r.msg_type == "RspError" || r.error_id() != 0 {
+            // The truth stays unknown for now; the next re-login asks again.
+            tracing::warn!(
+                error = r.error_id(),
+                "recovering the orders' state after a re-login failed"
+            );
+            st.query_in_flight = None;
+            a.wake_pump = true;
+            return a;
+        }
+        match r.body {
+            Some(Body::Order(o)) if !trades && st.orders.recovered_order(&o) => {
+                let push = Reply::push("RtnOrder", "Order", Some(Body::Order(o)), None);
+                a.send.push(Bytes::from(push.to_json()));
+            }
+            Some(Body::Trade(t)) if trades && st.orders.recovered_trade(&t) => {
+                let push = Reply::push("RtnTrade", "Trade", Some(Body::Trade(t)), None);
+                a.send.push(Bytes::from(push.to_json()));
+            }
+            _ => {}
+        }
+        if r.is_last {
+            st.query_in_flight = None;
+            a.wake_pump = true;
+            if !trades {
+                let (lost, missing_trades) = st.orders.orders_recovered();
+                for l in lost {
+                    tracing::warn!(order_ref = %l.order_ref, "an order sent before the front dropped never reached CTP");
+                    a.send
+                        .push(Bytes::from(not_placed(l.request_id, &l.order_ref)));
+                }
+                if missing_trades {
+                    st.queries.push_front((
+                        TdRequest::ReqQryTrade(QryTrade::default()),
+                        Asker::Recover { trades: true },
+                    ));
+                }
+            }
+        }
+        a
     }
 
     /// Picks the next query to send, if the pacing allows; else how long to wait.
@@ -658,19 +798,20 @@ impl TdSession {
                 return Err(self.settings.query_interval - gap);
             }
         }
-        let Some((req, request_id)) = st.queries.pop_front() else {
+        let Some((req, asker)) = st.queries.pop_front() else {
             return Ok(None);
         };
         let spec = req.spec();
-        let rid = Self::alloc(
-            st,
-            Pending::Client {
+        let pending = match asker {
+            Asker::Client(request_id) => Pending::Client {
                 request_id,
                 response: spec.response,
                 body_key: spec.response_body_key,
                 is_query: true,
             },
-        );
+            Asker::Recover { trades } => Pending::Recover { trades },
+        };
+        let rid = Self::alloc(st, pending);
         st.query_in_flight = Some((rid, Instant::now()));
         st.last_query = Some(Instant::now());
         Ok(Some((rid, req)))
@@ -692,8 +833,14 @@ impl TdSession {
                         // CTP's flow control: put it back and wait; the client never sees it.
                         let mut st = self.lock();
                         st.query_in_flight = None;
-                        if let Some(Pending::Client { request_id, .. }) = st.pending.remove(&rid) {
-                            st.queries.push_front((req, request_id));
+                        match st.pending.remove(&rid) {
+                            Some(Pending::Client { request_id, .. }) => {
+                                st.queries.push_front((req, Asker::Client(request_id)));
+                            }
+                            Some(Pending::Recover { trades }) => {
+                                st.queries.push_front((req, Asker::Recover { trades }));
+                            }
+                            _ => {}
                         }
                         Some(self.settings.query_interval.max(Duration::from_millis(100)))
                     }
@@ -750,12 +897,31 @@ impl TdEvents for TdSession {
             }
             let Some(rid) = r.request_id else {
                 // A push (RtnOrder, RtnTrade, ErrRtnOrderInsert...).
-                Self::restore_request_ids(&st, &mut r.body);
+                match &r.body {
+                    Some(Body::Order(o)) => st.orders.on_order(o),
+                    Some(Body::Trade(t)) if !st.orders.on_trade(t) => {
+                        tracing::debug!(trade = %t.TradeID, "a trade the client already has; not repeated");
+                        return;
+                    }
+                    _ => {}
+                }
                 drop(st);
+                Self::clean_body(&mut r.body);
                 self.outbox.push(r.to_json());
                 return;
             };
-            let pending = if r.is_last {
+            if matches!(r.msg_type, "RspOrderInsert" | "RspOrderAction") {
+                // CTP refused an insert or cancel, sent with the client's RequestID.
+                if let Some(Body::InputOrder(o)) = &r.body
+                    && let Some(k) = Self::own_key(&st, &o.OrderRef)
+                {
+                    st.orders.refused(&k);
+                }
+                drop(st);
+                self.outbox.push(r.to_json());
+                return;
+            }
+            let pending = if r.is_last || r.msg_type == "RspError" {
                 st.pending.remove(&rid)
             } else {
                 st.pending.get(&rid).cloned()
@@ -773,12 +939,11 @@ impl TdEvents for TdSession {
                         r.body_key = body_key;
                         r.body = None;
                         r.is_last = true;
-                        st.pending.remove(&rid);
                     }
                     if is_query && r.is_last {
                         st.query_in_flight = None;
                     }
-                    Self::restore_request_ids(&st, &mut r.body);
+                    Self::clean_body(&mut r.body);
                     r.request_id = Some(request_id);
                     let mut a = Actions::default();
                     if r.msg_type == "RspUserLogout" && r.error_id() == 0 {
@@ -795,11 +960,19 @@ impl TdEvents for TdSession {
                     a.wake_pump = is_query && r.is_last;
                     a
                 }
+                Some(Pending::Recover { trades }) => self.on_recover(&mut st, trades, r),
                 Some(kind) => {
                     if !r.is_last {
                         return;
                     }
                     self.on_internal(&mut st, kind, r)
+                }
+                None if r.msg_type == "RspError" => {
+                    // OnRspError for a request sent with the client's own RequestID (an
+                    // order insert or cancel CTP could not read): the client's to see.
+                    drop(st);
+                    self.outbox.push(r.to_json());
+                    return;
                 }
                 None => {
                     tracing::debug!(
@@ -862,7 +1035,11 @@ impl TdEvents for TdSession {
                         st.phase = Phase::Connecting;
                     }
                     st.query_in_flight = None;
-                    // In-flight requests will never be answered: fail them now.
+                    // Orders nothing was heard of are in doubt until recovered.
+                    st.orders.front_dropped();
+                    // Queries (and the session's own requests) in flight will never be
+                    // answered: they did not complete, so say so. Orders are not among
+                    // them: CTP answers an order only when it refuses it.
                     let pending: Vec<(i32, Pending)> = st.pending.drain().collect();
                     for (_, p) in pending {
                         if let Pending::Client {
@@ -889,4 +1066,18 @@ impl TdEvents for TdSession {
         };
         self.run(a);
     }
+}
+
+/// Tells a client that an order it sent before the front dropped was not placed:
+/// nothing was heard of it and CTP does not list it after the re-login.
+fn not_placed(request_id: i32, order_ref: &str) -> String {
+    serde_json::json!({
+        "MsgType": "RspOrderInsert",
+        "RspInfo": {"ErrorID": -1, "ErrorMsg": crate::protocol::errors::gateway_message(-1)},
+        "RequestID": request_id,
+        "IsLast": true,
+        "InputOrder": {"OrderRef": order_ref},
+        "Detail": "the trading front dropped before CTP received this order: ReqQryOrder after the re-login does not list it, so it was not placed",
+    })
+    .to_string()
 }

@@ -59,7 +59,9 @@ fn health(
                     "md_subscriptions": d.md.upstream_subscriptions(),
                     "ticks": d.md.ticks.load(Relaxed),
                     "requests": d.requests.load(Relaxed),
+                    "ignored_keys": d.ignored_keys.load(Relaxed),
                     "td_sessions": d.td_sessions.load(Relaxed),
+                    "td_orders_tracked": d.tracked_orders(),
                     "queued_bytes": d.queued_bytes.load(Relaxed),
                 })
             } else {

@@ -14,6 +14,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use webctp::config::{Config, FileConfig, Overrides};
+
+pub mod truth;
 use webctp::gateway::Dispatcher;
 
 /// Default timeout of every wait in the tests.

@@ -3,12 +3,12 @@
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::Arc;
 
-use webctp::ctp::native::convert::CtpStruct;
-use webctp::ctp::native::ffi::{CThostFtdcReqUserLoginField, CThostFtdcUserLogoutField};
-use webctp::ctp::native::vtables::*;
-use webctp::protocol::Reply;
-use webctp::protocol::errors::rsp_info;
-use webctp::protocol::fields::{Body, ReqUserLogin as Login, SpecificInstrument, UserLogout};
+use webctp_native::convert::CtpStruct;
+use webctp_native::ffi::{CThostFtdcReqUserLoginField, CThostFtdcUserLogoutField};
+use webctp_native::vtables::*;
+use webctp_protocol::Reply;
+use webctp_protocol::errors::rsp_info;
+use webctp_protocol::fields::{Body, ReqUserLogin as Login, SpecificInstrument, UserLogout};
 
 use super::{c_str, guard};
 use crate::api::{ApiState, FakeApi, Kind};

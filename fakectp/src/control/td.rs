@@ -4,9 +4,9 @@
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::Arc;
 
-use webctp::ctp::native::vtables::*;
-use webctp::protocol::errors::{ctp, rsp_info};
-use webctp::protocol::{Reply, TdRequest};
+use webctp_native::vtables::*;
+use webctp_protocol::errors::{ctp, rsp_info};
+use webctp_protocol::{Reply, TdRequest};
 
 use super::{c_str, guard};
 use crate::api::{ApiState, FakeApi, Kind};
@@ -191,8 +191,8 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
-    use webctp::ctp::TdSession;
-    use webctp::protocol::fields::{QryInstrument, QryTradingAccount};
+    use webctp_protocol::backend::TdSession;
+    use webctp_protocol::fields::{QryInstrument, QryTradingAccount};
 
     use super::*;
     use crate::api::Event;

@@ -79,6 +79,17 @@ fn is_selected(selected: &[&Struct], c_name: &str) -> bool {
     selected.iter().any(|s| s.c_name == c_name)
 }
 
+/// The struct of every tick: its own JSON writer, reserve fields always sent, unset
+/// prices sent as `0`.
+const DEPTH_MARKET_DATA: &str = "CThostFtdcDepthMarketDataField";
+
+/// A market price of DepthMarketData: DBL_MAX when unset, sent as the integer `0` as the
+/// Python webctp projects send it. Ratios (PreDelta, CurrDelta), Turnover and open
+/// interest are other types and keep their value, as there.
+fn is_market_price(f: &crate::header::Field) -> bool {
+    f.typedef == "TThostFtdcPriceType" && matches!(f.ctype, CType::Double)
+}
+
 fn doc_comment(out: &mut String, indent: &str, text: &str) {
     if !text.is_empty() {
         let _ = writeln!(out, "{indent}/// {text}");
@@ -86,7 +97,7 @@ fn doc_comment(out: &mut String, indent: &str, text: &str) {
 }
 
 // ---------------------------------------------------------------------------
-// src/protocol/fields.rs
+// crates/protocol/src/generated/fields.rs
 
 pub fn fields_rs(h: &Headers) -> String {
     let selected = selected_structs(h);
@@ -97,8 +108,8 @@ pub fn fields_rs(h: &Headers) -> String {
          //! that must fit N-1 bytes once encoded as GBK; `char` codes are [`CtpChar`].\n\n\
          #![allow(non_snake_case)]\n\n\
          use serde::{Deserialize, Serialize};\n\n\
-         use super::ctp_types::{CtpChar, FieldError, Validate, check_str};\n\
-         use super::wire;\n\n",
+         use crate::ctp_types::{CtpChar, FieldError, Validate, check_str};\n\
+         use crate::wire;\n\n",
     );
     for s in &selected {
         doc_comment(&mut o, "", &s.doc);
@@ -106,8 +117,12 @@ pub fn fields_rs(h: &Headers) -> String {
             o,
             "#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]"
         );
-        let _ = writeln!(o, "#[serde(default, deny_unknown_fields)]");
+        // Unknown keys are not refused here: the parser names them (serde_ignored) and
+        // the gateway ignores them, as the Python webctp projects do, or refuses them
+        // when configured `Strict`.
+        let _ = writeln!(o, "#[serde(default)]");
         let _ = writeln!(o, "pub struct {} {{", s.short());
+        let is_depth = s.c_name == DEPTH_MARKET_DATA;
         for f in &s.fields {
             let ty = match f.ctype {
                 CType::Char => "CtpChar".to_string(),
@@ -123,12 +138,16 @@ pub fn fields_rs(h: &Headers) -> String {
                 _ => format!("{} ({})", f.doc, f.typedef),
             };
             doc_comment(&mut o, "    ", &doc);
-            if f.name.starts_with("reserve") && ty == "String" {
-                // Dead fields kept for ABI compatibility: sent only when set.
+            if f.name.starts_with("reserve") && ty == "String" && !is_depth {
+                // Dead fields kept for ABI compatibility: sent only when set. The
+                // Python projects send DepthMarketData's two always, so webctp does too.
                 let _ = writeln!(
                     o,
                     "    #[serde(skip_serializing_if = \"String::is_empty\")]"
                 );
+            }
+            if is_depth && is_market_price(f) {
+                let _ = writeln!(o, "    #[serde(serialize_with = \"wire::ser_price\")]");
             }
             let _ = writeln!(o, "    pub {}: {},", f.name, ty);
         }
@@ -160,10 +179,7 @@ pub fn fields_rs(h: &Headers) -> String {
         o.push_str("}\n\n");
     }
     // A hand-unrolled JSON writer for the struct sent once per tick.
-    if let Some(s) = selected
-        .iter()
-        .find(|s| s.c_name == "CThostFtdcDepthMarketDataField")
-    {
+    if let Some(s) = selected.iter().find(|s| s.c_name == DEPTH_MARKET_DATA) {
         let _ = writeln!(
             o,
             "impl {0} {{\n    /// Writes the same JSON as serde does, without serde's per-field work: this\n    /// runs once per tick.\n    pub fn write_json(&self, out: &mut Vec<u8>) {{\n        out.push(b'{{');",
@@ -176,25 +192,18 @@ pub fn fields_rs(h: &Headers) -> String {
             let push = match f.ctype {
                 CType::CharArray(_) => format!("wire::push_str(out, &self.{});", f.name),
                 CType::Char => format!("wire::push_char(out, self.{});", f.name),
+                CType::Double if is_market_price(f) => {
+                    format!("wire::push_price(out, self.{});", f.name)
+                }
                 CType::Double => format!("wire::push_f64(out, self.{});", f.name),
                 CType::Int | CType::Short => {
                     format!("wire::push_int(out, i64::from(self.{}));", f.name)
                 }
             };
-            if f.name.starts_with("reserve") && matches!(f.ctype, CType::CharArray(_)) {
-                // Matches `skip_serializing_if = "String::is_empty"`; a skipped first
-                // field would need the comma logic below, which the struct does not need.
-                let _ = writeln!(
-                    o,
-                    "        if !self.{0}.is_empty() {{\n            out.extend_from_slice(b\"{key}\");\n            {push}\n        }}",
-                    f.name
-                );
-            } else {
-                let _ = writeln!(
-                    o,
-                    "        out.extend_from_slice(b\"{key}\");\n        {push}"
-                );
-            }
+            let _ = writeln!(
+                o,
+                "        out.extend_from_slice(b\"{key}\");\n        {push}"
+            );
             first = false;
         }
         o.push_str("        out.push(b'}');\n    }\n}\n\n");
@@ -225,7 +234,7 @@ pub fn fields_rs(h: &Headers) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// src/protocol/td_requests.rs
+// crates/protocol/src/generated/td_requests.rs
 
 pub fn td_requests_rs(h: &Headers) -> String {
     let api = h.class("CThostFtdcTraderApi");
@@ -234,8 +243,8 @@ pub fn td_requests_rs(h: &Headers) -> String {
     o.push_str(
         "//! The trading requests of the webctp protocol: one variant per MsgType, each\n\
          //! carrying its CTP struct, and the table that names their bodies and answers.\n\n\
-         use super::ctp_types::{FieldError, Validate};\n\
-         use super::fields::*;\n\n\
+         use super::fields::*;\n\
+         use crate::ctp_types::{FieldError, Validate};\n\n\
          /// A trading request (the `/td/` endpoint).\n\
          #[derive(Debug, Clone, PartialEq)]\n\
          pub enum TdRequest {\n",
@@ -288,17 +297,19 @@ pub fn td_requests_rs(h: &Headers) -> String {
     o.push_str("        }\n    }\n\n");
     o.push_str(
         "    /// Builds the request named `msg_type` from its JSON body; `None` if the name is\n\
-         \x20   /// not a trading request.\n\
+         \x20   /// not a trading request. Keys the struct does not have are skipped and their\n\
+         \x20   /// paths appended to `ignored`.\n\
          \x20   pub fn from_json(\n\
          \x20       msg_type: &str,\n\
          \x20       body: serde_json::Value,\n\
+         \x20       ignored: &mut crate::request::IgnoredKeys,\n\
          \x20   ) -> Option<Result<TdRequest, FieldError>> {\n\
          \x20       Some(match msg_type {\n",
     );
     for req in spec::TD_REQUESTS {
         let _ = writeln!(
             o,
-            "            \"{req}\" => body_from_json(body).map(TdRequest::{req}),"
+            "            \"{req}\" => body_from_json(body, ignored).map(TdRequest::{req}),"
         );
     }
     o.push_str("            _ => return None,\n        })\n    }\n\n");
@@ -316,15 +327,18 @@ pub fn td_requests_rs(h: &Headers) -> String {
     }
     o.push_str("        }\n    }\n}\n\n");
     o.push_str(
-        "fn body_from_json<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> Result<T, FieldError> {\n\
-         \x20   serde_path_to_error::deserialize(body).map_err(FieldError::from_serde)\n\
+        "fn body_from_json<T: serde::de::DeserializeOwned>(\n\
+         \x20   body: serde_json::Value,\n\
+         \x20   ignored: &mut crate::request::IgnoredKeys,\n\
+         ) -> Result<T, FieldError> {\n\
+         \x20   crate::request::deserialize_body(body, ignored)\n\
          }\n",
     );
     o
 }
 
 // ---------------------------------------------------------------------------
-// src/ctp/native/vtables.rs
+// crates/native/src/generated/vtables.rs
 
 /// Rust spelling of a C parameter or return type in a vtable slot.
 fn rust_type(ty: &str, selected: &[&Struct]) -> String {
@@ -429,7 +443,7 @@ pub fn vtables_rs(h: &Headers) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// src/ctp/native/convert.rs
+// crates/native/src/generated/convert.rs
 
 pub fn convert_rs(h: &Headers) -> String {
     let selected = selected_structs(h);
@@ -438,10 +452,10 @@ pub fn convert_rs(h: &Headers) -> String {
         "//! Conversions between the C structs (GBK, fixed arrays) and the protocol structs\n\
          //! (UTF-8 strings).\n\n\
          #![allow(clippy::field_reassign_with_default)]\n\n\
-         use crate::protocol::CtpChar;\n\
-         use crate::protocol::fields::*;\n\n\
-         use super::cstr::{char_from_c, char_to_c, str_from_c, str_to_c};\n\
-         use super::ffi::*;\n\n\
+         use webctp_protocol::CtpChar;\n\
+         use webctp_protocol::fields::*;\n\n\
+         use super::ffi::*;\n\
+         use crate::cstr::{char_from_c, char_to_c, str_from_c, str_to_c};\n\n\
          /// A protocol struct that has a C twin.\n\
          pub trait CtpStruct: Sized {\n\
          \x20   type C: Default;\n\
@@ -485,7 +499,7 @@ pub fn convert_rs(h: &Headers) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// src/ctp/native/spi_glue.rs: SPI objects built in Rust, and request calls.
+// crates/native/src/generated/spi_glue.rs: SPI objects built in Rust, and request calls.
 
 fn callback_body(m: &Method, selected: &[&Struct]) -> Option<(String, String)> {
     // (body key, expression building Option<Body>)
@@ -506,17 +520,17 @@ pub fn spi_glue_rs(h: &Headers) -> String {
     let mut o = String::from(BANNER);
     o.push_str(
         "//! SPI objects implemented in Rust: every callback of the library's threads is turned\n\
-         //! into a [`Reply`] or a connection event for a [`SpiSink`](super::spi::SpiSink), inside\n\
+         //! into a [`Reply`] or a connection event for a [`SpiSink`](crate::spi::SpiSink), inside\n\
          //! `catch_unwind` so that no panic unwinds into C++. Also the request calls into\n\
          //! the API objects.\n\n\
          #![allow(non_snake_case)]\n\n\
          use std::ffi::{c_char, c_int, c_void};\n\n\
-         use crate::protocol::fields::*;\n\
-         use crate::protocol::{Reply, TdRequest};\n\n\
+         use webctp_protocol::fields::*;\n\
+         use webctp_protocol::{Reply, TdRequest};\n\n\
          use super::convert::CtpStruct;\n\
          use super::ffi::*;\n\
-         use super::spi::with_sink;\n\
-         use super::vtables::*;\n\n",
+         use super::vtables::*;\n\
+         use crate::spi::with_sink;\n\n",
     );
     let mut wanted: Vec<String> = spec::TD_REQUESTS
         .iter()
@@ -547,7 +561,7 @@ pub fn spi_glue_rs(h: &Headers) -> String {
                 "OnHeartBeatWarning" => format!("with_sink(this.cast(), |s| s.heartbeat_warning({}));", names[0]),
                 // Settlement text arrives in chunks that may split a GBK character, so
                 // the raw bytes go to the sink to be joined before decoding.
-                "OnRspQrySettlementInfo" => "with_sink(this.cast(), |s| {\n        let raw = unsafe { pSettlementInfo.as_ref() }.map(|c| (SettlementInfo::from_c(c), super::cstr::raw_bytes(&c.Content).to_vec()));\n        let info = unsafe { pRspInfo.as_ref() }.map(RspInfo::from_c);\n        s.settlement_chunk(raw, info, nRequestID, bIsLast)\n    });".to_string(),
+                "OnRspQrySettlementInfo" => "with_sink(this.cast(), |s| {\n        let raw = unsafe { pSettlementInfo.as_ref() }.map(|c| (SettlementInfo::from_c(c), crate::cstr::raw_bytes(&c.Content).to_vec()));\n        let info = unsafe { pRspInfo.as_ref() }.map(RspInfo::from_c);\n        s.settlement_chunk(raw, info, nRequestID, bIsLast)\n    });".to_string(),
                 "OnRspError" => "with_sink(this.cast(), |s| {\n        let info = unsafe { pRspInfo.as_ref() }.map(RspInfo::from_c);\n        s.reply(Reply::response(\"RspError\", \"RspInfo\", None, info, nRequestID, bIsLast))\n    });".to_string(),
                 _ => {
                     let is_wanted = wanted.iter().any(|w| w == &m.name)
@@ -616,7 +630,7 @@ pub fn spi_glue_rs(h: &Headers) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// fakectp/src/api_glue.rs: the API side, for the fake library.
+// fakectp/src/generated/api_glue.rs: the API side, for the fake library.
 
 pub fn fake_api_glue_rs(h: &Headers) -> String {
     let selected = selected_structs(h);
@@ -627,11 +641,11 @@ pub fn fake_api_glue_rs(h: &Headers) -> String {
          //! `control`.\n\n\
          #![allow(non_snake_case)]\n\n\
          use std::ffi::{c_char, c_int, c_void};\n\n\
-         use webctp::ctp::native::convert::CtpStruct;\n\
-         use webctp::ctp::native::ffi::*;\n\
-         use webctp::ctp::native::vtables::*;\n\
-         use webctp::protocol::TdRequest;\n\
-         use webctp::protocol::fields::*;\n\n\
+         use webctp_native::convert::CtpStruct;\n\
+         use webctp_native::ffi::*;\n\
+         use webctp_native::vtables::*;\n\
+         use webctp_protocol::TdRequest;\n\
+         use webctp_protocol::fields::*;\n\n\
          use crate::control::{self, md, td};\n\n",
     );
     let api = h.class("CThostFtdcTraderApi");
@@ -688,7 +702,7 @@ pub fn fake_api_glue_rs(h: &Headers) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// fakectp/src/spi_calls.rs: calling the client's SPI from a Reply.
+// fakectp/src/generated/spi_calls.rs: calling the client's SPI from a Reply.
 
 pub fn fake_spi_calls_rs(h: &Headers) -> String {
     let selected = selected_structs(h);
@@ -698,10 +712,10 @@ pub fn fake_spi_calls_rs(h: &Headers) -> String {
          //! C structs, as the real library does from its own threads.\n\n\
          #![allow(non_snake_case)]\n\n\
          use std::ptr::null_mut;\n\n\
-         use webctp::ctp::native::convert::CtpStruct;\n\
-         use webctp::ctp::native::vtables::*;\n\
-         use webctp::protocol::Reply;\n\
-         use webctp::protocol::fields::*;\n\n",
+         use webctp_native::convert::CtpStruct;\n\
+         use webctp_native::vtables::*;\n\
+         use webctp_protocol::Reply;\n\
+         use webctp_protocol::fields::*;\n\n",
     );
     for (class, fname) in [
         ("CThostFtdcMdSpi", "call_md_spi"),

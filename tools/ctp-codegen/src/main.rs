@@ -5,14 +5,14 @@
 //! ```
 //!
 //! Writes (relative to the repository):
-//! - `src/ctp/native/ffi.rs`        C structs, by bindgen (needs libclang)
-//! - `src/ctp/native/vtables.rs`    the four C++ classes as vtable structs
-//! - `src/ctp/native/convert.rs`    C struct <-> protocol struct
-//! - `src/ctp/native/spi_glue.rs`   SPI callbacks -> replies, request calls
-//! - `src/protocol/fields.rs`       protocol structs (serde)
-//! - `src/protocol/td_requests.rs`  the trading request table
-//! - `fakectp/src/api_glue.rs`      the fake library's API vtables
-//! - `fakectp/src/spi_calls.rs`     the fake library's SPI calls
+//! - `crates/native/src/generated/ffi.rs`           C structs, by bindgen (needs libclang)
+//! - `crates/native/src/generated/vtables.rs`       the four C++ classes as vtable structs
+//! - `crates/native/src/generated/convert.rs`       C struct <-> protocol struct
+//! - `crates/native/src/generated/spi_glue.rs`      SPI callbacks -> replies, request calls
+//! - `crates/protocol/src/generated/fields.rs`      protocol structs (serde)
+//! - `crates/protocol/src/generated/td_requests.rs` the trading request table
+//! - `fakectp/src/generated/api_glue.rs`            the fake library's API vtables
+//! - `fakectp/src/generated/spi_calls.rs`           the fake library's SPI calls
 //!
 //! `--check` compares instead of writing and fails on any difference, so a test can
 //! prove that the committed files match the headers.
@@ -111,16 +111,40 @@ fn main() -> ExitCode {
         }
     };
     let mut files: Vec<(&str, Result<String, String>)> = vec![
-        ("src/protocol/fields.rs", Ok(emit::fields_rs(&h))),
-        ("src/protocol/td_requests.rs", Ok(emit::td_requests_rs(&h))),
-        ("src/ctp/native/vtables.rs", Ok(emit::vtables_rs(&h))),
-        ("src/ctp/native/convert.rs", Ok(emit::convert_rs(&h))),
-        ("src/ctp/native/spi_glue.rs", Ok(emit::spi_glue_rs(&h))),
-        ("fakectp/src/api_glue.rs", Ok(emit::fake_api_glue_rs(&h))),
-        ("fakectp/src/spi_calls.rs", Ok(emit::fake_spi_calls_rs(&h))),
+        (
+            "crates/protocol/src/generated/fields.rs",
+            Ok(emit::fields_rs(&h)),
+        ),
+        (
+            "crates/protocol/src/generated/td_requests.rs",
+            Ok(emit::td_requests_rs(&h)),
+        ),
+        (
+            "crates/native/src/generated/vtables.rs",
+            Ok(emit::vtables_rs(&h)),
+        ),
+        (
+            "crates/native/src/generated/convert.rs",
+            Ok(emit::convert_rs(&h)),
+        ),
+        (
+            "crates/native/src/generated/spi_glue.rs",
+            Ok(emit::spi_glue_rs(&h)),
+        ),
+        (
+            "fakectp/src/generated/api_glue.rs",
+            Ok(emit::fake_api_glue_rs(&h)),
+        ),
+        (
+            "fakectp/src/generated/spi_calls.rs",
+            Ok(emit::fake_spi_calls_rs(&h)),
+        ),
     ];
     if !skip_bindgen {
-        files.push(("src/ctp/native/ffi.rs", bindgen_ffi(&headers, &h)));
+        files.push((
+            "crates/native/src/generated/ffi.rs",
+            bindgen_ffi(&headers, &h),
+        ));
     }
     let mut failed = false;
     for (path, text) in files {
