@@ -13,6 +13,16 @@ if [ -x scripts/install-ctp-libs.sh ]; then
     ./scripts/install-ctp-libs.sh || echo "note: official CTP libraries not installed; their test is skipped"
 fi
 
+# The terminal's tests drive the real binary inside tmux (they print SKIPPED without it).
+if ! command -v tmux >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        (apt-get update -qq && apt-get install -y -qq tmux) >/dev/null 2>&1 || true
+    elif command -v sudo >/dev/null 2>&1; then
+        (sudo -n apt-get update -qq && sudo -n apt-get install -y -qq tmux) >/dev/null 2>&1 || true
+    fi
+    command -v tmux >/dev/null 2>&1 || echo "note: tmux not installed; the terminal's tmux tests are skipped"
+fi
+
 if cargo fmt --version >/dev/null 2>&1; then
     cargo fmt --all --check
 fi

@@ -86,14 +86,15 @@ impl Drop for Repl {
     }
 }
 
-/// The OrderSysID in the first data row of an orders table.
+/// The OrderSysID in the first data row of an orders table (its first column).
 fn first_order_id(lines: &[String]) -> String {
     lines
         .iter()
-        .find(|l| l.contains("rb2605") && l.starts_with('│'))
-        .and_then(|l| l.split(['│', '┆']).nth(1))
-        .map(|s| s.trim().to_string())
+        .filter(|l| l.contains("rb2605"))
+        .filter_map(|l| l.split_whitespace().next())
+        .find(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_digit()))
         .unwrap_or_default()
+        .to_string()
 }
 
 #[test]

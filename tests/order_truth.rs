@@ -84,3 +84,45 @@ async fn fills_during_a_front_drop_reach_the_client_after_the_relogin() {
         .collect();
     assert!(late.is_empty(), "{late:?}");
 }
+
+/// No per-order state outlives its order: N crossing orders fill (RtnOrder all traded
+/// and RtnTrade each), and with the client still connected the gateway follows none.
+/// The suite sends 2,000; `WEBCTP_TRACKED_ORDERS=100000` runs the figure.
+#[tokio::test]
+async fn filled_orders_leave_no_state_behind() {
+    let n: usize = std::env::var("WEBCTP_TRACKED_ORDERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000);
+    let gw = InProcess::start(
+        // A long run outlasts the heartbeat's timeout; this client does not answer Pings.
+        "HeartbeatTimeout: 3600\nSim: {TickRate: 200, AutoSettle: false, Durability: os, InitialFunds: 100000000000.0}",
+    )
+    .await;
+    let mut c = Client::connect(&gw.td_url).await;
+    assert_eq!(c.td_login("u-truth-4", "pw").await["RspInfo"]["ErrorID"], 0);
+    let (_, _, up, _) = c.book("m2605").await;
+    let batch = 200;
+    let mut sent = 0;
+    let mut trades = 0;
+    while sent < n {
+        let k = batch.min(n - sent);
+        for i in 0..k {
+            // Buy at the upper limit: fills against the book at once, or on the next
+            // ticks when a batch has emptied it.
+            c.send(order((sent + i) as i64, "m2605", "0", "0", up, 1))
+                .await;
+        }
+        sent += k;
+        while trades < sent {
+            let v = c.recv().await;
+            assert_ne!(v["MsgType"], "RspOrderInsert", "{v}");
+            if v["MsgType"] == "RtnTrade" {
+                trades += 1;
+            }
+        }
+    }
+    // Every order's last RtnOrder precedes its RtnTrade; all are in.
+    assert_eq!(gw.dispatcher.tracked_orders(), 0);
+    truth::no_order_tracked(&gw.td_url).await;
+}

@@ -199,6 +199,10 @@ async fn resting_order_is_cancelled_and_cancel_errors_are_ctps() {
         assert_eq!(rsp["RequestID"], 24);
         let err = c.recv_until(|v| v["MsgType"] == "ErrRtnOrderAction").await;
         assert_eq!(err["RspInfo"]["ErrorID"], code);
+        // CTP's OrderActionStatus of a refused action: 'c' rejected.
+        assert_eq!(err["OrderAction"]["OrderActionStatus"], "c", "{err}");
+        assert_eq!(err["OrderAction"]["ActionFlag"], "0");
+        assert_eq!(err["OrderAction"]["RequestID"], 24);
     }
 
     // Cancel by FrontID + SessionID + OrderRef.

@@ -84,6 +84,7 @@ pub enum Command {
     Sub(Vec<String>),
     Unsub(Vec<String>),
     Quote(String),
+    Depth(String),
     Watch(Vec<String>),
     Unwatch,
     Order(OrderArgs),
@@ -102,6 +103,7 @@ pub enum Command {
     Set(OutputMode),
     Settle,
     DropFront(f64),
+    Status,
     Help(Option<String>),
     Exit,
 }
@@ -131,6 +133,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "unsubscribe from market data",
     ),
     ("quote", "quote <instrument>", "show the latest quote"),
+    (
+        "depth",
+        "depth <instrument>",
+        "show five levels of the book",
+    ),
     (
         "watch",
         "watch [instrument...]",
@@ -193,6 +200,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "drop-front",
         "drop-front <seconds>",
         "sim only: take the front down for a while",
+    ),
+    (
+        "status",
+        "status",
+        "the backend, its fronts (address, up or down), the login and subscriptions",
     ),
     (
         "help",
@@ -365,6 +377,8 @@ pub fn parse(line: &str) -> Result<Option<Command>, UsageError> {
             }
         }
         "quote" | "q" => Command::Quote(one("quote")?),
+        "depth" | "book" => Command::Depth(one("depth")?),
+        "status" => return no_args(Command::Status),
         "watch" => Command::Watch(
             args.iter()
                 .map(|a| instrument_arg("watch", a))

@@ -127,8 +127,12 @@ pub async fn run(config: Config, args: ExecArgs, json: bool) -> ExitCode {
     }
     let mut logged_in = false;
     let mut result = 0u8;
+    let have_credentials = config.user_id.is_some() && config.password.is_some();
     for cmd in commands {
-        if needs_login(&cmd) && !logged_in {
+        // A quote is better with a login (tick sizes, an instant answer) but does
+        // not need one.
+        let helped = matches!(cmd, Command::Quote(_) | Command::Depth(_)) && have_credentials;
+        if (needs_login(&cmd) || helped) && !logged_in {
             if config.user_id.is_none() || config.password.is_none() {
                 eprintln!(
                     "webctp: `exec` logs in first: give --user (or WEBCTP_USER) and WEBCTP_PASSWORD (or User/Password in the config)"

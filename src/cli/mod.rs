@@ -7,11 +7,14 @@
 pub mod args;
 pub mod commands;
 pub mod exec;
+pub mod help;
 pub mod ledger;
 pub mod link;
 pub mod render;
 pub mod repl;
 pub mod session;
+pub mod table;
+pub mod tty;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -155,13 +158,6 @@ pub fn start_dispatcher(config: Config) -> Result<Arc<Dispatcher>, String> {
     Dispatcher::start(config, backend).map_err(|e| e.to_string())
 }
 
-/// Reads a password without echo from the controlling terminal.
-fn read_secret(prompt: &str) -> Option<String> {
-    rpassword::prompt_password(prompt)
-        .ok()
-        .filter(|p| !p.is_empty())
-}
-
 /// `webctp`: the gateway (unless `--no-server`) and the terminal in one process.
 async fn terminal(
     config: Config,
@@ -169,6 +165,9 @@ async fn terminal(
     json: bool,
     printer: Arc<repl::ReplPrinter>,
 ) -> Result<(), String> {
+    // Ctrl-C abandons the command in progress, never the process: the gateway may be
+    // serving clients from it. `quit` or Ctrl-D leaves.
+    let interrupts = repl::Interrupts::install();
     let history = repl::history_path(&config.data_dir);
     if serve_too {
         warn_if_open(&config);
@@ -219,13 +218,13 @@ async fn terminal(
         dispatcher.config.clone(),
         Some(dispatcher.backend.clone()),
         printer.clone(),
-        Some(Box::new(read_secret)),
+        Some(Box::new(tty::read_secret)),
         waits,
     );
     if json {
         sess.set_mode(commands::OutputMode::Json);
     }
-    repl::run(sess, printer, history).await;
+    repl::run(sess, printer, history, interrupts).await;
     let _ = stop_tx.send(());
     if let Some(s) = server {
         let _ = s.await;

@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
-use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 use serde_json::Value;
+
+use super::table::{Cell, Style, Table, num, paint, text, toned};
 
 use crate::protocol::errors::{ctp_message, ctp_name};
 
@@ -13,13 +13,15 @@ use crate::protocol::errors::{ctp_message, ctp_name};
 #[derive(Debug, Default, Clone)]
 pub struct Instruments {
     pub ticks: HashMap<String, f64>,
+    /// Volume multiples, for average open prices.
+    pub multiples: HashMap<String, f64>,
 }
 
 impl Instruments {
     /// Decimal places for prices of `id` (from its tick; else what the value needs).
     pub fn decimals(&self, id: &str, value: f64) -> usize {
         match self.ticks.get(id) {
-            Some(t) => crate::ctp::sim::instruments::decimals_of(*t),
+            Some(t) => decimals_of(*t),
             None => {
                 let mut d = 0;
                 while d < 4
@@ -32,6 +34,16 @@ impl Instruments {
             }
         }
     }
+}
+
+/// Decimal places of a tick size such as 0.02 (2) or 5 (0).
+pub fn decimals_of(tick: f64) -> usize {
+    (0..8)
+        .find(|&d| {
+            let s = tick * 10f64.powi(d as i32);
+            (s - s.round()).abs() < 1e-9
+        })
+        .unwrap_or(8)
 }
 
 fn s<'a>(v: &'a Value, k: &str) -> &'a str {
@@ -100,7 +112,8 @@ pub fn order_status(code: &str) -> &'static str {
         "3" => "NoTradeQueueing",
         "4" => "NoTradeNotQueueing",
         "5" => "Canceled",
-        "a" => "Unknown",
+        // CTP's "unknown": sent, the exchange has not answered yet.
+        "a" => "Submitted",
         "b" => "NotTouched",
         "c" => "Touched",
         _ => "-",
@@ -112,14 +125,6 @@ pub fn posi_direction(code: &str) -> &'static str {
         "1" => "Net",
         "2" => "Long",
         "3" => "Short",
-        _ => "-",
-    }
-}
-
-fn position_date(code: &str) -> &'static str {
-    match code {
-        "1" => "Today",
-        "2" => "History",
         _ => "-",
     }
 }
@@ -201,159 +206,231 @@ pub fn error_sentence(msg: &Value) -> Option<String> {
     Some(out)
 }
 
-fn table(headers: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(headers.iter().map(Cell::new));
-    t
+fn put(t: &mut Table, cells: Vec<Cell>) {
+    t.row(cells);
 }
 
-fn right(text: impl ToString) -> Cell {
-    Cell::new(text).set_alignment(CellAlignment::Right)
+/// An order's type in words: Limit, Market, FAK or FOK.
+pub fn order_type(o: &Value) -> &'static str {
+    let immediate = s(o, "TimeCondition") == "1";
+    match (s(o, "OrderPriceType"), immediate, s(o, "VolumeCondition")) {
+        ("1", _, _) => "Market",
+        (_, true, "3") => "FOK",
+        (_, true, _) => "FAK",
+        (code, _, _) => price_type(code),
+    }
 }
 
 /// Orders (RtnOrder / RspQryOrder bodies).
-pub fn orders(list: &[&Value], inst: &Instruments) -> String {
+pub fn orders(list: &[&Value], inst: &Instruments, style: Style) -> String {
     if list.is_empty() {
         return "no orders".into();
     }
-    let mut t = table(&[
-        "OrderSysID",
-        "OrderRef",
-        "Instrument",
-        "Side",
-        "Offset",
-        "Type",
-        "Price",
-        "Traded/Vol",
-        "Status",
-        "Time",
-        "Message",
+    let mut t = Table::new(&[
+        text("OrderSysID", 0),
+        text("Ref", 4),
+        text("Instrument", 0),
+        text("Side", 0),
+        text("Offset", 1),
+        text("Type", 2),
+        num("Price", 0),
+        num("Filled", 0),
+        text("Status", 0),
+        text("Time", 3),
+        text("Message", 5),
     ]);
     for o in list {
         let id = s(o, "InstrumentID");
         let p = f(o, "LimitPrice");
         let is_market = s(o, "OrderPriceType") == "1";
-        t.add_row(vec![
-            Cell::new(s(o, "OrderSysID").trim()),
-            Cell::new(s(o, "OrderRef").trim()),
-            Cell::new(id),
-            Cell::new(direction(s(o, "Direction"))),
-            Cell::new(offset(s(o, "CombOffsetFlag"))),
-            Cell::new(price_type(s(o, "OrderPriceType"))),
-            right(if is_market {
-                "market".into()
-            } else {
-                price(p, inst.decimals(id, p))
-            }),
-            right(format!(
-                "{}/{}",
-                i(o, "VolumeTraded"),
-                i(o, "VolumeTotalOriginal")
-            )),
-            Cell::new(order_status(s(o, "OrderStatus"))),
-            Cell::new(s(o, "InsertTime")),
-            Cell::new(s(o, "StatusMsg")),
-        ]);
+        put(
+            &mut t,
+            vec![
+                s(o, "OrderSysID").trim().into(),
+                s(o, "OrderRef").trim().into(),
+                id.into(),
+                direction(s(o, "Direction")).into(),
+                offset(s(o, "CombOffsetFlag")).into(),
+                order_type(o).into(),
+                if is_market {
+                    "market".into()
+                } else {
+                    price(p, inst.decimals(id, p)).into()
+                },
+                format!("{}/{}", i(o, "VolumeTraded"), i(o, "VolumeTotalOriginal")).into(),
+                order_status(s(o, "OrderStatus")).into(),
+                s(o, "InsertTime").into(),
+                s(o, "StatusMsg").into(),
+            ],
+        );
     }
-    t.to_string()
+    t.render(style)
 }
 
 /// Trades.
-pub fn trades(list: &[&Value], inst: &Instruments) -> String {
+pub fn trades(list: &[&Value], inst: &Instruments, style: Style) -> String {
     if list.is_empty() {
         return "no trades".into();
     }
-    let mut t = table(&[
-        "TradeID",
-        "OrderSysID",
-        "Instrument",
-        "Side",
-        "Offset",
-        "Price",
-        "Volume",
-        "Time",
+    let mut t = Table::new(&[
+        text("TradeID", 0),
+        text("OrderSysID", 2),
+        text("Instrument", 0),
+        text("Side", 0),
+        text("Offset", 0),
+        num("Price", 0),
+        num("Volume", 0),
+        text("Time", 1),
     ]);
     for x in list {
         let id = s(x, "InstrumentID");
         let p = f(x, "Price");
-        t.add_row(vec![
-            Cell::new(s(x, "TradeID").trim()),
-            Cell::new(s(x, "OrderSysID").trim()),
-            Cell::new(id),
-            Cell::new(direction(s(x, "Direction"))),
-            Cell::new(offset(s(x, "OffsetFlag"))),
-            right(price(p, inst.decimals(id, p))),
-            right(i(x, "Volume")),
-            Cell::new(s(x, "TradeTime")),
-        ]);
+        put(
+            &mut t,
+            vec![
+                s(x, "TradeID").trim().into(),
+                s(x, "OrderSysID").trim().into(),
+                id.into(),
+                direction(s(x, "Direction")).into(),
+                offset(s(x, "OffsetFlag")).into(),
+                price(p, inst.decimals(id, p)).into(),
+                i(x, "Volume").to_string().into(),
+                s(x, "TradeTime").into(),
+            ],
+        );
     }
-    t.to_string()
+    t.render(style)
 }
 
-/// Positions.
-pub fn positions(list: &[&Value], inst: &Instruments) -> String {
-    if list.is_empty() {
-        return "no positions".into();
+/// One instrument and side of the positions table: CTP's rows (SHFE and INE keep
+/// today's and yesterday's in separate rows) added up.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct PositionLine {
+    pub instrument: String,
+    pub exchange: String,
+    pub side: &'static str,
+    pub position: i64,
+    pub today: i64,
+    pub frozen: i64,
+    pub open_cost: f64,
+    pub mark: f64,
+    pub profit: f64,
+    pub margin: f64,
+}
+
+impl PositionLine {
+    /// What is left of yesterday's position (CTP's YdPosition is the day's opening
+    /// figure and does not shrink as it is closed).
+    pub fn yesterday(&self) -> i64 {
+        self.position - self.today
     }
-    let mut t = table(&[
-        "Instrument",
-        "Exchange",
-        "Side",
-        "Date",
-        "Position",
-        "Today",
-        "Yd",
-        "Frozen",
-        "Settle",
-        "P&L",
-        "Margin",
-    ]);
+}
+
+/// Adds CTP's position rows up per instrument and side, leaving out closed ones.
+pub fn position_lines(list: &[&Value]) -> Vec<PositionLine> {
+    let mut out: Vec<PositionLine> = Vec::new();
     for p in list {
         let id = s(p, "InstrumentID");
         let side = posi_direction(s(p, "PosiDirection"));
+        let k = match out
+            .iter()
+            .position(|l| l.instrument == id && l.side == side)
+        {
+            Some(k) => k,
+            None => {
+                out.push(PositionLine {
+                    instrument: id.to_string(),
+                    exchange: s(p, "ExchangeID").to_string(),
+                    side,
+                    ..PositionLine::default()
+                });
+                out.len() - 1
+            }
+        };
+        let l = &mut out[k];
+        l.position += i(p, "Position");
+        l.today += i(p, "TodayPosition");
         // Orders closing a long position freeze ShortFrozen, and the other way round.
-        let frozen = if side == "Long" {
+        l.frozen += if side == "Long" {
             i(p, "ShortFrozen")
         } else {
             i(p, "LongFrozen")
         };
-        let settle = f(p, "SettlementPrice");
-        t.add_row(vec![
-            Cell::new(id),
-            Cell::new(s(p, "ExchangeID")),
-            Cell::new(side),
-            Cell::new(position_date(s(p, "PositionDate"))),
-            right(i(p, "Position")),
-            right(i(p, "TodayPosition")),
-            right(i(p, "YdPosition")),
-            right(frozen),
-            right(price(settle, inst.decimals(id, settle))),
-            right(money(f(p, "PositionProfit"))),
-            right(money(f(p, "UseMargin"))),
-        ]);
+        l.open_cost += f(p, "OpenCost");
+        let mark = f(p, "SettlementPrice");
+        if mark > 0.0 && mark < f64::MAX / 2.0 {
+            l.mark = mark;
+        }
+        l.profit += f(p, "PositionProfit");
+        l.margin += f(p, "UseMargin");
     }
-    t.to_string()
+    out.retain(|l| l.position != 0 || l.frozen != 0);
+    out.sort_by(|a, b| (&a.instrument, a.side).cmp(&(&b.instrument, b.side)));
+    out
+}
+
+/// Positions: one line per instrument and side, with the average open price.
+pub fn positions(list: &[&Value], inst: &Instruments, style: Style) -> String {
+    let lines = position_lines(list);
+    if lines.is_empty() {
+        return "no positions".into();
+    }
+    let mut t = Table::new(&[
+        text("Instrument", 0),
+        text("Exchange", 4),
+        text("Side", 0),
+        num("Position", 0),
+        num("Today", 0),
+        num("Yd", 0),
+        num("AvgOpen", 1),
+        num("Mark", 3),
+        num("Frozen", 5),
+        num("P&L", 0),
+        num("Margin", 2),
+    ]);
+    for l in &lines {
+        let id = l.instrument.as_str();
+        let avg = match inst.multiples.get(id) {
+            Some(m) if *m > 0.0 && l.position != 0 => l.open_cost / (l.position as f64 * m),
+            _ => 0.0,
+        };
+        put(
+            &mut t,
+            vec![
+                id.into(),
+                l.exchange.clone().into(),
+                l.side.into(),
+                l.position.to_string().into(),
+                l.today.to_string().into(),
+                l.yesterday().to_string().into(),
+                price(avg, inst.decimals(id, avg)).into(),
+                price(l.mark, inst.decimals(id, l.mark)).into(),
+                l.frozen.to_string().into(),
+                toned(money(l.profit), l.profit),
+                money(l.margin).into(),
+            ],
+        );
+    }
+    t.render(style)
 }
 
 /// A key/value table of chosen fields.
-fn fields(v: &Value, rows: &[(&str, &str, bool)]) -> String {
-    let mut t = table(&["Field", "Value"]);
+fn fields(v: &Value, rows: &[(&str, &str, bool)], style: Style) -> String {
+    let mut t = Table::new(&[text("Field", 0), num("Value", 0)]);
     for (label, key, is_money) in rows {
-        let cell = match &v[*key] {
-            Value::Number(n) if *is_money => right(money(n.as_f64().unwrap_or(0.0))),
-            Value::Number(n) => right(n),
-            Value::String(x) => Cell::new(x),
-            other => Cell::new(other),
+        let cell: Cell = match &v[*key] {
+            Value::Number(n) if *is_money => money(n.as_f64().unwrap_or(0.0)).into(),
+            Value::Number(n) => n.to_string().into(),
+            Value::String(x) => x.clone().into(),
+            other => other.to_string().into(),
         };
-        t.add_row(vec![Cell::new(label), cell]);
+        put(&mut t, vec![(*label).into(), cell]);
     }
-    t.to_string()
+    t.render(style)
 }
 
 /// The trading account.
-pub fn account(a: &Value) -> String {
+pub fn account(a: &Value, style: Style) -> String {
     fields(
         a,
         &[
@@ -370,11 +447,12 @@ pub fn account(a: &Value) -> String {
             ("Pre-balance", "PreBalance", true),
             ("Withdraw quota", "WithdrawQuota", true),
         ],
+        style,
     )
 }
 
 /// One instrument's quote.
-pub fn quote(d: &Value, inst: &Instruments) -> String {
+pub fn quote(d: &Value, inst: &Instruments, style: Style) -> String {
     let id = s(d, "InstrumentID");
     let dec = |k: &str| {
         let v = f(d, k);
@@ -382,52 +460,114 @@ pub fn quote(d: &Value, inst: &Instruments) -> String {
     };
     let last = f(d, "LastPrice");
     let pre = f(d, "PreSettlementPrice");
-    let change = if pre > 0.0 && last > 0.0 {
-        format!("{:+.2}%", (last - pre) / pre * 100.0)
+    let valid = |x: f64| x > 0.0 && x < f64::MAX / 2.0;
+    let move_ = if valid(pre) && valid(last) {
+        last - pre
+    } else {
+        0.0
+    };
+    let change = if valid(pre) && valid(last) {
+        format!("{:+.2}%", move_ / pre * 100.0)
     } else {
         "-".into()
     };
-    let mut t = table(&[
-        "Instrument",
-        "Last",
-        "Change",
-        "Bid",
-        "BidVol",
-        "Ask",
-        "AskVol",
-        "Volume",
-        "OpenInt",
-        "Time",
+    let mut t = Table::new(&[
+        text("Instrument", 0),
+        num("Last", 0),
+        num("Change", 1),
+        num("Bid", 0),
+        num("BidVol", 2),
+        num("Ask", 0),
+        num("AskVol", 2),
+        num("Volume", 3),
+        num("OpenInt", 4),
+        text("Time", 3),
     ]);
-    t.add_row(vec![
-        Cell::new(id),
-        right(dec("LastPrice")),
-        right(change),
-        right(dec("BidPrice1")),
-        right(i(d, "BidVolume1")),
-        right(dec("AskPrice1")),
-        right(i(d, "AskVolume1")),
-        right(i(d, "Volume")),
-        right(format!("{:.0}", f(d, "OpenInterest"))),
-        Cell::new(format!(
-            "{}.{:03}",
-            s(d, "UpdateTime"),
-            i(d, "UpdateMillisec")
-        )),
-    ]);
-    t.to_string()
+    put(
+        &mut t,
+        vec![
+            id.into(),
+            toned(dec("LastPrice"), move_),
+            toned(change, move_),
+            dec("BidPrice1").into(),
+            i(d, "BidVolume1").to_string().into(),
+            dec("AskPrice1").into(),
+            i(d, "AskVolume1").to_string().into(),
+            i(d, "Volume").to_string().into(),
+            format!("{:.0}", f(d, "OpenInterest")).into(),
+            format!("{}.{:03}", s(d, "UpdateTime"), i(d, "UpdateMillisec")).into(),
+        ],
+    );
+    t.render(style)
 }
 
-/// A tick as one line (for `watch`).
-pub fn tick_line(d: &Value, inst: &Instruments) -> String {
+/// Five levels of the book, asks above bids (`depth`).
+pub fn depth(d: &Value, inst: &Instruments, style: Style) -> String {
+    let id = s(d, "InstrumentID");
+    let pre = f(d, "PreSettlementPrice");
+    let valid = |x: f64| x > 0.0 && x < f64::MAX / 2.0;
+    let mut t = Table::new(&[text("Level", 0), num("Price", 0), num("Volume", 0)]);
+    let level = |t: &mut Table, name: String, pk: String, vk: String| {
+        let p = f(d, &pk);
+        let v = i(d, &vk);
+        let mv = if valid(p) && valid(pre) { p - pre } else { 0.0 };
+        put(
+            t,
+            vec![
+                name.into(),
+                toned(price(p, inst.decimals(id, p)), mv),
+                if valid(p) { v.to_string() } else { "-".into() }.into(),
+            ],
+        );
+    };
+    for n in (1..=5).rev() {
+        level(
+            &mut t,
+            format!("Ask {n}"),
+            format!("AskPrice{n}"),
+            format!("AskVolume{n}"),
+        );
+    }
+    for n in 1..=5 {
+        level(
+            &mut t,
+            format!("Bid {n}"),
+            format!("BidPrice{n}"),
+            format!("BidVolume{n}"),
+        );
+    }
+    let last = f(d, "LastPrice");
+    format!(
+        "{id} last {} at {}.{:03}\n{}",
+        paint(
+            &price(last, inst.decimals(id, last)),
+            toned("", if valid(pre) { last - pre } else { 0.0 }).tone,
+            style.color
+        ),
+        s(d, "UpdateTime"),
+        i(d, "UpdateMillisec"),
+        t.render(style)
+    )
+}
+
+/// A tick as one line (for `watch`), with milliseconds.
+pub fn tick_line(d: &Value, inst: &Instruments, style: Style) -> String {
     let id = s(d, "InstrumentID");
     let p = |k: &str| {
         let v = f(d, k);
         price(v, inst.decimals(id, v))
     };
-    format!(
-        "{} {:<8} last {:>10}  bid {:>10} x {:<4} ask {:>10} x {:<4} vol {}",
+    let last = f(d, "LastPrice");
+    let pre = f(d, "PreSettlementPrice");
+    let mv = if pre > 0.0 && pre < f64::MAX / 2.0 && last > 0.0 && last < f64::MAX / 2.0 {
+        last - pre
+    } else {
+        0.0
+    };
+    let line = format!(
+        "{}.{:03} {:<8} last {:>9}  bid {:>9} x{:<4} ask {:>9} x{:<4} vol {}",
         s(d, "UpdateTime"),
+        i(d, "UpdateMillisec"),
         id,
         p("LastPrice"),
         p("BidPrice1"),
@@ -435,69 +575,119 @@ pub fn tick_line(d: &Value, inst: &Instruments) -> String {
         p("AskPrice1"),
         i(d, "AskVolume1"),
         i(d, "Volume")
-    )
+    );
+    let line = match style.width {
+        Some(w) => fit(&line, w),
+        None => line,
+    };
+    if style.color && mv != 0.0 {
+        // Only the last price is coloured.
+        let shown = p("LastPrice");
+        let at = line.find(" last ").map(|k| k + 6);
+        if let Some(at) = at
+            && let Some(rel) = line[at..].find(shown.as_str())
+        {
+            let k = at + rel;
+            return format!(
+                "{}{}{}",
+                &line[..k],
+                paint(&shown, toned("", mv).tone, true),
+                &line[k + shown.len()..]
+            );
+        }
+    }
+    line
+}
+
+/// A line cut to `w` columns (never wrapped by the terminal).
+pub fn fit(line: &str, w: usize) -> String {
+    if unicode_width::UnicodeWidthStr::width(line) <= w {
+        return line.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for ch in line.chars() {
+        let cw = unicode_width::UnicodeWidthChar::width(ch).unwrap_or(0);
+        if used + cw > w {
+            break;
+        }
+        out.push(ch);
+        used += cw;
+    }
+    out
 }
 
 /// Instruments.
-pub fn instruments(list: &[&Value]) -> String {
+pub fn instruments(list: &[&Value], style: Style) -> String {
     if list.is_empty() {
         return "no such instrument".into();
     }
-    let mut t = table(&[
-        "Instrument",
-        "Exchange",
-        "Name",
-        "Multiple",
-        "Tick",
-        "Long margin",
-        "Short margin",
-        "Expires",
+    let mut t = Table::new(&[
+        text("Instrument", 0),
+        text("Exchange", 0),
+        text("Name", 3),
+        num("Multiple", 0),
+        num("Tick", 0),
+        num("LongMargin", 2),
+        num("ShortMargin", 2),
+        text("Expires", 1),
     ]);
     for x in list {
-        t.add_row(vec![
-            Cell::new(s(x, "InstrumentID")),
-            Cell::new(s(x, "ExchangeID")),
-            Cell::new(s(x, "InstrumentName")),
-            right(i(x, "VolumeMultiple")),
-            right(f(x, "PriceTick")),
-            right(format!("{:.2}%", f(x, "LongMarginRatio") * 100.0)),
-            right(format!("{:.2}%", f(x, "ShortMarginRatio") * 100.0)),
-            Cell::new(s(x, "ExpireDate")),
-        ]);
+        put(
+            &mut t,
+            vec![
+                s(x, "InstrumentID").into(),
+                s(x, "ExchangeID").into(),
+                s(x, "InstrumentName").into(),
+                i(x, "VolumeMultiple").to_string().into(),
+                f(x, "PriceTick").to_string().into(),
+                format!("{:.2}%", f(x, "LongMarginRatio") * 100.0).into(),
+                format!("{:.2}%", f(x, "ShortMarginRatio") * 100.0).into(),
+                s(x, "ExpireDate").into(),
+            ],
+        );
     }
-    t.to_string()
+    t.render(style)
 }
 
 /// Margin rates.
-pub fn margin(list: &[&Value]) -> String {
+pub fn margin(list: &[&Value], style: Style) -> String {
     if list.is_empty() {
         return "no margin rate".into();
     }
-    let mut t = table(&[
-        "Instrument",
-        "Long by money",
-        "Long per lot",
-        "Short by money",
-        "Short per lot",
+    let mut t = Table::new(&[
+        text("Instrument", 0),
+        num("Long by money", 0),
+        num("Long per lot", 1),
+        num("Short by money", 0),
+        num("Short per lot", 1),
     ]);
     for x in list {
-        t.add_row(vec![
-            Cell::new(s(x, "InstrumentID")),
-            right(format!("{:.2}%", f(x, "LongMarginRatioByMoney") * 100.0)),
-            right(f(x, "LongMarginRatioByVolume")),
-            right(format!("{:.2}%", f(x, "ShortMarginRatioByMoney") * 100.0)),
-            right(f(x, "ShortMarginRatioByVolume")),
-        ]);
+        put(
+            &mut t,
+            vec![
+                s(x, "InstrumentID").into(),
+                format!("{:.2}%", f(x, "LongMarginRatioByMoney") * 100.0).into(),
+                f(x, "LongMarginRatioByVolume").to_string().into(),
+                format!("{:.2}%", f(x, "ShortMarginRatioByMoney") * 100.0).into(),
+                f(x, "ShortMarginRatioByVolume").to_string().into(),
+            ],
+        );
     }
-    t.to_string()
+    t.render(style)
 }
 
 /// Commission rates.
-pub fn commission(list: &[&Value]) -> String {
+pub fn commission(list: &[&Value], style: Style) -> String {
     if list.is_empty() {
         return "no commission rate".into();
     }
-    let mut t = table(&["Instrument", "Open", "Close", "Close today"]);
+    let mut t = Table::new(&[
+        text("Instrument", 0),
+        num("Open", 0),
+        num("Close", 0),
+        num("Close today", 0),
+    ]);
     let both = |x: &Value, money_key: &str, lot_key: &str| {
         let (m, l) = (f(x, money_key), f(x, lot_key));
         match (m > 0.0, l > 0.0) {
@@ -507,14 +697,17 @@ pub fn commission(list: &[&Value]) -> String {
         }
     };
     for x in list {
-        t.add_row(vec![
-            Cell::new(s(x, "InstrumentID")),
-            right(both(x, "OpenRatioByMoney", "OpenRatioByVolume")),
-            right(both(x, "CloseRatioByMoney", "CloseRatioByVolume")),
-            right(both(x, "CloseTodayRatioByMoney", "CloseTodayRatioByVolume")),
-        ]);
+        put(
+            &mut t,
+            vec![
+                s(x, "InstrumentID").into(),
+                both(x, "OpenRatioByMoney", "OpenRatioByVolume").into(),
+                both(x, "CloseRatioByMoney", "CloseRatioByVolume").into(),
+                both(x, "CloseTodayRatioByMoney", "CloseTodayRatioByVolume").into(),
+            ],
+        );
     }
-    t.to_string()
+    t.render(style)
 }
 
 /// A one-line summary of an order or trade push.
@@ -524,9 +717,19 @@ pub fn push_line(msg: &Value, inst: &Instruments) -> Option<String> {
             let o = &msg["Order"];
             let id = s(o, "InstrumentID");
             let p = f(o, "LimitPrice");
+            // Before the exchange numbers it, an order is known by its session's
+            // OrderRef.
+            let name = match s(o, "OrderSysID").trim() {
+                "" => format!(
+                    "ref {} (session {})",
+                    s(o, "OrderRef").trim(),
+                    i(o, "SessionID")
+                ),
+                sys => sys.to_string(),
+            };
             Some(format!(
                 "order {} {} {} {} {}/{} @ {} {} {}",
-                s(o, "OrderSysID").trim(),
+                name,
                 direction(s(o, "Direction")),
                 offset(s(o, "CombOffsetFlag")),
                 id,
@@ -612,7 +815,7 @@ mod tests {
             "VolumeTotalOriginal": 2, "OrderStatus": "1", "InsertTime": "09:00:01", "StatusMsg": "部分成交"});
         let mut inst = Instruments::default();
         inst.ticks.insert("rb2605".into(), 1.0);
-        let t = orders(&[&o], &inst);
+        let t = orders(&[&o], &inst, Style::default());
         assert!(
             t.contains("PartTradedQueueing")
                 && t.contains("Buy")

@@ -35,6 +35,8 @@ impl ReplPrinter {
 
 impl Printer for ReplPrinter {
     fn print(&self, text: &str) {
+        let wrapped = super::tty::wrap(text, super::tty::width());
+        let text = wrapped.as_str();
         let mut g = self.external.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(p) = g.as_mut() {
             // Raw mode needs carriage returns; the external printer writes text as is.
@@ -221,8 +223,46 @@ fn reader_thread(
     (line_rx, done_tx)
 }
 
+/// Ctrl-C (SIGINT) while a command runs. Once installed, the signal no longer ends the
+/// process; at the prompt the line editor reads Ctrl-C as a key (it clears the line).
+pub struct Interrupts(Arc<tokio::sync::Notify>);
+
+impl Interrupts {
+    /// Catches SIGINT from now on.
+    pub fn install() -> Interrupts {
+        let notify = Arc::new(tokio::sync::Notify::new());
+        let n = notify.clone();
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::interrupt()) {
+                Ok(mut s) => {
+                    tokio::spawn(async move {
+                        while s.recv().await.is_some() {
+                            n.notify_waiters();
+                        }
+                    });
+                }
+                Err(e) => tracing::warn!("cannot catch Ctrl-C ({e}); it will end the process"),
+            }
+        }
+        #[cfg(not(unix))]
+        tokio::spawn(async move {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                n.notify_waiters();
+            }
+        });
+        Interrupts(notify)
+    }
+}
+
 /// Runs the REPL until `exit` or end of input.
-pub async fn run(session: Arc<Session>, printer: Arc<ReplPrinter>, history: PathBuf) {
+pub async fn run(
+    session: Arc<Session>,
+    printer: Arc<ReplPrinter>,
+    history: PathBuf,
+    interrupts: Interrupts,
+) {
     let s = session.clone();
     let instruments: Arc<dyn Fn() -> Vec<String> + Send + Sync> =
         Arc::new(move || s.instrument_ids());
@@ -241,7 +281,13 @@ pub async fn run(session: Arc<Session>, printer: Arc<ReplPrinter>, history: Path
             }
         };
         let login = matches!(cmd, Command::Login { .. });
-        let outcome = session.run(cmd).await;
+        let outcome = tokio::select! {
+            o = session.run(cmd) => o,
+            _ = interrupts.0.notified() => {
+                printer.print("interrupted (answers still on their way print as they arrive)");
+                Outcome::Failed
+            }
+        };
         if outcome == Outcome::Exit {
             break;
         }

@@ -319,6 +319,18 @@ mod journal {
         journal.extend(journal_of(&mut ex, decided));
         // One lot traded once.
         assert_eq!(ex.trades.len(), 1, "{:?}", ex.trades);
+        // No journaled fill keeps the decision's NaN placeholders (issue #10, finding
+        // 5): a fill that changed nothing is not journaled at all.
+        for r in &journal {
+            if let Record::Fill {
+                commission,
+                close_profit,
+                ..
+            } = r
+            {
+                assert!(commission.is_finite() && close_profit.is_finite(), "{r:?}");
+            }
+        }
         assert!(ex.trades.iter().all(|t| t.volume > 0));
         let replayed = super::read_back(&journal);
         assert_eq!(replayed, journal, "a journaled record does not read back");

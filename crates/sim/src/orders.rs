@@ -33,6 +33,9 @@ pub mod code {
     pub const UNKNOWN: u8 = b'a';
     pub const INSERT_SUBMITTED: u8 = b'0';
     pub const ACCEPTED: u8 = b'3';
+    /// OrderActionStatus of a refused cancel (CTP: 'a' submitted, 'b' accepted, 'c'
+    /// rejected).
+    pub const ACTION_REJECTED: u8 = b'c';
     pub const SPECULATION: u8 = b'1';
 }
 

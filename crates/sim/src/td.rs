@@ -673,7 +673,7 @@ impl SimTdSession {
                     ActionFlag: CtpChar(b'0'),
                     ActionDate: now.date(),
                     ActionTime: now.time(),
-                    OrderActionStatus: CtpChar(code::ALL_TRADED),
+                    OrderActionStatus: CtpChar(code::ACTION_REJECTED),
                     UserID: user.to_string(),
                     StatusMsg: webctp_protocol::errors::ctp_message(code)
                         .unwrap_or_default()

@@ -1,0 +1,334 @@
+//! Login, logout, passwords, and the queries that draw tables: orders, trades,
+//! positions, account, instruments, rates, settlement.
+
+use serde_json::{Value, json};
+
+use super::{Outcome, Session, State};
+use crate::cli::render;
+use crate::cli::tty::Secret;
+use crate::protocol::Endpoint;
+
+impl Session {
+    pub async fn login(&self, user: Option<String>, quiet: bool) -> Result<Outcome, String> {
+        let Some(user) = user.or_else(|| self.config.user_id.clone()) else {
+            self.say("login needs a user: `login <user>`, --user or WEBCTP_USER");
+            return Ok(Outcome::Usage);
+        };
+        let password = match self.config.password.clone() {
+            Some(p) => p,
+            None => match self.ask(&format!("password for {user}: ")) {
+                Secret::Entered(p) if !p.is_empty() => p,
+                Secret::Entered(_) | Secret::Abandoned => {
+                    self.say("login abandoned");
+                    return Ok(Outcome::Refused);
+                }
+                Secret::NoTerminal => {
+                    self.say("no password: set WEBCTP_PASSWORD (or Password in the config), or run interactively");
+                    return Ok(Outcome::Usage);
+                }
+            },
+        };
+        let broker = self.lock().broker.clone();
+        let a = self
+            .call(
+                Endpoint::Td,
+                json!({"MsgType": "ReqUserLogin", "ReqUserLogin": {"BrokerID": broker, "UserID": user, "Password": password}}),
+            )
+            .await?;
+        if self.json_mode() && !quiet {
+            for m in &a {
+                self.say(m.to_string());
+            }
+        }
+        let answer = a
+            .iter()
+            .rev()
+            .find(|m| m["MsgType"] == "RspUserLogin")
+            .or(a.last());
+        let Some(answer) = answer else {
+            return Err("no answer to the login".into());
+        };
+        if let Some(e) = render::error_sentence(answer) {
+            if !self.json_mode() || quiet {
+                self.say(e);
+            }
+            return Ok(Outcome::Refused);
+        }
+        let body = &answer["RspUserLogin"];
+        {
+            let mut st = self.lock();
+            st.user = Some(user.clone());
+            st.front_session = Some((
+                body["FrontID"].as_i64().unwrap_or(0),
+                body["SessionID"].as_i64().unwrap_or(0),
+            ));
+        }
+        if !self.json_mode() && !quiet {
+            self.say(format!(
+                "logged in as {user}: trading day {}, front {}, session {}",
+                body["TradingDay"].as_str().unwrap_or("?"),
+                body["FrontID"],
+                body["SessionID"]
+            ));
+        }
+        Ok(Outcome::Ok)
+    }
+
+    /// Loads the instrument list (for completion and price precision).
+    pub async fn load_instruments(&self) {
+        if let Ok(a) = self.query("ReqQryInstrument", json!({})).await {
+            self.remember_instruments(&a);
+        }
+    }
+
+    pub(super) fn remember_instruments(&self, answers: &[Value]) {
+        let mut st = self.lock();
+        for m in answers {
+            let i = &m["Instrument"];
+            if let (Some(id), Some(tick)) = (i["InstrumentID"].as_str(), i["PriceTick"].as_f64()) {
+                if st.instruments.ticks.insert(id.to_string(), tick).is_none() {
+                    st.instrument_ids.push(id.to_string());
+                }
+                if let Some(m) = i["VolumeMultiple"].as_f64() {
+                    st.instruments.multiples.insert(id.to_string(), m);
+                }
+                if let Some(ex) = i["ExchangeID"].as_str() {
+                    st.exchanges.insert(id.to_string(), ex.to_string());
+                }
+            }
+        }
+        st.instrument_ids.sort();
+    }
+
+    pub(super) fn remember_orders(&self, answers: &[Value]) {
+        let mut st = self.lock();
+        for m in answers {
+            if m["Order"].is_object() {
+                st.orders.update(&m["Order"]);
+            }
+        }
+    }
+
+    /// Makes sure the tick sizes (and multiples) of `ids` are known before prices are
+    /// shown: one query per instrument for a few, the whole list for many. Without a
+    /// login there is nobody to ask; prices then show the digits they need.
+    pub(super) async fn know_instruments<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
+        let missing: Vec<String> = {
+            let st = self.lock();
+            if st.user.is_none() {
+                return;
+            }
+            let mut v: Vec<String> = ids
+                .into_iter()
+                .filter(|id| !id.is_empty() && !st.instruments.ticks.contains_key(*id))
+                .map(String::from)
+                .collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        if missing.len() > 3 {
+            self.load_instruments().await;
+            return;
+        }
+        for id in missing {
+            if let Ok(a) = self
+                .query("ReqQryInstrument", json!({"InstrumentID": id}))
+                .await
+            {
+                self.remember_instruments(&a);
+            }
+        }
+    }
+
+    /// Asks for a secret on the terminal, off the async threads.
+    fn ask(&self, prompt: &str) -> Secret {
+        let Some(ask) = self.secret.as_ref() else {
+            return Secret::NoTerminal;
+        };
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
+                tokio::task::block_in_place(|| ask(prompt))
+            }
+            _ => ask(prompt),
+        }
+    }
+
+    pub(super) async fn logout(&self) -> Result<Outcome, String> {
+        let (user, broker) = self.identity();
+        let a = self
+            .call(
+                Endpoint::Td,
+                json!({"MsgType": "ReqUserLogout", "UserLogout": {"BrokerID": broker, "UserID": user}}),
+            )
+            .await?;
+        let o = self.show(&a, "UserLogout", |_| format!("logged out {user}"));
+        if o == Outcome::Ok {
+            let mut st = self.lock();
+            st.user = None;
+            st.front_session = None;
+        }
+        Ok(o)
+    }
+
+    pub(super) async fn orders(&self) -> Result<Outcome, String> {
+        let a = self.query("ReqQryOrder", json!({})).await?;
+        self.remember_orders(&a);
+        self.know_instruments(ids_in(&a, "Order")).await;
+        let i = self.lock().instruments.clone();
+        Ok(self.show(&a, "Order", |b| render::orders(b, &i, self.style())))
+    }
+
+    pub(super) async fn trades(&self) -> Result<Outcome, String> {
+        let a = self.query("ReqQryTrade", json!({})).await?;
+        self.know_instruments(ids_in(&a, "Trade")).await;
+        let i = self.lock().instruments.clone();
+        Ok(self.show(&a, "Trade", |b| render::trades(b, &i, self.style())))
+    }
+
+    pub(super) async fn positions(&self) -> Result<Outcome, String> {
+        let a = self.query("ReqQryInvestorPosition", json!({})).await?;
+        self.know_instruments(ids_in(&a, "InvestorPosition")).await;
+        let i = self.lock().instruments.clone();
+        Ok(self.show(&a, "InvestorPosition", |b| {
+            render::positions(b, &i, self.style())
+        }))
+    }
+
+    pub(super) async fn account(&self) -> Result<Outcome, String> {
+        let a = self.query("ReqQryTradingAccount", json!({})).await?;
+        Ok(self.show(&a, "TradingAccount", |b| {
+            b.first()
+                .map_or_else(|| "no account".into(), |x| render::account(x, self.style()))
+        }))
+    }
+
+    pub(super) async fn instrument(&self, prefix: &str) -> Result<Outcome, String> {
+        let filter = if instruments_known(&self.lock(), prefix) {
+            json!({"InstrumentID": prefix})
+        } else {
+            json!({})
+        };
+        let mut a = self.query("ReqQryInstrument", filter).await?;
+        self.remember_instruments(&a);
+        // Keep the records whose ID starts with the prefix, and mark the last.
+        a.retain(|m| {
+            m["Instrument"]["InstrumentID"]
+                .as_str()
+                .is_some_and(|i| i.starts_with(prefix))
+                || m["RspInfo"]["ErrorID"].as_i64().unwrap_or(0) != 0
+        });
+        if let Some(l) = a.last_mut() {
+            l["IsLast"] = json!(true);
+        }
+        Ok(self.show(&a, "Instrument", |b| render::instruments(b, self.style())))
+    }
+
+    pub(super) async fn margin(&self, id: &str) -> Result<Outcome, String> {
+        let a = self
+            .query(
+                "ReqQryInstrumentMarginRate",
+                json!({"InstrumentID": id, "HedgeFlag": "1"}),
+            )
+            .await?;
+        Ok(self.show(&a, "InstrumentMarginRate", |b| {
+            render::margin(b, self.style())
+        }))
+    }
+
+    pub(super) async fn commission(&self, id: &str) -> Result<Outcome, String> {
+        let a = self
+            .query(
+                "ReqQryInstrumentCommissionRate",
+                json!({"InstrumentID": id}),
+            )
+            .await?;
+        Ok(self.show(&a, "InstrumentCommissionRate", |b| {
+            render::commission(b, self.style())
+        }))
+    }
+
+    pub(super) async fn confirm(&self) -> Result<Outcome, String> {
+        let (user, broker) = self.identity();
+        let a = self
+            .call(
+                Endpoint::Td,
+                json!({"MsgType": "ReqSettlementInfoConfirm", "SettlementInfoConfirm": {"BrokerID": broker, "InvestorID": user}}),
+            )
+            .await?;
+        Ok(self.show(&a, "SettlementInfoConfirm", |b| {
+            b.first().map_or_else(
+                || "settlement confirmed".into(),
+                |c| {
+                    format!(
+                        "settlement confirmed on {} at {}",
+                        c["ConfirmDate"].as_str().unwrap_or(""),
+                        c["ConfirmTime"].as_str().unwrap_or("")
+                    )
+                },
+            )
+        }))
+    }
+
+    pub(super) async fn settlement(&self) -> Result<Outcome, String> {
+        let a = self.query("ReqQrySettlementInfo", json!({})).await?;
+        Ok(self.show(&a, "SettlementInfo", |b| {
+            if b.is_empty() {
+                "no settlement statement yet".into()
+            } else {
+                b.iter()
+                    .map(|x| x["Content"].as_str().unwrap_or(""))
+                    .collect::<String>()
+            }
+        }))
+    }
+
+    pub(super) async fn passwd(&self) -> Result<Outcome, String> {
+        if let Some(o) = self.need_login() {
+            return Ok(o);
+        }
+        if self.secret.is_none() {
+            self.say("passwd needs a terminal to ask for the passwords");
+            return Ok(Outcome::Usage);
+        }
+        let mut answers = Vec::new();
+        for prompt in [
+            "current password: ",
+            "new password: ",
+            "new password again: ",
+        ] {
+            match self.ask(prompt) {
+                Secret::Entered(p) => answers.push(p),
+                _ => {
+                    self.say("password change abandoned");
+                    return Ok(Outcome::Refused);
+                }
+            }
+        }
+        let [old, new, again] = <[String; 3]>::try_from(answers).unwrap_or_default();
+        if new != again {
+            self.say("the new passwords differ; nothing changed");
+            return Ok(Outcome::Refused);
+        }
+        let (user, broker) = self.identity();
+        let a = self
+            .call(
+                Endpoint::Td,
+                json!({"MsgType": "ReqUserPasswordUpdate", "UserPasswordUpdate": {
+                "BrokerID": broker, "UserID": user, "OldPassword": old, "NewPassword": new}}),
+            )
+            .await?;
+        Ok(self.show(&a, "UserPasswordUpdate", |_| "password changed".into()))
+    }
+}
+
+fn instruments_known(st: &State, prefix: &str) -> bool {
+    st.instrument_ids.iter().any(|i| i == prefix)
+}
+
+/// The instrument IDs in the `key` bodies of answers.
+pub(super) fn ids_in<'a>(answers: &'a [Value], key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    answers
+        .iter()
+        .filter_map(move |a| a[key]["InstrumentID"].as_str())
+}

@@ -1,0 +1,216 @@
+//! Market-data commands: `sub`, `unsub`, `quote`, `watch`, `unwatch`.
+
+use serde_json::json;
+
+use super::{Outcome, Session};
+use crate::cli::render;
+use crate::protocol::Endpoint;
+
+impl Session {
+    pub(super) async fn md_login(&self) -> Result<(), String> {
+        if self.lock().md_logged_in {
+            return Ok(());
+        }
+        let user = self.lock().user.clone().unwrap_or_default();
+        let a = self
+            .call(
+                Endpoint::Md,
+                json!({"MsgType": "ReqUserLogin", "ReqUserLogin": {"UserID": user, "Password": ""}}),
+            )
+            .await?;
+        match a.iter().find_map(render::error_sentence) {
+            Some(e) => Err(e),
+            None => {
+                self.lock().md_logged_in = true;
+                Ok(())
+            }
+        }
+    }
+
+    pub(super) async fn unsubscribe(&self, ids: &[String]) -> Result<Outcome, String> {
+        self.md_login().await?;
+        let a = self
+            .call(
+                Endpoint::Md,
+                json!({"MsgType": "UnSubscribeMarketData", "InstrumentID": ids}),
+            )
+            .await?;
+        {
+            let mut st = self.lock();
+            for id in ids {
+                st.subscribed.remove(id);
+                st.watching.remove(id);
+            }
+        }
+        Ok(self.show(&a, "SpecificInstrument", |b| {
+            format!(
+                "unsubscribed {}",
+                b.iter()
+                    .map(|x| x["InstrumentID"].as_str().unwrap_or(""))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
+        }))
+    }
+
+    pub(super) async fn watch_ticks(&self, ids: Vec<String>) -> Result<Outcome, String> {
+        if ids.is_empty() {
+            let mut st = self.lock();
+            if st.subscribed.is_empty() {
+                drop(st);
+                self.say("nothing subscribed: `watch <instrument>...` or `sub` first");
+                return Ok(Outcome::Refused);
+            }
+            st.watch_all = true;
+            let list: Vec<String> = st.subscribed.iter().cloned().collect();
+            drop(st);
+            self.say(format!("watching {} (unwatch to stop)", list.join(" ")));
+            return Ok(Outcome::Ok);
+        }
+        let missing: Vec<String> = {
+            let st = self.lock();
+            ids.iter()
+                .filter(|i| !st.subscribed.contains(*i))
+                .cloned()
+                .collect()
+        };
+        if !missing.is_empty() && self.subscribe(&missing, false).await? != Outcome::Ok {
+            return Ok(Outcome::Refused);
+        }
+        self.lock().watching.extend(ids.iter().cloned());
+        self.say(format!("watching {} (unwatch to stop)", ids.join(" ")));
+        Ok(Outcome::Ok)
+    }
+
+    pub(super) fn unwatch_ticks(&self) -> Outcome {
+        let mut st = self.lock();
+        st.watching.clear();
+        st.watch_all = false;
+        drop(st);
+        self.say("stopped watching");
+        Outcome::Ok
+    }
+
+    pub(super) async fn subscribe(&self, ids: &[String], report: bool) -> Result<Outcome, String> {
+        self.md_login().await?;
+        let a = self
+            .call(
+                Endpoint::Md,
+                json!({"MsgType": "SubscribeMarketData", "InstrumentID": ids}),
+            )
+            .await?;
+        let mut ok = Vec::new();
+        let mut failed = Vec::new();
+        for m in &a {
+            let id = m["SpecificInstrument"]["InstrumentID"]
+                .as_str()
+                .unwrap_or("?")
+                .to_string();
+            match render::error_sentence(m) {
+                None => ok.push(id),
+                Some(e) => failed.push(format!("{id}: {}", e.replacen("error: ", "", 1))),
+            }
+        }
+        self.lock().subscribed.extend(ok.iter().cloned());
+        if self.json_mode() {
+            for m in &a {
+                self.say(m.to_string());
+            }
+        } else {
+            if report && !ok.is_empty() {
+                self.say(format!("subscribed {}", ok.join(" ")));
+            }
+            for f in &failed {
+                self.say(format!("not subscribed: {f}"));
+            }
+        }
+        Ok(if failed.is_empty() {
+            Outcome::Ok
+        } else {
+            Outcome::Refused
+        })
+    }
+
+    pub(super) async fn quote(&self, id: &str, depth: bool) -> Result<Outcome, String> {
+        self.know_instruments([id]).await;
+        let mut cached = self.lock().ticks.get(id).cloned();
+        if cached.is_none() && self.lock().user.is_some() {
+            // Logged in: the trading front knows every instrument's latest quote, and
+            // says at once when there is no such instrument.
+            let a = self
+                .query("ReqQryDepthMarketData", json!({"InstrumentID": id}))
+                .await?;
+            if let Some(e) = a.iter().find_map(render::error_sentence) {
+                if self.json_mode() {
+                    for m in &a {
+                        self.say(m.to_string());
+                    }
+                } else {
+                    self.say(format!("{id}: {}", e.replacen("error: ", "", 1)));
+                }
+                return Ok(Outcome::Refused);
+            }
+            cached = a
+                .into_iter()
+                .find(|m| m["DepthMarketData"]["InstrumentID"] == id)
+                .map(|mut m| {
+                    m["MsgType"] = json!("RtnDepthMarketData");
+                    m
+                });
+            if cached.is_none() {
+                self.say(format!("instrument not found: {id}"));
+                return Ok(Outcome::Refused);
+            }
+        }
+        let tick = match cached {
+            Some(t) => t,
+            None => {
+                let was = self.lock().subscribed.contains(id);
+                let wanted = id.to_string();
+                let mut rx = self.watch(Box::new(move |_, v| {
+                    v["MsgType"] == "RtnDepthMarketData"
+                        && v["DepthMarketData"]["InstrumentID"] == wanted.as_str()
+                }));
+                let res = async {
+                    if !was && self.subscribe(&[id.to_string()], false).await? != Outcome::Ok {
+                        return Ok(None);
+                    }
+                    let t = tokio::time::timeout(self.wait, rx.recv()).await;
+                    Ok::<_, String>(t.ok().flatten())
+                }
+                .await;
+                self.unwatch(rx);
+                if !was && self.lock().subscribed.remove(id) {
+                    let _ = self
+                        .call(
+                            Endpoint::Md,
+                            json!({"MsgType": "UnSubscribeMarketData", "InstrumentID": [id]}),
+                        )
+                        .await;
+                }
+                match res? {
+                    Some(t) => t,
+                    None => {
+                        self.say(format!(
+                            "no quote for {id} within {} s",
+                            self.wait.as_secs_f64()
+                        ));
+                        return Ok(Outcome::Refused);
+                    }
+                }
+            }
+        };
+        if self.json_mode() {
+            self.say(tick.to_string());
+        } else {
+            let inst = self.lock().instruments.clone();
+            let d = &tick["DepthMarketData"];
+            self.say(if depth {
+                render::depth(d, &inst, self.style())
+            } else {
+                render::quote(d, &inst, self.style())
+            });
+        }
+        Ok(Outcome::Ok)
+    }
+}

@@ -1,0 +1,90 @@
+//! Where the terminal's text goes, and how a push no command waits for is printed.
+
+use serde_json::Value;
+
+use super::Session;
+use crate::cli::render;
+use crate::protocol::Endpoint;
+
+/// Where the terminal's text goes (stdout, or above the REPL prompt).
+pub trait Printer: Send + Sync {
+    fn print(&self, text: &str);
+}
+
+/// Prints to stdout.
+pub struct Stdout;
+
+impl Printer for Stdout {
+    fn print(&self, text: &str) {
+        use std::io::Write;
+        let wrapped = crate::cli::tty::wrap(text, crate::cli::tty::width());
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{wrapped}");
+        let _ = out.flush();
+    }
+}
+
+impl Session {
+    pub(super) fn on_push(&self, ep: Endpoint, v: &Value) {
+        if self.already_reported(v) {
+            return;
+        }
+        let json = self.json_mode();
+        match v["MsgType"].as_str() {
+            Some("RtnDepthMarketData") => {
+                let d = &v["DepthMarketData"];
+                let id = d["InstrumentID"].as_str().unwrap_or("");
+                let (show, inst) = {
+                    let st = self.lock();
+                    (
+                        st.watch_all || st.watching.contains(id),
+                        st.instruments.clone(),
+                    )
+                };
+                if show {
+                    self.say(if json {
+                        v.to_string()
+                    } else {
+                        render::tick_line(d, &inst, self.style())
+                    });
+                }
+            }
+            Some("Pong") | Some("Ping") => {}
+            Some(kind @ ("OnFrontDisconnected" | "OnFrontConnected")) if !json => {
+                let detail = v["Detail"].as_str().filter(|d| !d.is_empty());
+                let line = if kind == "OnFrontConnected" {
+                    format!("{} is up again", self.front_name(ep))
+                } else {
+                    format!(
+                        "{} is down ({}); the gateway keeps retrying",
+                        self.front_name(ep),
+                        v["RspInfo"]["ErrorMsg"].as_str().unwrap_or("disconnected")
+                    )
+                };
+                self.say(match detail {
+                    Some(d) => format!("{line}: {d}"),
+                    None => line,
+                });
+            }
+            _ => {
+                let inst = self.lock().instruments.clone();
+                let line = if json {
+                    Some(v.to_string())
+                } else {
+                    render::push_line(v, &inst).or_else(|| {
+                        render::error_sentence(v).map(|e| {
+                            format!(
+                                "{e} [{} on /{}/]",
+                                v["MsgType"].as_str().unwrap_or(""),
+                                if ep == Endpoint::Md { "md" } else { "td" }
+                            )
+                        })
+                    })
+                };
+                if let Some(l) = line {
+                    self.say(l);
+                }
+            }
+        }
+    }
+}
