@@ -96,7 +96,7 @@ async fn filled_orders_leave_no_state_behind() {
         .unwrap_or(2_000);
     let gw = InProcess::start(
         // A long run outlasts the heartbeat's timeout; this client does not answer Pings.
-        "HeartbeatTimeout: 3600\nSim: {TickRate: 200, AutoSettle: false, Durability: os, InitialFunds: 100000000000.0}",
+        "AdminEndpoints: true\nHeartbeatTimeout: 3600\nSim: {TickRate: 200, AutoSettle: false, Durability: os, InitialFunds: 100000000000.0}",
     )
     .await;
     let mut c = Client::connect(&gw.td_url).await;
