@@ -35,6 +35,7 @@ pub mod bus;
 pub mod cli;
 pub mod ctp;
 pub mod gateway;
+pub mod logsafe;
 pub mod metrics;
 pub mod server;
 

@@ -509,9 +509,14 @@ async fn official_libraries_start_against_an_unreachable_front() {
     let front = format!("tcp://127.0.0.1:{port}");
     let dir = TempDir::new("native-official");
     let data = dir.path().join("data");
+    // /healthz shows the front's state and the library's version to the operator.
+    let config = dir.path().join("webctp.yaml");
+    std::fs::write(&config, "AdminEndpoints: true\n").unwrap();
     let mut bin = Binary::spawn(
         &[
             "serve",
+            "--config",
+            config.to_str().unwrap(),
             "--host",
             "127.0.0.1",
             "--port",

@@ -11,7 +11,8 @@ use common::{Client, InProcess, order};
 use serde_json::{Value, json};
 
 /// A still market (tick rate 0), so prices are known when orders go in.
-const STILL: &str = "Sim: {TickRate: 0, AutoSettle: false}";
+/// The admin endpoints are on: the tests drop the front and read /healthz through them.
+const STILL: &str = "AdminEndpoints: true\nSim: {TickRate: 0, AutoSettle: false}";
 
 #[tokio::test]
 async fn filled_orders_are_not_reported_failed_after_a_front_drop() {
@@ -32,7 +33,7 @@ async fn every_session_sees_the_senders_request_ids() {
 #[tokio::test]
 async fn fills_during_a_front_drop_reach_the_client_after_the_relogin() {
     let gw = InProcess::start(
-        "Sim: {TickRate: 4, AutoSettle: false, Seed: 7, InitialFunds: 10000000000.0}",
+        "AdminEndpoints: true\nSim: {TickRate: 4, AutoSettle: false, Seed: 7, InitialFunds: 10000000000.0}",
     )
     .await;
     let mut c = Client::connect(&gw.td_url).await;
@@ -95,7 +96,7 @@ async fn filled_orders_leave_no_state_behind() {
         .unwrap_or(2_000);
     let gw = InProcess::start(
         // A long run outlasts the heartbeat's timeout; this client does not answer Pings.
-        "HeartbeatTimeout: 3600\nSim: {TickRate: 200, AutoSettle: false, Durability: os, InitialFunds: 100000000000.0}",
+        "AdminEndpoints: true\nHeartbeatTimeout: 3600\nSim: {TickRate: 200, AutoSettle: false, Durability: os, InitialFunds: 100000000000.0}",
     )
     .await;
     let mut c = Client::connect(&gw.td_url).await;

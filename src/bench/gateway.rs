@@ -15,6 +15,8 @@ pub struct GatewayProcess {
     /// From spawn to the "on ws://" line.
     pub startup: Duration,
     exe: PathBuf,
+    /// `ulimit -n` of the gateway, if set.
+    files: Option<u32>,
 }
 
 impl GatewayProcess {
@@ -27,6 +29,16 @@ impl GatewayProcess {
     pub fn start_binary(
         yaml: &str,
         exe: Option<&std::path::Path>,
+    ) -> Result<GatewayProcess, String> {
+        GatewayProcess::start_limited(yaml, exe, None)
+    }
+
+    /// Like [`GatewayProcess::start_binary`], with at most `files` open files (as
+    /// `ulimit -n` sets them) when given.
+    pub fn start_limited(
+        yaml: &str,
+        exe: Option<&std::path::Path>,
+        files: Option<u32>,
     ) -> Result<GatewayProcess, String> {
         let dir = std::env::temp_dir().join(format!(
             "webctp-bench-{}-{}",
@@ -43,13 +55,14 @@ impl GatewayProcess {
                 std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?
             }
         };
-        let (child, url, startup) = GatewayProcess::spawn(&exe, &dir)?;
+        let (child, url, startup) = GatewayProcess::spawn(&exe, &dir, files)?;
         Ok(GatewayProcess {
             child,
             url,
             dir,
             startup,
             exe,
+            files,
         })
     }
 
@@ -57,7 +70,7 @@ impl GatewayProcess {
     /// same data; returns the time from spawn to accepting connections.
     pub fn restart(&mut self) -> Result<Duration, String> {
         self.stop(Duration::from_secs(120))?;
-        let (child, url, startup) = GatewayProcess::spawn(&self.exe, &self.dir)?;
+        let (child, url, startup) = GatewayProcess::spawn(&self.exe, &self.dir, self.files)?;
         self.child = child;
         self.url = url;
         self.startup = startup;
@@ -81,10 +94,21 @@ impl GatewayProcess {
     fn spawn(
         exe: &std::path::Path,
         dir: &std::path::Path,
+        files: Option<u32>,
     ) -> Result<(Child, String, Duration), String> {
         let cfg = dir.join("bench.yaml");
         let started = Instant::now();
-        let mut child = Command::new(exe)
+        let mut cmd = match files {
+            None => Command::new(exe),
+            Some(n) => {
+                let mut c = Command::new("sh");
+                c.arg("-c")
+                    .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+                    .arg(exe);
+                c
+            }
+        };
+        let mut child = cmd
             .args([
                 "serve",
                 "--port",

@@ -57,12 +57,12 @@ pub struct MdArgs {
 
 /// What one client saw.
 #[derive(Debug, Default)]
-struct ClientResult {
-    received: u64,
-    gaps: u64,
-    out_of_order: u64,
-    latency: Samples,
-    error: Option<String>,
+pub(super) struct ClientResult {
+    pub(super) received: u64,
+    pub(super) gaps: u64,
+    pub(super) out_of_order: u64,
+    pub(super) latency: Samples,
+    pub(super) error: Option<String>,
 }
 
 /// The result of `bench md`.
@@ -119,7 +119,9 @@ fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     Some(&rest[..rest.find('"')?])
 }
 
-async fn client(
+/// One market-data client: subscribes, then measures latency, gaps and order of
+/// the ticks while `window` says so, until it says stop.
+pub(super) async fn client(
     url: String,
     instruments: Vec<String>,
     ready: tokio::sync::mpsc::Sender<()>,
@@ -236,7 +238,7 @@ async fn run_with(a: &MdArgs, edges: usize) -> Result<MdReport, String> {
     let k = a.instruments.clamp(1, all.len().max(1));
     let per_instrument = a.rate / k as f64;
     let yaml = format!(
-        "Sim: {{TickRate: {per_instrument}, StampTicks: true, AutoSettle: false, Durability: os, StartDate: \"{BENCH_DAY}\"}}\nLimits: {{MaxConnections: {}, MdQueueDepth: {}, RequestsPerSecond: 100000}}\nHeartbeatInterval: 30\n",
+        "AdminEndpoints: true\nSim: {{TickRate: {per_instrument}, StampTicks: true, AutoSettle: false, Durability: os, StartDate: \"{BENCH_DAY}\"}}\nLimits: {{MaxConnections: {}, MdQueueDepth: {}, RequestsPerSecond: 100000}}\nHeartbeatInterval: 30\n",
         a.clients + 64,
         a.md_queue_depth
     );

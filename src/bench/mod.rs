@@ -4,6 +4,7 @@
 //! a correctness check fails (a tick out of order, an order without a final state).
 
 pub mod gateway;
+pub mod hostile;
 pub mod idle;
 pub mod md;
 pub mod redis;
@@ -26,6 +27,9 @@ pub enum BenchCommand {
     Startup(idle::StartupArgs),
     /// Many clients connecting, trading and leaving for a while; memory must stay flat.
     Soak(soak::SoakArgs),
+    /// Normal clients' tick latency and the gateway's memory while slowloris sockets
+    /// and unread query floods attack it.
+    Hostile(hostile::HostileArgs),
 }
 
 fn print<T: serde::Serialize + std::fmt::Display>(json: bool, report: &T) {
@@ -62,6 +66,10 @@ pub async fn run(cmd: BenchCommand) -> ExitCode {
         BenchCommand::Soak(a) => soak::run(a).await.map(|r| {
             print(a.json, &r);
             r.flat
+        }),
+        BenchCommand::Hostile(a) => hostile::run(a).await.map(|r| {
+            print(a.json, &r);
+            r.out_of_order == 0 && r.messages_delivered > 0
         }),
     };
     match result {

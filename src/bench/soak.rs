@@ -137,7 +137,7 @@ async fn life(url: &str, n: u64, rng: &mut Rng) -> (u64, u64) {
 /// Runs `bench soak`.
 pub async fn run(a: &SoakArgs) -> Result<SoakReport, String> {
     let gw = GatewayProcess::start(&format!(
-        "Sim: {{TickRate: 20, AutoSettle: false, Durability: os, StartDate: \"{BENCH_DAY}\"}}\nLimits: {{MaxConnections: {}, RequestsPerSecond: 100000}}\n",
+        "AdminEndpoints: true\nSim: {{TickRate: 20, AutoSettle: false, Durability: os, StartDate: \"{BENCH_DAY}\"}}\nLimits: {{MaxConnections: {}, RequestsPerSecond: 100000}}\n",
         a.clients * 4 + 64
     ))?;
     let t0 = Instant::now();

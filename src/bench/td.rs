@@ -309,7 +309,7 @@ pub async fn run(a: &TdArgs) -> Result<TdReport, String> {
         return Err("--durability is fsync or os".into());
     }
     let yaml = format!(
-        "Sim: {{TickRate: 100, AutoSettle: false, Durability: {}, StartDate: \"{}\"}}\nLimits: {{RequestsPerSecond: 1000000, TdQueueDepth: 1000000}}\n",
+        "AdminEndpoints: true\nSim: {{TickRate: 100, AutoSettle: false, Durability: {}, StartDate: \"{}\"}}\nLimits: {{RequestsPerSecond: 1000000, TdQueueDepth: 1000000}}\n",
         a.durability,
         super::md::BENCH_DAY
     );

@@ -79,11 +79,16 @@ impl std::io::Write for PrinterWriter {
     }
 }
 
-/// Starts logging at the configured level (`RUST_LOG` refines it).
+/// Starts logging at the configured level (`RUST_LOG` refines it). Whatever the
+/// filter, other crates log at most at debug, and every line goes through
+/// [`crate::logsafe`]: secrets redacted, control characters escaped.
 fn init_logging(level: &str, to: LogTo) {
+    use crate::logsafe::{MakeSafe, allowed};
     use tracing_subscriber::Layer;
+    use tracing_subscriber::filter::{FilterExt, filter_fn};
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
+    let ceiling = || filter_fn(allowed);
     match to {
         // Under systemd, journald stamps each line itself.
         LogTo::Stderr if std::env::var_os("JOURNAL_STREAM").is_some() => {
@@ -96,12 +101,12 @@ fn init_logging(level: &str, to: LogTo) {
                 .try_init();
         }
         LogTo::Stderr => {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(log_filter(level))
-                .with_writer(std::io::stderr)
+            let layer = tracing_subscriber::fmt::layer()
+                .with_writer(MakeSafe(std::io::stderr))
                 .with_target(false)
                 .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-                .try_init();
+                .with_filter(log_filter(level).and(ceiling()));
+            let _ = tracing_subscriber::registry().with(layer).try_init();
         }
         LogTo::File(path, printer) => {
             let file = path
@@ -115,17 +120,17 @@ fn init_logging(level: &str, to: LogTo) {
                         .ok()
                 });
             let warn_layer = tracing_subscriber::fmt::layer()
-                .with_writer(move || PrinterWriter(printer.clone()))
+                .with_writer(MakeSafe(move || PrinterWriter(printer.clone())))
                 .with_target(false)
                 .without_time()
                 .with_ansi(false)
-                .with_filter(tracing_subscriber::filter::LevelFilter::WARN);
+                .with_filter(tracing_subscriber::filter::LevelFilter::WARN.and(ceiling()));
             let file_layer = file.map(|f| {
                 tracing_subscriber::fmt::layer()
-                    .with_writer(Arc::new(f))
+                    .with_writer(MakeSafe(Arc::new(f)))
                     .with_ansi(false)
                     .with_target(false)
-                    .with_filter(log_filter(level))
+                    .with_filter(log_filter(level).and(ceiling()))
             });
             let _ = tracing_subscriber::registry()
                 .with(file_layer)
@@ -370,6 +375,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    crate::logsafe::add_secrets(config.secrets());
     let printer = Arc::new(repl::ReplPrinter::stdout());
     let level = match (&cli.command, cli.global.log_level.is_some()) {
         // `exec` prints results; its logs stay quiet unless asked for.

@@ -34,6 +34,8 @@ pub struct Dispatcher {
     pub td_sessions: Arc<AtomicUsize>,
     /// The Redis bus this gateway publishes to, if configured.
     pub bus: Option<Arc<crate::bus::Bus>>,
+    /// Bytes queued for all clients and not yet taken by their writers.
+    pub queued_bytes: Arc<AtomicUsize>,
     pub started: Instant,
 }
 
@@ -82,6 +84,7 @@ impl Dispatcher {
             requests: AtomicU64::new(0),
             ignored_keys: AtomicU64::new(0),
             td_sessions: Arc::new(AtomicUsize::new(0)),
+            queued_bytes: Arc::new(AtomicUsize::new(0)),
             started: Instant::now(),
             bus: bus.clone(),
         });
@@ -104,6 +107,16 @@ impl Dispatcher {
 
     /// Opens a client connection on `endpoint`, unless the connection limit is reached.
     pub fn connect(self: &Arc<Self>, endpoint: Endpoint) -> Result<Connection, Refused> {
+        self.connect_from(endpoint, None)
+    }
+
+    /// Opens a connection of a client at `peer` (a WebSocket's remote address): its
+    /// logins carry that address as `ClientIPAddress`, whatever the client wrote there.
+    pub fn connect_from(
+        self: &Arc<Self>,
+        endpoint: Endpoint,
+        peer: Option<std::net::IpAddr>,
+    ) -> Result<Connection, Refused> {
         let max = self.config.limits.max_connections;
         let n = self.connections.fetch_add(1, Ordering::AcqRel);
         if n >= max {
@@ -113,7 +126,11 @@ impl Dispatcher {
         }
         let id = self.next_client.fetch_add(1, Ordering::Relaxed);
         let limits = &self.config.limits;
-        let outbox = Arc::new(Outbox::new(limits.md_queue_depth, limits.td_queue_depth));
+        let outbox = Arc::new(
+            Outbox::new(limits.md_queue_depth, limits.td_queue_depth)
+                .with_byte_budget(limits.td_queue_bytes)
+                .with_gauge(self.queued_bytes.clone()),
+        );
         if endpoint == Endpoint::Md {
             self.md.add_client(id, outbox.clone());
         }
@@ -125,6 +142,7 @@ impl Dispatcher {
             dispatcher: self.clone(),
             td: None,
             bucket: TokenBucket::new(limits.requests_per_second),
+            peer,
         })
     }
 }
@@ -177,6 +195,8 @@ pub struct Connection {
     dispatcher: Arc<Dispatcher>,
     td: Option<Arc<TdSession>>,
     bucket: TokenBucket,
+    /// The client's address, for a WebSocket client.
+    peer: Option<std::net::IpAddr>,
 }
 
 impl Connection {
@@ -263,7 +283,7 @@ impl Connection {
         match &p.request {
             Request::Ping { timestamp } => {
                 accepted(&p);
-                self.outbox.push(pong(timestamp.as_ref()));
+                self.outbox.push_control(pong(timestamp.as_ref()));
             }
             Request::Pong => {}
             Request::Md(md) => {
@@ -290,6 +310,21 @@ impl Connection {
                     MdRequest::Subscribe(ids) | MdRequest::Unsubscribe(ids) => {
                         if !hub.is_logged_in(self.id) {
                             return self.not_logged_in(&p, "/md/");
+                        }
+                        // Each instrument is answered on its own: a frame naming
+                        // 100,000 must not make 100,000 answers.
+                        let max = self.dispatcher.config.limits.max_instruments_per_request;
+                        if ids.len() > max {
+                            self.outbox.push(gateway_error(
+                                &p.msg_type,
+                                crate::protocol::errors::BAD_PARAMETERS,
+                                &format!(
+                                    "{} instruments in one request; at most {max} (Limits.MaxInstrumentsPerRequest)",
+                                    ids.len()
+                                ),
+                                Some(i64::from(rid)),
+                            ));
+                            return;
                         }
                         accepted(&p);
                         if matches!(md, MdRequest::Subscribe(_)) {
@@ -342,7 +377,17 @@ impl Connection {
                         )
                     })
                     .clone();
-                let Request::Td(req) = p.request else { return };
+                let Request::Td(mut req) = p.request else {
+                    return;
+                };
+                // The backend (and the sim's login lockout) sees where the client
+                // really is; a client cannot claim another's address.
+                if let (TdRequest::ReqUserLogin(l), Some(ip)) = (&mut *req, self.peer) {
+                    let ip = ip.to_string();
+                    if ip.len() <= 32 {
+                        l.ClientIPAddress = ip;
+                    }
+                }
                 session.request(*req, rid);
             }
         }

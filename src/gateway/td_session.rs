@@ -90,6 +90,21 @@ enum Pending {
     },
 }
 
+/// Queries one session may have waiting; more are refused (-429) rather than held.
+const MAX_QUEUED_QUERIES: usize = 512;
+/// How often a paused query pump looks whether its client has read its answers.
+const BACKED_UP_RETRY: Duration = Duration::from_millis(20);
+
+fn too_many_queries(response: &str, request_id: i32) -> Bytes {
+    crate::protocol::message::gateway_error(
+        response,
+        crate::protocol::errors::RATE_LIMITED,
+        &format!("{MAX_QUEUED_QUERIES} queries are waiting already; read their answers first"),
+        Some(i64::from(request_id)),
+    )
+    .into()
+}
+
 /// Who asked a queued query.
 #[derive(Debug, Clone, Copy)]
 enum Asker {
@@ -397,6 +412,11 @@ impl TdSession {
                         // No front: CTP's API would refuse the call (-1).
                         Actions {
                             send: vec![Bytes::from(call_failed(spec.response, -1, request_id))],
+                            ..Actions::default()
+                        }
+                    } else if spec.is_query && logged_in && st.queries.len() >= MAX_QUEUED_QUERIES {
+                        Actions {
+                            send: vec![too_many_queries(spec.response, request_id)],
                             ..Actions::default()
                         }
                     } else if spec.is_query && logged_in {
@@ -849,6 +869,11 @@ impl TdSession {
                 tracing::warn!(response, "query unanswered; reported as failed");
                 self.outbox.push(call_failed(response, -1, request_id));
             }
+        }
+        // A client that does not read its answers gets no new ones: the next query
+        // waits until it has read most of what is queued for it.
+        if self.outbox.is_backed_up() {
+            return Err(BACKED_UP_RETRY);
         }
         if let Some(last) = st.last_query {
             let gap = last.elapsed();

@@ -1,6 +1,7 @@
 //! The WebSocket transport: `/md/` and `/td/` (on one port, or on two as the seed's
 //! layout has them), `/healthz`, `/metrics`, the token check, and graceful shutdown.
 
+pub mod admission;
 pub mod auth;
 pub mod tls;
 pub mod upgrade;
@@ -27,28 +28,48 @@ pub struct Bound {
 /// A boxed reply, so the route table can be built from optional parts.
 type AnyReply = Box<dyn warp::Reply>;
 
-fn health(dispatcher: Arc<Dispatcher>) -> warp::filters::BoxedFilter<(AnyReply,)> {
+/// `GET /healthz`: `{"status": "up"}` (or `"down"` with 503 while the market-data
+/// front is away) for anyone; versions, counters and sessions only for those
+/// [`auth::Access::details_allowed`] lets see them.
+fn health(
+    dispatcher: Arc<Dispatcher>,
+    access: Arc<auth::Access>,
+) -> warp::filters::BoxedFilter<(AnyReply,)> {
+    use std::sync::atomic::Ordering::Relaxed;
     warp::path("healthz")
         .and(warp::path::end())
-        .map(move || {
+        .and(warp::header::headers_cloned())
+        .map(move |headers: warp::http::HeaderMap| {
             let d = &dispatcher;
-            let body = warp::reply::json(&serde_json::json!({
-                "status": "ok",
-                "backend": d.backend.name(),
-                "version": d.backend.version(),
-                "webctp_version": crate::build_info::VERSION,
-                "commit": crate::build_info::COMMIT,
-                "uptime_s": d.started.elapsed().as_secs(),
-                "connections": d.connection_count(),
-                "md_front_up": d.md.is_up(),
-                "md_subscriptions": d.md.upstream_subscriptions(),
-                "ticks": d.md.ticks.load(std::sync::atomic::Ordering::Relaxed),
-                "requests": d.requests.load(std::sync::atomic::Ordering::Relaxed),
-                "ignored_keys": d.ignored_keys.load(std::sync::atomic::Ordering::Relaxed),
-                "td_sessions": d.td_sessions.load(std::sync::atomic::Ordering::Relaxed),
-                "td_orders_tracked": d.tracked_orders(),
-            }));
-            Box::new(body) as AnyReply
+            let up = d.md.is_up();
+            let status = if up { "up" } else { "down" };
+            let code = if up {
+                warp::http::StatusCode::OK
+            } else {
+                warp::http::StatusCode::SERVICE_UNAVAILABLE
+            };
+            let body = if access.details_allowed(&headers) {
+                serde_json::json!({
+                    "status": status,
+                    "backend": d.backend.name(),
+                    "version": d.backend.version(),
+                    "webctp_version": crate::build_info::VERSION,
+                    "commit": crate::build_info::COMMIT,
+                    "uptime_s": d.started.elapsed().as_secs(),
+                    "connections": d.connection_count(),
+                    "md_front_up": up,
+                    "md_subscriptions": d.md.upstream_subscriptions(),
+                    "ticks": d.md.ticks.load(Relaxed),
+                    "requests": d.requests.load(Relaxed),
+                    "ignored_keys": d.ignored_keys.load(Relaxed),
+                    "td_sessions": d.td_sessions.load(Relaxed),
+                    "td_orders_tracked": d.tracked_orders(),
+                    "queued_bytes": d.queued_bytes.load(Relaxed),
+                })
+            } else {
+                serde_json::json!({"status": status})
+            };
+            Box::new(warp::reply::with_status(warp::reply::json(&body), code)) as AnyReply
         })
         .boxed()
 }
@@ -72,10 +93,13 @@ fn metrics(dispatcher: Arc<Dispatcher>) -> warp::filters::BoxedFilter<(AnyReply,
 }
 
 /// `POST /admin/drop-front?seconds=N` and `POST /admin/settle`: the sim's fault
-/// injection and end of day, for tests and operators (behind the token, if one is set).
-fn admin(dispatcher: Arc<Dispatcher>) -> warp::filters::BoxedFilter<(AnyReply,)> {
+/// injection and end of day, for tests and operators. Off unless `AdminEndpoints`,
+/// and behind [`auth::Access::admin_allowed`].
+fn admin(
+    dispatcher: Arc<Dispatcher>,
+    access: Arc<auth::Access>,
+) -> warp::filters::BoxedFilter<(AnyReply,)> {
     use std::collections::HashMap;
-    let token = dispatcher.config.token.clone().map(Arc::new);
     let answer = |r: Result<String, String>| -> AnyReply {
         let (status, body) = match r {
             Ok(detail) => (
@@ -90,7 +114,7 @@ fn admin(dispatcher: Arc<Dispatcher>) -> warp::filters::BoxedFilter<(AnyReply,)>
         Box::new(warp::reply::with_status(warp::reply::json(&body), status))
     };
     let d1 = dispatcher.clone();
-    let drop_front = warp::path!("admin" / "drop-front")
+    let drop_front = warp::path!("drop-front")
         .and(warp::query::<HashMap<String, String>>())
         .map(move |q: HashMap<String, String>| {
             let secs = q
@@ -105,7 +129,7 @@ fn admin(dispatcher: Arc<Dispatcher>) -> warp::filters::BoxedFilter<(AnyReply,)>
                 None => Err("give ?seconds=N (0 < N <= 3600)".into()),
             })
         });
-    let settle = warp::path!("admin" / "settle").map(move || {
+    let settle = warp::path!("settle").map(move || {
         answer(
             dispatcher
                 .backend
@@ -113,8 +137,10 @@ fn admin(dispatcher: Arc<Dispatcher>) -> warp::filters::BoxedFilter<(AnyReply,)>
                 .map(|day| format!("settled; the new trading day is {day}")),
         )
     });
-    warp::post()
-        .and(auth::require_token(token))
+    // The path first, so that other paths are still 404; then who may.
+    warp::path("admin")
+        .and(auth::admin_guard(access))
+        .and(warp::post())
         .and(drop_front.or(settle).unify())
         .boxed()
 }
@@ -168,6 +194,8 @@ struct Site<F> {
     endpoints: Vec<Endpoint>,
     routes: F,
     shutdown: watch::Receiver<bool>,
+    admission: Arc<admission::Admission>,
+    access: Arc<auth::Access>,
 }
 
 async fn accept_loop<F>(
@@ -183,19 +211,32 @@ async fn accept_loop<F>(
     use hyper_util::server::conn::auto::Builder;
     use tower_service::Service;
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut backoff = admission::AcceptBackoff::default();
     loop {
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
-                Ok(x) => x,
+                Ok(x) => {
+                    backoff.succeeded();
+                    x
+                }
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    let wait = backoff.failed(&e);
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = stop.recv() => break,
+                    }
                     continue;
                 }
             },
             _ = stop.recv() => break,
         };
+        let Some(slot) = site.admission.admit(site.dispatcher.connection_count()) else {
+            tracing::warn!(%peer, "too many connections; refusing one");
+            site.admission.refuse(stream);
+            continue;
+        };
+        let handshake_timeout = site.admission.handshake_timeout;
         let _ = stream.set_nodelay(true);
         let site = site.clone();
         // /md/ and /td/ upgrades are served here; every other request goes to warp.
@@ -208,6 +249,8 @@ async fn accept_loop<F>(
                             req,
                             ep,
                             site.dispatcher.clone(),
+                            &site.access,
+                            peer,
                             site.shutdown.clone(),
                         );
                         return Ok::<_, std::convert::Infallible>(reply);
@@ -223,8 +266,15 @@ async fn accept_loop<F>(
                     .into_owned();
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(%peer, error = %e, "connection error");
+                    // Until the upgrade (or the end of a plain HTTP exchange) the
+                    // socket holds a place; once upgraded, the WebSocket counts.
+                    let _slot = slot;
+                    match tokio::time::timeout(handshake_timeout, conn).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "connection error"),
+                        Err(_) => {
+                            tracing::debug!(%peer, "HTTP phase over the handshake timeout; closed")
+                        }
                     }
                 });
             }
@@ -232,12 +282,11 @@ async fn accept_loop<F>(
                 let acceptor = acceptor.clone();
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
+                    let _slot = slot;
+                    let deadline = tokio::time::Instant::now() + handshake_timeout;
                     // A client that never finishes its handshake must not hold a task forever.
-                    let handshake = tokio::time::timeout(
-                        std::time::Duration::from_secs(10),
-                        acceptor.accept(stream),
-                    )
-                    .await;
+                    let handshake =
+                        tokio::time::timeout_at(deadline, acceptor.accept(stream)).await;
                     let stream = match handshake {
                         Ok(Ok(s)) => s,
                         Ok(Err(e)) => {
@@ -252,8 +301,12 @@ async fn accept_loop<F>(
                     let conn = Builder::new(TokioExecutor::new())
                         .serve_connection_with_upgrades(TokioIo::new(stream), service)
                         .into_owned();
-                    if let Err(e) = watcher.watch(conn).await {
-                        tracing::debug!(%peer, error = %e, "connection error");
+                    match tokio::time::timeout_at(deadline, watcher.watch(conn)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "connection error"),
+                        Err(_) => {
+                            tracing::debug!(%peer, "HTTP phase over the handshake timeout; closed")
+                        }
                     }
                 });
             }
@@ -285,11 +338,17 @@ pub async fn serve(
     let (tx, rx) = watch::channel(false);
     let mut servers = Vec::new();
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let limits = &dispatcher.config.limits;
+    let admission = admission::Admission::new(
+        admission::effective_max_connections(limits.max_connections),
+        limits.handshake_timeout,
+    );
+    let access = Arc::new(auth::Access::from_config(&dispatcher.config));
     for (listener, endpoints) in listeners {
-        let routes = health(dispatcher.clone())
+        let routes = health(dispatcher.clone(), access.clone())
             .or(metrics(dispatcher.clone()))
             .unify()
-            .or(admin(dispatcher.clone()))
+            .or(admin(dispatcher.clone(), access.clone()))
             .unify()
             .recover(auth::handle_rejection);
         let site = Site {
@@ -297,6 +356,8 @@ pub async fn serve(
             endpoints,
             routes,
             shutdown: rx.clone(),
+            admission: admission.clone(),
+            access: access.clone(),
         };
         servers.push(tokio::spawn(accept_loop(
             listener,

@@ -13,7 +13,7 @@ use warp::Reply;
 use warp::http::{Request, StatusCode, header};
 use warp::hyper::body::Incoming;
 
-use super::auth::{constant_time_eq, presented};
+use super::auth::Access;
 use crate::gateway::Dispatcher;
 use crate::protocol::Endpoint;
 
@@ -49,23 +49,18 @@ pub fn upgrade(
     mut req: Request<Incoming>,
     endpoint: Endpoint,
     dispatcher: Arc<Dispatcher>,
+    access: &Access,
+    peer: std::net::SocketAddr,
     shutdown: watch::Receiver<bool>,
 ) -> warp::reply::Response {
     let headers = req.headers();
-    if let Some(expected) = dispatcher.config.token.as_deref() {
-        let auth = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let query = req.uri().query().unwrap_or("");
-        let ok = presented(auth, query)
-            .is_some_and(|t| constant_time_eq(t.as_bytes(), expected.as_bytes()));
-        if !ok {
-            return refuse(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "send the gateway token as `Authorization: Bearer <token>` or `?token=<token>`",
-            );
-        }
+    // A web page must not open a trading connection from the user's browser.
+    if let Err(denied) = access.check_origin(headers) {
+        tracing::warn!(refused = ?denied, "WebSocket upgrade from a web page refused");
+        return denied.reply();
+    }
+    if !access.token_ok(headers, Some(req.uri().query().unwrap_or(""))) {
+        return super::auth::Denied::Token { header_only: false }.reply();
     }
     let version_ok = headers
         .get(header::SEC_WEBSOCKET_VERSION)
@@ -99,7 +94,7 @@ pub fn upgrade(
             .max_frame_size(Some(max));
         let io = hyper_util::rt::TokioIo::new(upgraded);
         let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
-        super::ws::serve_client(ws, dispatcher, endpoint, shutdown).await;
+        super::ws::serve_client(ws, dispatcher, endpoint, Some(peer), shutdown).await;
     });
     let reply = warp::reply::with_header(warp::reply(), header::CONNECTION, "upgrade");
     let reply = warp::reply::with_header(reply, header::UPGRADE, "websocket");

@@ -1,15 +1,18 @@
-//! One WebSocket client, served by one task: it feeds incoming frames to the
-//! dispatcher, writes what the client's outbox holds (in batches, one flush each),
-//! keeps the heartbeat, and closes with a reason.
+//! One WebSocket client, served by one task with two halves that never wait on each
+//! other: the reader feeds incoming frames to the dispatcher and keeps the heartbeat;
+//! the writer sends what the client's outbox holds (in batches, one flush each).
 //!
-//! Reading and writing share the task so that an answer produced while handling a
-//! request goes out on the next turn of the loop, without waking another task.
+//! They must not wait on each other: a client that reads slowly keeps the writer
+//! waiting on the socket, and its Pongs, Pings and UnSubscribe must still be handled
+//! (its market data conflates meanwhile, its answers count against its byte budget).
+//! Both halves run in the same task, so an answer produced while handling a request
+//! goes out without waking another task.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::{Sink, SinkExt, StreamExt};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tokio_tungstenite::WebSocketStream;
@@ -17,7 +20,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
-use crate::gateway::{Dispatcher, Handled};
+use crate::gateway::{Connection, Dispatcher, Handled, Outbox};
 use crate::protocol::Endpoint;
 use crate::protocol::message::ping;
 
@@ -63,60 +66,65 @@ fn close(code: u16, reason: impl Into<String>) -> Message {
     }))
 }
 
-/// Serves one upgraded connection until it closes.
-pub async fn serve_client<S>(
-    ws: WebSocketStream<S>,
-    dispatcher: Arc<Dispatcher>,
-    endpoint: Endpoint,
-    mut shutdown: watch::Receiver<bool>,
-) where
-    S: AsyncRead + AsyncWrite + Unpin,
+/// How the reader stopped.
+enum ReadEnd {
+    /// The client closed the connection or it broke: nothing more can be sent.
+    Gone,
+    /// The outbox was closed (heartbeat lost, bad frame, shutdown): the writer sends
+    /// what is queued, then the close frame.
+    Closing,
+}
+
+/// Sends the outbox's messages until it is closed (then the close frame) or the
+/// client stops taking them.
+async fn write_loop<S>(sink: &mut S, outbox: &Outbox, id: u64, endpoint: Endpoint)
+where
+    S: Sink<Message, Error = WsError> + Unpin,
 {
-    let (mut sink, mut stream) = ws.split();
-    let mut conn = match dispatcher.connect(endpoint) {
-        Ok(c) => c,
-        Err(refused) => {
-            tracing::warn!(reason = %refused.0, "connection refused");
-            let _ = sink.send(close(1013, refused.0)).await;
-            return;
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        match outbox.next_batch(&mut batch, BATCH).await {
+            Ok(()) => {
+                let n = batch.len();
+                if let Err(e) = write_batch(sink, &mut batch).await {
+                    if e == WRITE_TIMED_OUT {
+                        crate::metrics::global().dropped(crate::metrics::reason::WRITE_TIMEOUT);
+                    }
+                    tracing::info!(client = id, error = %e, "dropping the client");
+                    return;
+                }
+                crate::metrics::global().sent(endpoint, n);
+            }
+            Err(reason) => {
+                tracing::info!(client = id, code = reason.code, reason = %reason.reason, "closing client");
+                let frame = sink.send(close(reason.code, reason.reason));
+                let _ = tokio::time::timeout(Duration::from_secs(5), frame).await;
+                return;
+            }
         }
-    };
+    }
+}
+
+/// Reads frames and hands them to the dispatcher; keeps the heartbeat.
+async fn read_loop<R>(
+    stream: &mut R,
+    conn: &mut Connection,
+    dispatcher: &Dispatcher,
+    shutdown: &mut watch::Receiver<bool>,
+) -> ReadEnd
+where
+    R: Stream<Item = Result<Message, WsError>> + Unpin,
+{
     let id = conn.id;
-    tracing::info!(client = id, ?endpoint, "client connected");
-    let outbox = conn.outbox.clone();
     let cfg = &dispatcher.config;
     let interval = cfg.heartbeat_interval;
     let timeout = cfg.heartbeat_timeout;
     let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     let mut last_pong = Instant::now();
     let max_frame = cfg.limits.max_frame_bytes;
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut reading = true;
-    let mut closing = false;
     loop {
         tokio::select! {
-            // Pending answers go out first.
-            biased;
-            r = outbox.next_batch(&mut batch, BATCH) => match r {
-                Ok(()) => {
-                    let n = batch.len();
-                    if let Err(e) = write_batch(&mut sink, &mut batch).await {
-                        if e == WRITE_TIMED_OUT {
-                            crate::metrics::global().dropped(crate::metrics::reason::WRITE_TIMEOUT);
-                        }
-                        tracing::info!(client = id, error = %e, "dropping the client");
-                        break;
-                    }
-                    crate::metrics::global().sent(endpoint, n);
-                }
-                Err(reason) => {
-                    tracing::info!(client = id, code = reason.code, reason = %reason.reason, "closing client");
-                    let frame = sink.send(close(reason.code, reason.reason));
-                    let _ = tokio::time::timeout(Duration::from_secs(5), frame).await;
-                    break;
-                }
-            },
-            msg = stream.next(), if reading => match msg {
+            msg = stream.next() => match msg {
                 Some(Ok(Message::Text(text))) => {
                     if conn.handle(text.as_str()) == Handled::Pong {
                         last_pong = Instant::now();
@@ -125,45 +133,87 @@ pub async fn serve_client<S>(
                 Some(Ok(Message::Binary(_))) => {
                     conn.refuse_binary("binary frames are not part of the protocol: send JSON as a text frame");
                 }
-                Some(Ok(Message::Close(_))) | None => break,
+                Some(Ok(Message::Close(_))) | None => return ReadEnd::Gone,
                 // WebSocket pings are answered by tungstenite itself.
                 Some(Ok(_)) => {}
-                Some(Err(e)) => {
-                    reading = false;
-                    match e {
-                        // The error's text carries the frame's size.
-                        WsError::Capacity(e) => {
-                            tracing::warn!(client = id, error = %e, "frame over the size limit");
-                            crate::metrics::global().dropped(crate::metrics::reason::FRAME_TOO_LARGE);
-                            conn.outbox.close(1009, format!("frame larger than {max_frame} bytes"));
-                        }
-                        WsError::Utf8(_) => {
-                            crate::metrics::global().dropped(crate::metrics::reason::BAD_UTF8);
-                            conn.outbox.close(1007, "text frame is not valid UTF-8");
-                        }
-                        other => {
-                            tracing::debug!(client = id, error = %other, "websocket read error");
-                            break;
-                        }
+                Some(Err(e)) => match e {
+                    // The error's text carries the frame's size.
+                    WsError::Capacity(e) => {
+                        tracing::warn!(client = id, error = %e, "frame over the size limit");
+                        crate::metrics::global().dropped(crate::metrics::reason::FRAME_TOO_LARGE);
+                        conn.outbox.close(1009, format!("frame larger than {max_frame} bytes"));
+                        return ReadEnd::Closing;
                     }
-                }
+                    WsError::Utf8(_) => {
+                        crate::metrics::global().dropped(crate::metrics::reason::BAD_UTF8);
+                        conn.outbox.close(1007, "text frame is not valid UTF-8");
+                        return ReadEnd::Closing;
+                    }
+                    other => {
+                        tracing::debug!(client = id, error = %other, "websocket read error");
+                        return ReadEnd::Gone;
+                    }
+                },
             },
             _ = heartbeat.tick() => {
                 if last_pong.elapsed() > timeout {
                     tracing::warn!(client = id, "no Pong within the heartbeat timeout; dropping the client");
                     crate::metrics::global().dropped(crate::metrics::reason::HEARTBEAT);
                     conn.outbox.close(1001, format!("no Pong received for {} s", timeout.as_secs()));
-                } else {
-                    conn.outbox.push(ping(unix_ms()));
+                    return ReadEnd::Closing;
                 }
+                conn.outbox.push_control(ping(unix_ms()));
             }
-            _ = shutdown.changed(), if !closing => {
+            _ = shutdown.changed() => {
                 // Queued messages still go out, then the close frame.
-                closing = true;
                 conn.outbox.close(1001, "server shutting down");
+                return ReadEnd::Closing;
             }
         }
     }
+}
+
+/// Serves one upgraded connection until it closes.
+pub async fn serve_client<S>(
+    ws: WebSocketStream<S>,
+    dispatcher: Arc<Dispatcher>,
+    endpoint: Endpoint,
+    peer: Option<std::net::SocketAddr>,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (mut sink, mut stream) = ws.split();
+    let mut conn = match dispatcher.connect_from(endpoint, peer.map(|p| p.ip())) {
+        Ok(c) => c,
+        Err(refused) => {
+            tracing::warn!(reason = %refused.0, "connection refused");
+            let _ = sink.send(close(1013, refused.0)).await;
+            return;
+        }
+    };
+    let id = conn.id;
+    match peer {
+        Some(peer) => tracing::info!(client = id, ?endpoint, %peer, "client connected"),
+        None => tracing::info!(client = id, ?endpoint, "client connected"),
+    }
+    let outbox = conn.outbox.clone();
+    {
+        let writer = write_loop(&mut sink, &outbox, id, endpoint);
+        tokio::pin!(writer);
+        let reader = read_loop(&mut stream, &mut conn, &dispatcher, &mut shutdown);
+        tokio::select! {
+            () = &mut writer => {}
+            end = reader => {
+                if let ReadEnd::Closing = end {
+                    writer.await;
+                }
+            }
+        }
+    }
+    // Whatever is still queued can no longer be delivered: give the memory back now,
+    // not when the last producer lets go of the outbox.
+    outbox.discard();
     drop(conn);
     tracing::info!(client = id, "client disconnected");
 }

@@ -131,16 +131,17 @@ impl Drop for TempDir {
 
 /// The YAML of a sim gateway for tests, with `sim` (e.g. `TickRate: 0`) in its `Sim:`
 /// section: the one place for what every test's sim needs. It is seeded with
-/// [`TEST_SEED`] unless `sim` sets `Seed`. Its date is pinned where it is used:
+/// [`TEST_SEED`] unless `sim` sets `Seed`. The admin endpoints are on (tests settle
+/// through them). Its date is pinned where it is used:
 /// [`config`] and [`Binary::spawn`] start the sim on [`SEED_DAY`] unless `sim` sets
 /// `StartDate`.
 pub fn sim_config(sim: &str) -> String {
     if sim.contains("Seed") {
-        format!("Sim: {{{sim}}}\n")
+        format!("AdminEndpoints: true\nSim: {{{sim}}}\n")
     } else if sim.trim().is_empty() {
-        format!("Sim: {{Seed: {TEST_SEED}}}\n")
+        format!("AdminEndpoints: true\nSim: {{Seed: {TEST_SEED}}}\n")
     } else {
-        format!("Sim: {{{sim}, Seed: {TEST_SEED}}}\n")
+        format!("AdminEndpoints: true\nSim: {{{sim}, Seed: {TEST_SEED}}}\n")
     }
 }
 
@@ -256,6 +257,14 @@ impl Client {
             .await
             .expect("connect timed out")
             .expect("connects");
+        Client {
+            ws,
+            keep_pings: false,
+        }
+    }
+
+    /// A client over an already opened WebSocket.
+    pub fn from_stream(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Client {
         Client {
             ws,
             keep_pings: false,
@@ -584,12 +593,18 @@ impl Binary {
         Binary::native_with(dir, "QueryInterval: 10\n", fake_env)
     }
 
-    /// Like [`Binary::native`], with `yaml` as the gateway's config file.
+    /// Like [`Binary::native`], with `yaml` as the gateway's config file (the admin
+    /// endpoints are turned on unless `yaml` says otherwise: tests settle through them).
     pub fn native_with(dir: &TempDir, yaml: &str, fake_env: &[(&str, &str)]) -> Binary {
         let lib_dir = fake_lib_dir();
         let data = dir.path().join("data");
         let fake_data = dir.path().join("fake");
         let config = dir.path().join("webctp.yaml");
+        let yaml = if yaml.contains("AdminEndpoints") {
+            yaml.to_string()
+        } else {
+            format!("AdminEndpoints: true\n{yaml}")
+        };
         std::fs::write(&config, yaml).unwrap();
         let mut env: Vec<(&str, &str)> = vec![("FAKECTP_DATA_DIR", fake_data.to_str().unwrap())];
         env.extend_from_slice(fake_env);

@@ -60,6 +60,14 @@ pub struct FileConfig {
     pub log_level: Option<String>,
     #[serde(rename = "Token")]
     pub token: Option<String>,
+    /// Web pages (origins such as `https://app.example`, or `*`) allowed to open
+    /// WebSockets and call the admin endpoints from a browser. Programs send no
+    /// Origin and are not affected. Default: none but the gateway's own address.
+    #[serde(rename = "AllowedOrigins")]
+    pub allowed_origins: Option<Vec<String>>,
+    /// Serve `/admin/*` (ending the trading day, dropping the front). Default off.
+    #[serde(rename = "AdminEndpoints")]
+    pub admin_endpoints: Option<bool>,
     #[serde(rename = "DataDir")]
     pub data_dir: Option<PathBuf>,
     #[serde(rename = "CtpLibDir")]
@@ -124,6 +132,12 @@ pub struct SimFileConfig {
     /// Open an unknown UserID on its first login, as SimNow accounts start.
     #[serde(rename = "AutoOpenAccounts")]
     pub auto_open_accounts: Option<bool>,
+    /// Accounts opened automatically per minute, at most.
+    #[serde(rename = "AutoOpenPerMinute")]
+    pub auto_open_per_minute: Option<u32>,
+    /// No account is opened automatically once the sim holds this many.
+    #[serde(rename = "AutoOpenMax")]
+    pub auto_open_max: Option<usize>,
     #[serde(rename = "Accounts")]
     pub accounts: Option<Vec<SimAccount>>,
     /// `fsync` (default): an order is acknowledged once its journal record is on disk.
@@ -222,6 +236,16 @@ pub struct LimitsFileConfig {
     /// Trading messages queued per client before it is disconnected as too slow.
     #[serde(rename = "TdQueueDepth")]
     pub td_queue_depth: Option<usize>,
+    /// Bytes of answers and trading messages queued per client before it is
+    /// disconnected as too slow.
+    #[serde(rename = "TdQueueBytes")]
+    pub td_queue_bytes: Option<usize>,
+    /// Instruments one SubscribeMarketData or UnSubscribeMarketData may name.
+    #[serde(rename = "MaxInstrumentsPerRequest")]
+    pub max_instruments_per_request: Option<usize>,
+    /// Seconds a connection may take to send its upgrade (or any HTTP request).
+    #[serde(rename = "HandshakeTimeout")]
+    pub handshake_timeout: Option<f64>,
 }
 
 /// `Tls:` section: serve `wss://` with this certificate.
@@ -271,6 +295,9 @@ pub struct Limits {
     pub max_frame_bytes: usize,
     pub md_queue_depth: usize,
     pub td_queue_depth: usize,
+    pub td_queue_bytes: usize,
+    pub max_instruments_per_request: usize,
+    pub handshake_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -282,6 +309,9 @@ impl Default for Limits {
             max_frame_bytes: 1 << 20,
             md_queue_depth: 4096,
             td_queue_depth: 100_000,
+            td_queue_bytes: 32 << 20,
+            max_instruments_per_request: 2000,
+            handshake_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -292,6 +322,8 @@ pub struct SimConfig {
     pub tick_rate: f64,
     pub initial_funds: f64,
     pub auto_open_accounts: bool,
+    pub auto_open_per_minute: u32,
+    pub auto_open_max: usize,
     pub accounts: Vec<SimAccount>,
     pub durability: Durability,
     pub seed: Option<u64>,
@@ -312,6 +344,8 @@ impl Default for SimConfig {
             tick_rate: 2.0,
             initial_funds: 20_000_000.0,
             auto_open_accounts: true,
+            auto_open_per_minute: 60,
+            auto_open_max: 1000,
             accounts: Vec::new(),
             durability: Durability::Fsync,
             seed: None,
@@ -338,6 +372,10 @@ pub struct Config {
     pub td_port: Option<u16>,
     pub log_level: String,
     pub token: Option<String>,
+    /// Origins of web pages allowed in (normalized by the server).
+    pub allowed_origins: Vec<String>,
+    /// Whether `/admin/*` is served.
+    pub admin_endpoints: bool,
     pub data_dir: PathBuf,
     pub ctp_lib_dir: Option<PathBuf>,
     /// Redis URL to publish ticks and order events to.
@@ -492,6 +530,10 @@ impl Config {
             auto_open_accounts: sim_file
                 .auto_open_accounts
                 .unwrap_or(defaults.auto_open_accounts),
+            auto_open_per_minute: sim_file
+                .auto_open_per_minute
+                .unwrap_or(defaults.auto_open_per_minute),
+            auto_open_max: sim_file.auto_open_max.unwrap_or(defaults.auto_open_max),
             accounts: sim_file.accounts.unwrap_or_default(),
             durability: sim_file.durability.unwrap_or_default(),
             seed: sim_file.seed,
@@ -528,7 +570,22 @@ impl Config {
             max_frame_bytes: lf.max_frame_bytes.unwrap_or(ld.max_frame_bytes),
             md_queue_depth: lf.md_queue_depth.unwrap_or(ld.md_queue_depth).max(1),
             td_queue_depth: lf.td_queue_depth.unwrap_or(ld.td_queue_depth).max(16),
+            td_queue_bytes: lf.td_queue_bytes.unwrap_or(ld.td_queue_bytes),
+            max_instruments_per_request: lf
+                .max_instruments_per_request
+                .unwrap_or(ld.max_instruments_per_request)
+                .max(1),
+            handshake_timeout: seconds(
+                lf.handshake_timeout,
+                ld.handshake_timeout.as_secs_f64(),
+                "Limits.HandshakeTimeout",
+            )?,
         };
+        if limits.td_queue_bytes < 64 * 1024 {
+            return Err(ConfigError(
+                "Limits.TdQueueBytes must be at least 65536".into(),
+            ));
+        }
         if limits.max_frame_bytes < 1024 {
             return Err(ConfigError(
                 "Limits.MaxFrameBytes must be at least 1024".into(),
@@ -548,6 +605,8 @@ impl Config {
                 .or(file.log_level)
                 .unwrap_or_else(|| "info".into()),
             token: non_empty(o.token.or(file.token)),
+            allowed_origins: file.allowed_origins.unwrap_or_default(),
+            admin_endpoints: file.admin_endpoints.unwrap_or(false),
             data_dir: o
                 .data_dir
                 .or(file.data_dir)
@@ -576,6 +635,18 @@ impl Config {
             limits,
             tls: file.tls,
         })
+    }
+
+    /// The secrets of this configuration (token, passwords, AuthCode), which no log
+    /// line may show.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut out: Vec<String> = [&self.token, &self.password, &self.auth_code]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
+        out.extend(self.sim.accounts.iter().map(|a| a.password.clone()));
+        out
     }
 
     /// The configuration used when nothing is given: the sim on 127.0.0.1:8080.

@@ -170,8 +170,16 @@ pub fn check_str(field: &str, value: &str, max: usize) -> Result<(), FieldError>
             format!("is {len} bytes long; CTP allows at most {max}"),
         ));
     }
-    if value.contains('\0') {
-        return Err(FieldError::new(field, "contains a NUL character"));
+    // No CTP field holds control characters; in a UserID they would forge log lines.
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return Err(FieldError::new(
+            field,
+            if c == '\0' {
+                "contains a NUL character".to_string()
+            } else {
+                format!("contains a control character (U+{:04X})", c as u32)
+            },
+        ));
     }
     Ok(())
 }
