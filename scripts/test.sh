@@ -33,7 +33,7 @@ if cargo clippy --version >/dev/null 2>&1; then
     cargo clippy --workspace --all-targets -- -D warnings
 fi
 cargo build --workspace --all-targets
-cargo test --workspace
+cargo test --workspace --no-fail-fast
 
 # Short fuzz runs of every target: WEBCTP_FUZZ_SECONDS=20 runs each for 20 s (CI,
 # .ci/run, sets it). Unset, fuzzing is skipped with a note: its first build is an

@@ -286,7 +286,10 @@ async fn an_edge_serves_market_data_from_the_bus() {
     let dir = TempDir::new("bus-ingest");
     let ingest = Binary::serve(
         &dir,
-        &format!("Bus: {}\nSim: {{TickRate: 100}}\n", redis.url()),
+        &format!(
+            "AdminEndpoints: true\nBus: {}\nSim: {{TickRate: 100}}\n",
+            redis.url()
+        ),
         &[],
     );
     let edge_config = format!("MdFrom: {}\n", redis.url());

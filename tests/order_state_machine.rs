@@ -302,7 +302,9 @@ fn check(
 }
 
 async fn run_case(steps: Vec<Step>) -> Result<(), String> {
-    let gw = InProcess::start("Sim: {TickRate: 10, AutoSettle: false, Seed: 11}").await;
+    let gw =
+        InProcess::start("AdminEndpoints: true\nSim: {TickRate: 10, AutoSettle: false, Seed: 11}")
+            .await;
     let mut peers = Vec::new();
     for _ in 0..2 {
         let mut c = Client::connect(&gw.td_url).await;

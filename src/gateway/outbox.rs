@@ -282,6 +282,9 @@ impl Outbox {
         drop(g);
         self.gauge.fetch_sub(held, Ordering::Relaxed);
         self.ready.notify_one();
+        if held >= TRIM_AFTER_BYTES {
+            release_free_memory();
+        }
     }
 
     /// Closes the outbox: queued messages are still delivered, then the consumer gets
@@ -396,6 +399,20 @@ impl Drop for Outbox {
         let g = self.inner.get_mut().unwrap_or_else(|e| e.into_inner());
         self.gauge
             .fetch_sub(g.td_bytes + g.md_bytes, Ordering::Relaxed);
+    }
+}
+
+/// A client that leaves this much queued makes the gateway hand free memory back.
+const TRIM_AFTER_BYTES: usize = 1 << 20;
+
+/// Hands the allocator's free pages back to the system. glibc keeps what a burst freed
+/// in its arenas (RSS stays at the peak after a flooding client is gone); trimming
+/// them makes the memory a hostile client cost come back when it leaves.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
