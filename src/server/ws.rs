@@ -28,6 +28,8 @@ use crate::protocol::message::ping;
 const BATCH: usize = 256;
 /// A client that takes nothing from its socket for this long is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a closed connection waits for the client's close frame.
+const CLOSE_REPLY_WAIT: Duration = Duration::from_secs(2);
 const WRITE_TIMED_OUT: &str = "the client has not read anything for 30 s";
 
 fn unix_ms() -> u64 {
@@ -76,8 +78,8 @@ enum ReadEnd {
 }
 
 /// Sends the outbox's messages until it is closed (then the close frame) or the
-/// client stops taking them.
-async fn write_loop<S>(sink: &mut S, outbox: &Outbox, id: u64, endpoint: Endpoint)
+/// client stops taking them. True if the close frame went out.
+async fn write_loop<S>(sink: &mut S, outbox: &Outbox, id: u64, endpoint: Endpoint) -> bool
 where
     S: Sink<Message, Error = WsError> + Unpin,
 {
@@ -91,18 +93,38 @@ where
                         crate::metrics::global().dropped(crate::metrics::reason::WRITE_TIMEOUT);
                     }
                     tracing::info!(client = id, error = %e, "dropping the client");
-                    return;
+                    return false;
                 }
                 crate::metrics::global().sent(endpoint, n);
             }
             Err(reason) => {
                 tracing::info!(client = id, code = reason.code, reason = %reason.reason, "closing client");
                 let frame = sink.send(close(reason.code, reason.reason));
-                let _ = tokio::time::timeout(Duration::from_secs(5), frame).await;
-                return;
+                return matches!(
+                    tokio::time::timeout(Duration::from_secs(5), frame).await,
+                    Ok(Ok(()))
+                );
             }
         }
     }
+}
+
+/// After our close frame, reads (and discards) until the client's close frame, as RFC
+/// 6455 section 7.1.1 asks. Closing the socket with requests still unread in our
+/// receive buffer would make the kernel send a reset, and the client would lose the
+/// answers and the close frame still on their way to it.
+async fn await_close_reply<R>(stream: &mut R)
+where
+    R: Stream<Item = Result<Message, WsError>> + Unpin,
+{
+    let drain = async {
+        while let Some(Ok(msg)) = stream.next().await {
+            if matches!(msg, Message::Close(_)) {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_REPLY_WAIT, drain).await;
 }
 
 /// Reads frames and hands them to the dispatcher; keeps the heartbeat.
@@ -198,22 +220,24 @@ pub async fn serve_client<S>(
         None => tracing::info!(client = id, ?endpoint, "client connected"),
     }
     let outbox = conn.outbox.clone();
-    {
+    let sent_close = {
         let writer = write_loop(&mut sink, &outbox, id, endpoint);
         tokio::pin!(writer);
         let reader = read_loop(&mut stream, &mut conn, &dispatcher, &mut shutdown);
         tokio::select! {
-            () = &mut writer => {}
-            end = reader => {
-                if let ReadEnd::Closing = end {
-                    writer.await;
-                }
-            }
+            sent = &mut writer => sent,
+            end = reader => match end {
+                ReadEnd::Closing => writer.await,
+                ReadEnd::Gone => false,
+            },
         }
-    }
+    };
     // Whatever is still queued can no longer be delivered: give the memory back now,
     // not when the last producer lets go of the outbox.
     outbox.discard();
+    if sent_close {
+        await_close_reply(&mut stream).await;
+    }
     drop(conn);
     tracing::info!(client = id, "client disconnected");
 }
