@@ -1,0 +1,150 @@
+//! What a trading session knows: its phase, the requests it waits on, and the work
+//! decided under its lock ([`Actions`]).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use super::super::order_tracker::{OrderKey, OrderTracker};
+use crate::ctp::TdSession as UpstreamSession;
+use crate::protocol::TdRequest;
+use crate::protocol::fields::{ReqAuthenticate, ReqUserLogin, RspInfo, RspUserLogin};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Phase {
+    /// No upstream session.
+    Idle,
+    /// Waiting for the front.
+    Connecting,
+    /// Connected, not logged in.
+    Connected,
+    Authenticating,
+    LoggingIn,
+    Confirming,
+    LoggedIn,
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum Pending {
+    Client {
+        request_id: i32,
+        response: &'static str,
+        body_key: &'static str,
+        is_query: bool,
+    },
+    Auth,
+    Login,
+    Confirm,
+    /// The session's own ReqQryOrder (or ReqQryTrade) after a re-login.
+    Recover {
+        trades: bool,
+    },
+}
+
+/// Who asked a queued query.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Asker {
+    /// A client, with its RequestID.
+    Client(i32),
+    /// The session, recovering the truth about its orders after a re-login.
+    Recover { trades: bool },
+}
+
+/// First ID of the session's own requests: far from the small numbers clients use,
+/// since order answers carry the client's ID on the same upstream session.
+pub(super) const OWN_IDS_FROM: i32 = 1 << 30;
+
+/// Login errors after which logging in again is pointless or harmful.
+pub(super) fn refuses_credentials(code: i32) -> bool {
+    matches!(code, 3 | 11 | 13 | 48 | 63 | 75 | 140 | 141 | 143 | 144)
+}
+
+pub(super) struct State {
+    pub(super) phase: Phase,
+    pub(super) upstream: Option<Arc<dyn UpstreamSession>>,
+    /// The login to (re)play, with the password; never logged.
+    pub(super) credentials: Option<ReqUserLogin>,
+    /// An explicit ReqAuthenticate from the client, sent once connected.
+    pub(super) explicit_auth: Option<(ReqAuthenticate, i32)>,
+    pub(super) authenticated: bool,
+    /// The client's RequestID of the login being answered (None for a re-login).
+    pub(super) login_request: Option<i32>,
+    pub(super) login: Option<(RspUserLogin, RspInfo)>,
+    /// Ever logged in: later logins are automatic re-logins.
+    pub(super) was_logged_in: bool,
+    /// The client's last login was refused and no other is under way: requests are
+    /// passed to CTP, which answers them with its own error (as the Python projects
+    /// pass them through).
+    pub(super) login_refused: bool,
+    pub(super) relogin_blocked: bool,
+    pub(super) pending: HashMap<i32, Pending>,
+    pub(super) next_rid: i32,
+    /// What the client was told about each order it sent, until final.
+    pub(super) orders: OrderTracker,
+    /// The last OrderRef used; empty OrderRefs get the next one.
+    pub(super) last_order_ref: i64,
+    pub(super) queries: VecDeque<(TdRequest, Asker)>,
+    pub(super) query_in_flight: Option<(i32, Instant)>,
+    pub(super) last_query: Option<Instant>,
+    pub(super) last_connect: Option<Instant>,
+    pub(super) backoff: Duration,
+    pub(super) closed: bool,
+}
+
+/// Work decided under the lock and done after releasing it.
+#[derive(Default)]
+pub(super) struct Actions {
+    pub(super) send: Vec<Bytes>,
+    pub(super) calls: Vec<(i32, TdRequest)>,
+    /// Order inserts and cancels, with the client's RequestID and the order's key.
+    pub(super) orders: Vec<(i32, TdRequest, Option<OrderKey>)>,
+    pub(super) wake_pump: bool,
+    pub(super) relogin_after: Option<Duration>,
+}
+
+impl State {
+    pub(super) fn new(orders: OrderTracker) -> State {
+        State {
+            phase: Phase::Idle,
+            upstream: None,
+            credentials: None,
+            explicit_auth: None,
+            authenticated: false,
+            login_request: None,
+            login: None,
+            was_logged_in: false,
+            login_refused: false,
+            relogin_blocked: false,
+            pending: HashMap::new(),
+            next_rid: OWN_IDS_FROM,
+            orders,
+            last_order_ref: 0,
+            queries: VecDeque::new(),
+            query_in_flight: None,
+            last_query: None,
+            last_connect: None,
+            backoff: Duration::ZERO,
+            closed: false,
+        }
+    }
+
+    /// Records what the session waits for under a new ID of its own.
+    pub(super) fn alloc(&mut self, p: Pending) -> i32 {
+        self.next_rid = self.next_rid.wrapping_add(1).max(OWN_IDS_FROM);
+        self.pending.insert(self.next_rid, p);
+        self.next_rid
+    }
+
+    /// Whether `login` is the login of this session (same user and password; the
+    /// broker when given).
+    pub(super) fn is_session_login(&self, login: &ReqUserLogin) -> bool {
+        self.credentials.as_ref().is_some_and(|c| {
+            c.UserID == login.UserID
+                && c.Password == login.Password
+                && (login.BrokerID.is_empty() || login.BrokerID == c.BrokerID)
+        })
+    }
+}
