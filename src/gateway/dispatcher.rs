@@ -62,7 +62,16 @@ impl Dispatcher {
             Some(url) => Some(crate::bus::Bus::start(url).map_err(BackendError)?),
             None => None,
         };
-        let md = MdHub::start(&*backend, login, config.limits.max_subscriptions_per_client)?;
+        let front = |what: &str, address: &Option<String>| match address {
+            Some(a) => format!("{what} front {a}"),
+            None => format!("{what} front (embedded {})", backend.name()),
+        };
+        let md = MdHub::start(
+            &*backend,
+            login,
+            config.limits.max_subscriptions_per_client,
+            front("market-data", &config.md_front_address),
+        )?;
         let td_settings = TdSettings {
             broker_id: config.broker_id.clone(),
             app_id: config.app_id.clone(),
@@ -73,6 +82,8 @@ impl Dispatcher {
             query_timeout: Duration::from_secs(30),
             tracked_orders: Arc::new(AtomicUsize::new(0)),
             bus: bus.clone(),
+            front: front("trading", &config.td_front_address),
+            front_wait: Duration::from_secs(3),
         };
         let dispatcher = Arc::new(Dispatcher {
             config: Arc::new(config),

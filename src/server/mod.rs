@@ -3,6 +3,7 @@
 
 pub mod admission;
 pub mod auth;
+pub mod heartbeat;
 pub mod tls;
 pub mod upgrade;
 pub mod ws;

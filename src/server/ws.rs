@@ -9,7 +9,7 @@
 //! goes out without waking another task.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
@@ -20,6 +20,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
+use super::heartbeat::{Beat, Heartbeat};
 use crate::gateway::{Connection, Dispatcher, Handled, Outbox};
 use crate::protocol::Endpoint;
 use crate::protocol::message::ping;
@@ -139,17 +140,16 @@ where
 {
     let id = conn.id;
     let cfg = &dispatcher.config;
-    let interval = cfg.heartbeat_interval;
-    let timeout = cfg.heartbeat_timeout;
-    let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-    let mut last_pong = Instant::now();
+    let now = tokio::time::Instant::now();
+    let mut beat = Heartbeat::new(cfg.heartbeat_interval, cfg.heartbeat_timeout, now);
+    let mut heartbeat = tokio::time::interval_at(now + beat.interval(), beat.interval());
     let max_frame = cfg.limits.max_frame_bytes;
     loop {
         tokio::select! {
             msg = stream.next() => match msg {
                 Some(Ok(Message::Text(text))) => {
                     if conn.handle(text.as_str()) == Handled::Pong {
-                        last_pong = Instant::now();
+                        beat.pong(tokio::time::Instant::now());
                     }
                 }
                 Some(Ok(Message::Binary(_))) => {
@@ -178,10 +178,10 @@ where
                 },
             },
             _ = heartbeat.tick() => {
-                if last_pong.elapsed() > timeout {
+                if beat.tick(tokio::time::Instant::now()) == Beat::Dead {
                     tracing::warn!(client = id, "no Pong within the heartbeat timeout; dropping the client");
                     crate::metrics::global().dropped(crate::metrics::reason::HEARTBEAT);
-                    conn.outbox.close(1001, format!("no Pong received for {} s", timeout.as_secs()));
+                    conn.outbox.close(1001, format!("no Pong received for {} s", beat.timeout().as_secs()));
                     return ReadEnd::Closing;
                 }
                 conn.outbox.push_control(ping(unix_ms()));

@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::time::Instant;
 
+use super::super::front_watch::{self, FrontWatch};
 use super::TdSession;
 use super::state::{Actions, Asker, Pending, Phase, State, refuses_credentials};
 use crate::ctp::{FrontEvent, TdEvents};
@@ -30,6 +31,13 @@ impl TdSession {
             .map_err(|e| e.to_string())?;
         st.upstream = Some(upstream);
         st.phase = Phase::Connecting;
+        let name = format!("{} (user {user})", self.settings.front);
+        tracing::info!("{name}: connecting");
+        let first = st.watch.is_none();
+        st.watch = Some(FrontWatch::connecting(name, Instant::now()));
+        if first {
+            self.watch_front();
+        }
         Ok(())
     }
 
@@ -91,10 +99,27 @@ impl TdSession {
                     tracing::error!(error = %e, "cannot open a trading session");
                     return self.fail_login(st, rsp_info(-1), "RspUserLogin");
                 }
-                Actions::default()
+                Actions {
+                    front_check_after: Some(self.settings.front_wait),
+                    ..Actions::default()
+                }
             }
             Phase::Connected => self.start_auth(st),
-            // Connecting: the login starts when the front answers.
+            // Connecting: the login starts when the front answers; a front down for
+            // a while already is said at once, else after the rest of the wait.
+            Phase::Connecting => {
+                let down_for = st
+                    .watch
+                    .as_ref()
+                    .map_or(Duration::ZERO, |w| w.down_for(Instant::now()));
+                match self.settings.front_wait.checked_sub(down_for) {
+                    Some(rest) if !rest.is_zero() => Actions {
+                        front_check_after: Some(rest),
+                        ..Actions::default()
+                    },
+                    _ => self.front_down_answer(st),
+                }
+            }
             _ => Actions::default(),
         }
     }
@@ -239,6 +264,7 @@ impl TdSession {
             return self.fail_login(st, info, "RspUserLogin");
         }
         st.phase = Phase::LoggedIn;
+        st.told_down = false;
         if let Some(max) = login
             .as_ref()
             .and_then(|l| l.MaxOrderRef.trim().parse::<i64>().ok())
@@ -350,7 +376,19 @@ impl TdSession {
                     }
                     st.phase = Phase::Connected;
                     st.authenticated = false;
+                    if let Some(w) = st.watch.as_mut() {
+                        front_watch::log(w.connected(Instant::now()));
+                    }
                     let mut a = Actions::default();
+                    if st.told_down && (st.credentials.is_none() || st.relogin_blocked) {
+                        // Nobody logs in by itself: the client hears the front is back.
+                        st.told_down = false;
+                        a.send.push(Bytes::from(front_status(
+                            true,
+                            0,
+                            &format!("{} is up again; log in", self.settings.front),
+                        )));
+                    }
                     if let Some((auth, rid)) = st.explicit_auth.take() {
                         let id = st.alloc(Pending::Client {
                             request_id: rid,
@@ -374,6 +412,13 @@ impl TdSession {
                 FrontEvent::Disconnected { reason } => {
                     let mut a = Actions::default();
                     let was_up = st.phase == Phase::LoggedIn;
+                    if let Some(note) = st
+                        .watch
+                        .as_mut()
+                        .and_then(|w| w.disconnected(reason, Instant::now()))
+                    {
+                        front_watch::log(note);
+                    }
                     if st.phase != Phase::Idle {
                         st.phase = Phase::Connecting;
                     }
@@ -396,7 +441,7 @@ impl TdSession {
                         }
                     }
                     if was_up {
-                        tracing::warn!(reason, "trading front disconnected");
+                        st.told_down = true;
                         a.send.push(Bytes::from(front_status(
                             false,
                             reason,

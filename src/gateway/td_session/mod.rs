@@ -30,6 +30,7 @@
 //! (client requests and the RequestID map of answers), `pacing` (the query pump, -2/-3
 //! retry, query timeout) and `recovery` (orders' truth after a re-login).
 
+mod front_down;
 mod login;
 mod pacing;
 mod recovery;
@@ -67,6 +68,12 @@ pub struct TdSettings {
     pub tracked_orders: Arc<std::sync::atomic::AtomicUsize>,
     /// Where order events are also published (the Redis bus), if configured.
     pub bus: Option<Arc<crate::bus::Bus>>,
+    /// The trading front in words for logs and clients, e.g. "trading front
+    /// tcp://180.168.146.187:10201".
+    pub front: String,
+    /// How long a login waits for the front to connect before the client is told the
+    /// front is down (the session keeps retrying it).
+    pub front_wait: Duration,
 }
 
 /// A client's trading session.
@@ -204,6 +211,15 @@ impl TdSession {
                         }
                     };
                     s.run(a);
+                }
+            });
+        }
+        if let Some(delay) = a.front_check_after {
+            let me = self.me.clone();
+            self.runtime.spawn(async move {
+                tokio::time::sleep(delay).await;
+                if let Some(s) = me.upgrade() {
+                    s.front_overdue();
                 }
             });
         }

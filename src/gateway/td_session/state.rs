@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::time::Instant;
 
+use super::super::front_watch::FrontWatch;
 use super::super::order_tracker::{OrderKey, OrderTracker};
 use crate::ctp::TdSession as UpstreamSession;
 use crate::protocol::TdRequest;
@@ -92,6 +93,10 @@ pub(super) struct State {
     pub(super) last_connect: Option<Instant>,
     pub(super) backoff: Duration,
     pub(super) closed: bool,
+    /// The front's connection as the log tells it (from the first connect).
+    pub(super) watch: Option<FrontWatch>,
+    /// The client was told the front is down and has not been told it is back.
+    pub(super) told_down: bool,
 }
 
 /// Work decided under the lock and done after releasing it.
@@ -103,6 +108,8 @@ pub(super) struct Actions {
     pub(super) orders: Vec<(i32, TdRequest, Option<OrderKey>)>,
     pub(super) wake_pump: bool,
     pub(super) relogin_after: Option<Duration>,
+    /// Look again after this long whether the front connected for the waiting login.
+    pub(super) front_check_after: Option<Duration>,
 }
 
 impl State {
@@ -128,6 +135,8 @@ impl State {
             last_connect: None,
             backoff: Duration::ZERO,
             closed: false,
+            watch: None,
+            told_down: false,
         }
     }
 
