@@ -47,20 +47,20 @@ fn kill_then_drop() -> Vec<Step> {
 
 #[test]
 fn sim_kill_then_drop() {
-    machine::run_fixed(Target::Sim(SIM), &kill_then_drop(), false);
+    machine::run_fixed(Target::Sim(SIM), &kill_then_drop(), true);
 }
 
 #[test]
 fn native_kill_then_drop() {
-    machine::run_fixed(Target::Native(NATIVE, FAKE_ENV), &kill_then_drop(), false);
+    machine::run_fixed(Target::Native(NATIVE, FAKE_ENV), &kill_then_drop(), true);
 }
 
 #[test]
 fn sim_views_match_the_ledger_through_kills_and_restarts() {
-    machine::run(Target::Sim(SIM), 2, 8, true, false);
+    machine::run(Target::Sim(SIM), 2, 8, true, true);
 }
 
 #[test]
 fn native_views_match_the_ledger_through_kills_and_restarts() {
-    machine::run(Target::Native(NATIVE, FAKE_ENV), 2, 8, true, false);
+    machine::run(Target::Native(NATIVE, FAKE_ENV), 2, 8, true, true);
 }

@@ -20,6 +20,6 @@ fn every_clients_view_matches_the_ledger() {
         3,
         10,
         false,
-        false,
+        true,
     );
 }
