@@ -95,6 +95,7 @@ impl MdHub {
             st.watch.name(),
             st.watch.why(now)
         );
+        let down = format!("{} is down; webctp keeps retrying it", st.watch.name());
         st.told_down = true;
         drop(st);
         tracing::warn!(client = id, "market-data login answered at once: {detail}");
@@ -108,7 +109,7 @@ impl MdHub {
                         None => "unreachable or not answering",
                     },
                 },
-                "Detail": detail,
+                "Detail": down,
             })
             .to_string(),
         );

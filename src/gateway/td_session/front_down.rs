@@ -57,6 +57,7 @@ impl TdSession {
             )
         };
         tracing::warn!("login answered at once: {detail}");
+        let down = format!("{name} is down; webctp keeps retrying it");
         st.told_down = true;
         a.send.push(Bytes::from(
             serde_json::json!({
@@ -68,7 +69,7 @@ impl TdSession {
                         None => "unreachable or not answering",
                     },
                 },
-                "Detail": detail,
+                "Detail": down,
             })
             .to_string(),
         ));
