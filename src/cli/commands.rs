@@ -168,7 +168,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     (
         "depth",
         "depth <instrument>",
-        "show five levels of the book",
+        "five levels of the book, updated live until q or Ctrl-C (a snapshot in exec)",
     ),
     (
         "watch",

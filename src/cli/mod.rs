@@ -10,6 +10,7 @@ pub mod exec;
 pub mod help;
 pub mod ledger;
 pub mod link;
+pub mod live;
 pub mod render;
 pub mod repl;
 pub mod session;

@@ -521,7 +521,9 @@ pub fn quote(d: &Value, inst: &Instruments, style: Style) -> String {
     t.render(style)
 }
 
-/// Five levels of the book, asks above bids (`depth`).
+/// Five levels of the book, asks above bids (`depth`), under a line with the last
+/// price, its change against the previous settlement, volume, open interest and the
+/// tick's time. At most 80 columns.
 pub fn depth(d: &Value, inst: &Instruments, style: Style) -> String {
     let id = s(d, "InstrumentID");
     let pre = f(d, "PreSettlementPrice");
@@ -557,13 +559,23 @@ pub fn depth(d: &Value, inst: &Instruments, style: Style) -> String {
         );
     }
     let last = f(d, "LastPrice");
+    let mv = if valid(pre) && valid(last) {
+        last - pre
+    } else {
+        0.0
+    };
+    let change = if valid(pre) && valid(last) {
+        format!("{:+.2}%", mv / pre * 100.0)
+    } else {
+        "-".into()
+    };
+    let tone = toned("", mv).tone;
     format!(
-        "{id} last {} at {}.{:03}\n{}",
-        paint(
-            &price(last, inst.decimals(id, last)),
-            toned("", if valid(pre) { last - pre } else { 0.0 }).tone,
-            style.color
-        ),
+        "{id}  last {}  {}  vol {}  OI {:.0}  {}.{:03}\n{}",
+        paint(&price(last, inst.decimals(id, last)), tone, style.color),
+        paint(&change, tone, style.color),
+        i(d, "Volume"),
+        f(d, "OpenInterest"),
         s(d, "UpdateTime"),
         i(d, "UpdateMillisec"),
         t.render(style)

@@ -12,6 +12,7 @@
 mod account;
 mod admin;
 mod closing;
+mod depth;
 mod market;
 mod orders;
 mod printer;
@@ -534,7 +535,7 @@ impl Session {
             Command::Sub(ids) => self.subscribe(&ids, true).await,
             Command::Unsub(ids) => self.unsubscribe(&ids).await,
             Command::Quote(id) => self.quote(&id, false).await,
-            Command::Depth(id) => self.quote(&id, true).await,
+            Command::Depth(id) => self.depth(&id).await,
             Command::Status => Ok(self.status()),
             Command::Watch(ids) => self.watch_ticks(ids).await,
             Command::Unwatch => Ok(self.unwatch_ticks()),
