@@ -333,6 +333,84 @@ fn config_mistakes_name_the_file_key_and_line() {
     assert!(err.contains("Port") && err.contains("line 1"), "{err}");
 }
 
+/// Issue #16, finding 8: a value outside its list, a tab indent and a port flag beside
+/// the file's MdPort/TdPort, through the real binary.
+#[test]
+fn config_values_are_checked_and_the_port_flag_wins() {
+    let dir = TempDir::new("cfgval");
+    let bad = dir.path().join("loud.yaml");
+    let refused = |text: &str| {
+        std::fs::write(&bad, text).unwrap();
+        let out = common::webctp()
+            .args(["--config", bad.to_str().unwrap(), "serve"])
+            .env_remove("WEBCTP_LOG_LEVEL")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{text:?} was accepted");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = refused("Port: 0\nLogLevel: LOUD\n");
+    for needle in ["loud.yaml", "LogLevel", "LOUD", "line 2", "info, debug"] {
+        assert!(err.contains(needle), "{needle} missing: {err}");
+    }
+    let err = refused("\tPort: 0\n\tHost: 127.0.0.1\n");
+    assert!(err.contains("line 1") && err.contains("tab"), "{err}");
+    let err = refused("Sim:\n  Durability: always\n");
+    for needle in ["Sim.Durability", "line 2", "fsync", "os"] {
+        assert!(err.contains(needle), "{needle} missing: {err}");
+    }
+    // The flag's value is checked too, and named as the flag.
+    let out = common::webctp()
+        .args(["--log-level", "LOUD", "serve", "--port", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--log-level") && err.contains("LOUD"), "{err}");
+    // --port serves both endpoints on its port, whatever MdPort/TdPort say (here two
+    // ports the test could not bind to if they were used: one held by the test).
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let held_port = held.local_addr().unwrap().port();
+    let two = dir.path().join("two.yaml");
+    std::fs::write(
+        &two,
+        format!("MdPort: {held_port}\nTdPort: {held_port}\nSim: {{TickRate: 0}}\n"),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let gw = Binary::spawn(
+        &[
+            "--config",
+            two.to_str().unwrap(),
+            "serve",
+            "--port",
+            "0",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &[],
+        dir.path(),
+    );
+    let port_of = |url: &str| {
+        url.rsplit(':')
+            .next()
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        port_of(&gw.md_url),
+        port_of(&gw.td_url),
+        "{} {}",
+        gw.md_url,
+        gw.td_url
+    );
+    assert_ne!(port_of(&gw.md_url), held_port.to_string());
+    drop(held);
+}
+
 fn exec_with_wait(dir: &TempDir, wait: &str, args: &[&str]) -> (i32, String, String) {
     let mut all = vec!["--wait", wait];
     all.extend_from_slice(args);

@@ -33,7 +33,8 @@ pub struct GlobalArgs {
     /// Address to listen on.
     #[arg(long, env = "WEBCTP_HOST", global = true, help_heading = "Gateway")]
     pub host: Option<String>,
-    /// Port serving /md/ and /td/ (0 picks a free port).
+    /// Port serving /md/ and /td/ (0 picks a free port); replaces the file's
+    /// MdPort/TdPort.
     #[arg(
         short,
         long,

@@ -383,7 +383,7 @@ pub fn main() -> ExitCode {
         (Some(Command::Exec(_) | Command::Bench(_) | Command::Ledger(_)), false) => {
             "warn".to_string()
         }
-        _ => config.log_level.clone(),
+        _ => config.log_level.to_string(),
     };
     let to = match &cli.command {
         None => LogTo::File(config.data_dir.join("webctp.log"), printer.clone()),

@@ -173,8 +173,10 @@ pub fn http(ws_url: &str, method: &str, path: &str) -> String {
 /// it sets `Sim.Seed`.
 pub fn config(yaml: &str, data_dir: &Path) -> Config {
     let file = FileConfig::parse(yaml).expect("test config parses");
+    // A port override replaces the file's MdPort/TdPort; a two-port test keeps them.
+    let two_ports = yaml.contains("MdPort") || yaml.contains("TdPort");
     let o = Overrides {
-        port: Some(0),
+        port: (!two_ports).then_some(0),
         host: Some("127.0.0.1".into()),
         data_dir: Some(data_dir.to_path_buf()),
         sim_start_date: (!sets_start_date(yaml)).then(|| SEED_DAY.to_string()),
