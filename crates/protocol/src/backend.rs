@@ -102,6 +102,17 @@ pub trait Backend: Send + Sync {
         let _ = duration;
         Err(format!("the {} backend cannot drop its front", self.name()))
     }
+    /// Fault injection (tests): the front drops for `duration` when the next order
+    /// insert arrives; the call is taken (0), and the order is lost on its way
+    /// (`placed` false: the exchange never gets it) or placed with every answer to it
+    /// lost in the drop (`placed` true).
+    fn drop_front_at_next_order(&self, duration: Duration, placed: bool) -> Result<(), String> {
+        let _ = (duration, placed);
+        Err(format!(
+            "the {} backend cannot drop its front at an order",
+            self.name()
+        ))
+    }
     /// Writes everything that must survive a restart (called on shutdown).
     fn flush(&self) {}
     /// What a person watching the terminal should know about this backend beyond its
