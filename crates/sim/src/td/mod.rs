@@ -17,7 +17,7 @@ use super::exchange::{Exchange, Push, Record};
 use super::ledger::Delivery;
 use super::queries;
 use webctp_protocol::backend::{TdEvents, TdSession};
-use webctp_protocol::errors::{ctp, rsp_info};
+use webctp_protocol::errors::{ctp, request, rsp_info};
 use webctp_protocol::fields::*;
 use webctp_protocol::{CtpChar, Reply, TdRequest};
 
@@ -221,10 +221,10 @@ pub(super) fn commit_and_flush(core: &SimCore, ex: &mut Exchange, records: Vec<R
 impl TdSession for SimTdSession {
     fn request(&self, req: &TdRequest, rid: i32) -> i32 {
         let Some(core) = self.core.upgrade() else {
-            return -1;
+            return request::NETWORK_FAILURE;
         };
         if !core.front_up() || core.ledger.failed().is_some() {
-            return -1;
+            return request::NETWORK_FAILURE;
         }
         let mut ex = core.exchange.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = Out::default();
@@ -238,7 +238,7 @@ impl TdSession for SimTdSession {
             Ok(()) => 0,
             Err(e) => {
                 tracing::error!("{e}");
-                -1
+                request::NETWORK_FAILURE
             }
         }
     }
