@@ -59,7 +59,7 @@ impl Dispatcher {
         // Sets the metrics' hooks (the ledger's sync observer) before traffic starts.
         crate::metrics::global();
         let bus = match &config.bus {
-            Some(url) => Some(crate::bus::Bus::start(url).map_err(BackendError)?),
+            Some(url) => Some(crate::bus::Bus::start(url).map_err(BackendError::Session)?),
             None => None,
         };
         let md = MdHub::start(&*backend, login, config.limits.max_subscriptions_per_client)?;

@@ -681,7 +681,7 @@ impl MdEvents for MdHub {
         }
     }
 
-    fn tick_json(&self, instrument: &str, json: Vec<u8>) -> Result<(), String> {
+    fn tick_json(&self, instrument: &str, json: Vec<u8>) -> Result<(), BackendError> {
         let json = Bytes::from(json);
         self.ticks.fetch_add(1, Ordering::Relaxed);
         let routes = self.routes.read().unwrap_or_else(|e| e.into_inner());
@@ -804,7 +804,7 @@ mod tests {
             _events: Arc<dyn TdEvents>,
             _user: &str,
         ) -> Result<Arc<dyn TdSession>, BackendError> {
-            Err(BackendError("no trading here".into()))
+            Err(BackendError::Session("no trading here".into()))
         }
         fn query_interval(&self) -> Duration {
             Duration::ZERO

@@ -34,7 +34,7 @@ use tokio::sync::Notify;
 use super::order_tracker::{OrderKey, OrderTracker};
 use super::outbox::Outbox;
 use crate::ctp::{Backend, FrontEvent, TdEvents, TdSession as UpstreamSession};
-use crate::protocol::errors::{ctp, rsp_info};
+use crate::protocol::errors::{ctp, request, rsp_info};
 use crate::protocol::fields::{
     Body, QryOrder, QryTrade, ReqAuthenticate, ReqUserLogin, RspInfo, RspUserLogin,
     SettlementInfoConfirm,
@@ -120,7 +120,19 @@ const OWN_IDS_FROM: i32 = 1 << 30;
 
 /// Login errors after which logging in again is pointless or harmful.
 fn refuses_credentials(code: i32) -> bool {
-    matches!(code, 3 | 11 | 13 | 48 | 63 | 75 | 140 | 141 | 143 | 144)
+    matches!(
+        code,
+        ctp::INVALID_LOGIN
+            | ctp::USER_NOT_FOUND
+            | ctp::INVESTOR_NOT_FOUND
+            | ctp::INVALID_INVESTORIDORPASSWORD
+            | ctp::AUTH_FAILED
+            | ctp::LOGIN_FORBIDDEN
+            | ctp::FIRST_LOGIN
+            | ctp::PWD_OUT_OF_DATE
+            | ctp::IP_FORBIDDEN
+            | ctp::IP_BLACK
+    )
 }
 
 struct State {
@@ -555,7 +567,7 @@ impl TdSession {
             Phase::Idle => {
                 if let Err(e) = self.connect(st, &user) {
                     tracing::error!(error = %e, "cannot open a trading session");
-                    return self.fail_login(st, rsp_info(-1), "RspUserLogin");
+                    return self.fail_login(st, rsp_info(request::NETWORK_FAILURE), "RspUserLogin");
                 }
                 Actions::default()
             }
@@ -911,10 +923,10 @@ impl TdSession {
         match next {
             Ok(Some((rid, req))) => {
                 let upstream = self.lock().upstream.clone();
-                let code = upstream.map_or(-1, |u| u.request(&req, rid));
+                let code = upstream.map_or(request::NETWORK_FAILURE, |u| u.request(&req, rid));
                 match code {
                     0 => Some(Duration::ZERO),
-                    -2 | -3 => {
+                    code if request::is_flow_control(code) => {
                         // CTP's flow control: put it back and wait; the client never sees it.
                         crate::metrics::global().flow_control_retries.inc();
                         let mut st = self.lock();

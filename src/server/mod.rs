@@ -125,7 +125,8 @@ fn admin(
                 Some(s) => d1
                     .backend
                     .drop_front(std::time::Duration::from_secs_f64(s))
-                    .map(|()| format!("front dropped for {s} s")),
+                    .map(|()| format!("front dropped for {s} s"))
+                    .map_err(|e| e.to_string()),
                 None => Err("give ?seconds=N (0 < N <= 3600)".into()),
             })
         });
@@ -134,7 +135,8 @@ fn admin(
             dispatcher
                 .backend
                 .settle()
-                .map(|day| format!("settled; the new trading day is {day}")),
+                .map(|day| format!("settled; the new trading day is {day}"))
+                .map_err(|e| e.to_string()),
         )
     });
     // The path first, so that other paths are still 404; then who may.

@@ -101,8 +101,9 @@ impl NativeMdSession {
         );
         // Plain TCP market data: no UDP, no multicast; production (not evaluation) mode.
         let api = unsafe { create(prefix.as_ptr(), false, false, true) };
-        let handle = ApiHandle::new(api, spi, alive, Box::new(flow), "md")
-            .ok_or_else(|| BackendError("CreateFtdcMdApi returned no API object".into()))?;
+        let handle = ApiHandle::new(api, spi, alive, Box::new(flow), "md").ok_or_else(|| {
+            BackendError::Session("CreateFtdcMdApi returned no API object".into())
+        })?;
         unsafe {
             let api = handle.api();
             let v = vtbl(api);

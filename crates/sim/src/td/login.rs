@@ -40,7 +40,7 @@ impl SimTdSession {
             if !core.config.auto_open_accounts || l.Password.is_empty() {
                 return fail(out, ctp::INVALID_LOGIN);
             }
-            if let Err(why) = core.may_open_account(ex.accounts.len()) {
+            if let Some(why) = core.auto_open_refusal(ex.accounts.len()) {
                 tracing::warn!(user = %l.UserID, "not opening a sim account: {why}");
                 return fail(out, ctp::INVALID_LOGIN);
             }
@@ -150,11 +150,12 @@ impl SimCore {
             .remove(&(user.to_string(), from.to_string()));
     }
 
-    /// Whether one more account may be opened automatically, with `accounts` open.
-    fn may_open_account(&self, accounts: usize) -> Result<(), String> {
+    /// Why one more account may not be opened automatically, with `accounts` open;
+    /// `None` when it may (and then it counts as opened).
+    fn auto_open_refusal(&self, accounts: usize) -> Option<String> {
         let cfg = &self.config;
         if accounts >= cfg.auto_open_max {
-            return Err(format!(
+            return Some(format!(
                 "the sim holds {accounts} accounts (Sim.AutoOpenMax {})",
                 cfg.auto_open_max
             ));
@@ -169,13 +170,13 @@ impl SimCore {
             g.opened.pop_front();
         }
         if g.opened.len() >= cfg.auto_open_per_minute as usize {
-            return Err(format!(
+            return Some(format!(
                 "{} accounts opened in the last minute (Sim.AutoOpenPerMinute {})",
                 g.opened.len(),
                 cfg.auto_open_per_minute
             ));
         }
         g.opened.push_back(now);
-        Ok(())
+        None
     }
 }

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use super::SimCore;
 use super::exchange::{Exchange, Push, Record};
-use super::ledger::Delivery;
+use super::ledger::{Delivery, LedgerError};
 use super::queries;
 use webctp_protocol::backend::{TdEvents, TdSession};
 use webctp_protocol::errors::{ctp, request, rsp_info};
@@ -202,7 +202,7 @@ fn commit(core: &SimCore, ex: &mut Exchange, records: Vec<Record>, out: &mut Out
 }
 
 /// Hands collected records and deliveries to the ledger (caller holds the exchange lock).
-fn flush(core: &SimCore, out: Out) -> Result<(), String> {
+fn flush(core: &SimCore, out: Out) -> Result<(), LedgerError> {
     if out.records.is_empty() && out.deliveries.is_empty() {
         return Ok(());
     }
