@@ -126,3 +126,171 @@ async fn filled_orders_leave_no_state_behind() {
     assert_eq!(gw.dispatcher.tracked_orders(), 0);
     truth::no_order_tracked(&gw.td_url).await;
 }
+
+/// Everything a client receives from sending `order` (with the front armed to drop at
+/// it) until the answer to a query sent after the re-login — which comes after anything
+/// the re-login's recovery pushed.
+async fn around_a_drop_at_an_order(
+    gw: &InProcess,
+    c: &mut Client,
+    fate: &str,
+    order: Value,
+) -> Vec<Value> {
+    let r = truth::http(
+        &gw.url,
+        "POST",
+        &format!("/admin/drop-front?seconds=0.5&at_next_order={fate}"),
+    )
+    .await;
+    assert!(r.contains("\"ok\":true"), "{r}");
+    c.send(order).await;
+    let mut seen = collect_until(c, |v| v["MsgType"] == "OnFrontConnected").await;
+    c.send(common::query("ReqQryTradingAccount", 90, json!({})))
+        .await;
+    seen.extend(
+        collect_until(c, |v| {
+            v["MsgType"] == "RspQryTradingAccount" && v["IsLast"] == true
+        })
+        .await,
+    );
+    seen
+}
+
+/// An order sent as the front goes down, that CTP never got: after the re-login it is
+/// answered exactly once, with the documented RspOrderInsert (-1, its own RequestID, a
+/// Detail saying it was not placed) — and nothing else is said of it.
+#[tokio::test]
+async fn an_order_lost_in_a_front_drop_is_answered_not_placed_and_nothing_else() {
+    let gw = InProcess::start(STILL).await;
+    let mut c = Client::connect(&gw.td_url).await;
+    assert_eq!(c.td_login("u-truth-5", "pw").await["RspInfo"]["ErrorID"], 0);
+    let (_, _, _, low) = c.book("rb2605").await;
+    let seen =
+        around_a_drop_at_an_order(&gw, &mut c, "lost", order(41, "rb2605", "0", "0", low, 1)).await;
+    let about: Vec<&Value> = seen
+        .iter()
+        .filter(|v| {
+            !matches!(
+                v["MsgType"].as_str(),
+                Some("OnFrontDisconnected" | "OnFrontConnected" | "RspQryTradingAccount")
+            )
+        })
+        .collect();
+    assert_eq!(about.len(), 1, "one answer and nothing else: {seen:?}");
+    let a = about[0];
+    assert_eq!(a["MsgType"], "RspOrderInsert", "{a}");
+    assert_eq!(a["RspInfo"]["ErrorID"], -1, "{a}");
+    assert_eq!(a["RequestID"], 41, "{a}");
+    assert_eq!(a["IsLast"], true, "{a}");
+    assert!(
+        a["Detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not placed"),
+        "{a}"
+    );
+    let order_ref = a["InputOrder"]["OrderRef"].as_str().unwrap_or_default();
+    assert!(!order_ref.trim().is_empty(), "{a}");
+    // The ledger never heard of it, and the gateway follows nothing.
+    let listed = c.ask("ReqQryOrder", 91, json!({})).await;
+    assert!(listed.iter().all(|m| m["Order"].is_null()), "{listed:?}");
+    truth::no_order_tracked(&gw.td_url).await;
+}
+
+/// An order the exchange got as the front went down, of which nothing was heard: it
+/// is never answered "not placed"; after the re-login the client is told it rests,
+/// under its own RequestID.
+#[tokio::test]
+async fn an_order_placed_as_the_front_drops_is_never_answered_not_placed() {
+    let gw = InProcess::start(STILL).await;
+    let mut c = Client::connect(&gw.td_url).await;
+    assert_eq!(c.td_login("u-truth-6", "pw").await["RspInfo"]["ErrorID"], 0);
+    let (_, _, _, low) = c.book("rb2605").await;
+    let seen =
+        around_a_drop_at_an_order(&gw, &mut c, "placed", order(51, "rb2605", "0", "0", low, 1))
+            .await;
+    let refused: Vec<&Value> = seen
+        .iter()
+        .filter(|v| {
+            matches!(
+                v["MsgType"].as_str(),
+                Some("RspOrderInsert" | "ErrRtnOrderInsert" | "RspError")
+            )
+        })
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "a placed order reported failed: {refused:?}"
+    );
+    let told: Vec<&Value> = seen.iter().filter(|v| v["MsgType"] == "RtnOrder").collect();
+    assert_eq!(told.len(), 1, "{seen:?}");
+    let o = &told[0]["Order"];
+    assert_eq!(o["RequestID"], 51, "{o}");
+    assert_eq!(o["OrderStatus"], "3", "{o}");
+    let listed = c.ask("ReqQryOrder", 92, json!({})).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["Order"]["OrderSysID"], o["OrderSysID"]);
+    assert_eq!(listed[0]["Order"]["RequestID"], 51);
+}
+
+/// Another session of the same user misses the pushes of the first one's orders while
+/// the front is down (they fill meanwhile); after its re-login it learns their truth
+/// too: every order's final state and every trade, exactly once.
+#[tokio::test]
+async fn another_session_learns_the_truth_after_the_relogin() {
+    let gw = InProcess::start(
+        "AdminEndpoints: true\nSim: {TickRate: 4, AutoSettle: false, Seed: 7, InitialFunds: 10000000000.0}",
+    )
+    .await;
+    let mut a = Client::connect(&gw.td_url).await;
+    assert_eq!(a.td_login("u-truth-7", "pw").await["RspInfo"]["ErrorID"], 0);
+    let mut b = Client::connect(&gw.td_url).await;
+    assert_eq!(b.td_login("u-truth-7", "pw").await["RspInfo"]["ErrorID"], 0);
+    let (_, _, up, _) = a.book("rb2605").await;
+    // More than the book holds: they fill over a few seconds of ticks.
+    let rids: Vec<i64> = (200..210).collect();
+    for &rid in &rids {
+        a.send(order(rid, "rb2605", "0", "0", up, 500)).await;
+    }
+    // B has heard of every order before the drop.
+    let mut seen_b = Vec::new();
+    let mut heard = HashSet::new();
+    while heard.len() < rids.len() {
+        let v = b.recv().await;
+        if v["MsgType"] == "RtnOrder"
+            && !v["Order"]["OrderSysID"]
+                .as_str()
+                .unwrap_or("")
+                .trim()
+                .is_empty()
+        {
+            heard.insert(v["Order"]["OrderSysID"].as_str().unwrap().to_string());
+        }
+        seen_b.push(v);
+    }
+    truth::drop_front(&gw.url, 1.0).await;
+    seen_b.extend(collect_until(&mut b, |v| v["MsgType"] == "OnFrontConnected").await);
+    let total = 500 * rids.len() as i64;
+    loop {
+        let mut view = View::default();
+        view.add(&seen_b);
+        let all_traded = view.orders.len() == rids.len()
+            && view.orders.values().all(|o| o.0 == "0" && o.1 == 500);
+        let traded: i64 = view.trades.values().map(|t| t.1).sum();
+        if all_traded && traded >= total {
+            break;
+        }
+        seen_b.push(b.recv().await);
+    }
+    let mut view = View::default();
+    view.add(&seen_b);
+    assert!(view.refusals.is_empty(), "{:?}", view.refusals);
+    let ledger_orders = b.ask("ReqQryOrder", 900, json!({})).await;
+    let ledger_trades = b.ask("ReqQryTrade", 901, json!({})).await;
+    let ids: HashSet<String> = common::order_sys_ids(&ledger_orders);
+    assert_eq!(ids.len(), rids.len());
+    view.check_against(&ledger_orders, &ledger_trades, &ids);
+    let requested: HashSet<i64> = view.orders.values().map(|o| o.2).collect();
+    assert_eq!(requested, rids.iter().copied().collect());
+    truth::no_order_tracked(&gw.td_url).await;
+}

@@ -9,8 +9,14 @@
 //! are *in doubt*; after the re-login a `ReqQryOrder` (and `ReqQryTrade` when fills
 //! are missing) tells what became of every entry, and only what the client has not
 //! seen yet is pushed.
+//!
+//! The orders of the user's other sessions are followed too, from their first
+//! `RtnOrder` until final: a session that misses their pushes while its front is down
+//! learns their truth after its re-login like that of its own. Orders it never heard
+//! of that were placed while it was away (their `BrokerOrderSeq` is past the last one
+//! it was told, and nothing was heard of them since) are pushed then as well.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -38,6 +44,11 @@ impl OrderKey {
 #[derive(Debug)]
 struct Told {
     request_id: i32,
+    /// The client was told the order's whole life (it sent it, or heard of it before
+    /// any fill): its trades are recovered too. An order of another session first
+    /// heard part-traded is followed for its status only — which trades the client
+    /// was told before is unknown.
+    whole: bool,
     /// Any RtnOrder seen (CTP accepted it).
     heard: bool,
     /// Nothing was heard of it when the front dropped.
@@ -57,7 +68,11 @@ struct Told {
 
 impl Told {
     fn is_done(&self) -> bool {
-        is_final(self.status) && self.trade_volume >= self.volume_traded
+        is_final(self.status) && (!self.whole || self.trade_volume >= self.volume_traded)
+    }
+
+    fn missing_trades(&self) -> bool {
+        self.whole && self.trade_volume < self.volume_traded
     }
 }
 
@@ -87,10 +102,23 @@ pub struct NotPlaced {
     pub order_ref: String,
 }
 
-/// The orders one session sent and has not finished telling its client about.
+/// What happened since the front dropped, until the recovery ends.
+#[derive(Debug, Default)]
+struct SinceDrop {
+    /// The highest BrokerOrderSeq the client had been told of at the drop.
+    seq: i32,
+    /// Orders heard of live since (after the re-login, before the recovery's answer).
+    heard: HashSet<OrderKey>,
+}
+
+/// The orders of one session's user it has not finished telling its client about.
 pub struct OrderTracker {
     told: HashMap<OrderKey, Told>,
     by_sys: HashMap<(String, String), OrderKey>,
+    /// The highest BrokerOrderSeq told to the client.
+    max_seq: i32,
+    /// Set at a front drop of a session that had been logged in, until recovered.
+    since_drop: Option<SinceDrop>,
     /// Entries of every session of the gateway (for `/healthz`).
     counter: Arc<AtomicUsize>,
 }
@@ -101,6 +129,8 @@ impl OrderTracker {
         OrderTracker {
             told: HashMap::new(),
             by_sys: HashMap::new(),
+            max_seq: 0,
+            since_drop: None,
             counter,
         }
     }
@@ -115,10 +145,17 @@ impl OrderTracker {
         self.told.is_empty()
     }
 
+    /// Whether a re-login must ask CTP what the client missed: orders are followed,
+    /// or the front dropped after a login (orders may have been placed meanwhile).
+    pub fn needs_recovery(&self) -> bool {
+        !self.told.is_empty() || self.since_drop.is_some()
+    }
+
     /// The client sent this order.
     pub fn sent(&mut self, key: OrderKey, request_id: i32) {
         let t = Told {
             request_id,
+            whole: true,
             heard: false,
             in_doubt: false,
             before_drop: false,
@@ -170,10 +207,44 @@ impl OrderTracker {
         }
     }
 
-    /// A live RtnOrder: always passed on; updates the entry if it is one of ours.
+    /// Starts following an order the client is told of now (another session's, or
+    /// one the recovery found), unless nothing more can come of it.
+    fn follow(&mut self, key: &OrderKey, o: &Order, whole: bool) {
+        let t = Told {
+            request_id: o.RequestID,
+            whole,
+            heard: true,
+            in_doubt: false,
+            before_drop: false,
+            status: 0,
+            volume_traded: 0,
+            sys: None,
+            trade_ids: Vec::new(),
+            trade_volume: 0,
+            found: false,
+        };
+        self.told.insert(key.clone(), t);
+        self.counter.fetch_add(1, Ordering::Relaxed);
+        self.note(key, o);
+    }
+
+    fn saw_seq(&mut self, o: &Order) {
+        self.max_seq = self.max_seq.max(o.BrokerOrderSeq);
+    }
+
+    /// A live RtnOrder: always passed on; updates the entry (or starts following an
+    /// order of another session that is not final yet).
     pub fn on_order(&mut self, o: &Order) {
         let key = OrderKey::of(o);
-        self.note(&key, o);
+        self.saw_seq(o);
+        if let Some(d) = &mut self.since_drop {
+            d.heard.insert(key.clone());
+        }
+        if self.told.contains_key(&key) {
+            self.note(&key, o);
+        } else if !is_final(o.OrderStatus.0) {
+            self.follow(&key, o, o.VolumeTraded == 0);
+        }
     }
 
     /// A live RtnTrade: whether to pass it on (false only for a trade of ours the
@@ -198,7 +269,18 @@ impl OrderTracker {
     }
 
     /// The front dropped: what nothing was heard of is in doubt until recovered.
-    pub fn front_dropped(&mut self) {
+    /// `logged_in`: the client had been logged in (it follows the user's order flow;
+    /// orders placed while it is away are new to it). Only once it was told an order
+    /// is there a BrokerOrderSeq to tell older orders from new ones by: a session told
+    /// none learns of orders placed while it was away from ReqQryOrder (a real front's
+    /// resumed private flow replays them).
+    pub fn front_dropped(&mut self, logged_in: bool) {
+        if logged_in && self.since_drop.is_none() && self.max_seq > 0 {
+            self.since_drop = Some(SinceDrop {
+                seq: self.max_seq,
+                heard: HashSet::new(),
+            });
+        }
         for t in self.told.values_mut() {
             t.in_doubt |= !t.heard;
             t.before_drop = true;
@@ -207,15 +289,26 @@ impl OrderTracker {
     }
 
     /// A row of the recovery's ReqQryOrder: whether to push it as an RtnOrder (it is
-    /// ours and further along than what the client was told).
+    /// followed and further along than what the client was told, or it was placed
+    /// while the client was away and it never heard of it).
     pub fn recovered_order(&mut self, o: &Order) -> bool {
         let key = OrderKey::of(o);
         let Some(t) = self.told.get_mut(&key) else {
-            return false;
+            let new = self
+                .since_drop
+                .as_mut()
+                .is_some_and(|d| o.BrokerOrderSeq > d.seq && d.heard.insert(key.clone()));
+            if new {
+                // Its whole life is new to the client: its trades are recovered too.
+                self.saw_seq(o);
+                self.follow(&key, o, true);
+            }
+            return new;
         };
         t.found = true;
         let ahead = progress(o.OrderStatus.0, o.VolumeTraded) > progress(t.status, t.volume_traded);
         if ahead {
+            self.saw_seq(o);
             self.note(&key, o);
         }
         ahead
@@ -249,7 +342,8 @@ impl OrderTracker {
             t.found = false;
             t.before_drop = false;
         }
-        let missing_trades = self.told.values().any(|t| t.trade_volume < t.volume_traded);
+        self.since_drop = None;
+        let missing_trades = self.told.values().any(Told::missing_trades);
         (out, missing_trades)
     }
 
@@ -257,10 +351,12 @@ impl OrderTracker {
     /// trade of ours the client has not seen).
     pub fn recovered_trade(&mut self, tr: &Trade) -> bool {
         let sys = (tr.ExchangeID.clone(), tr.OrderSysID.clone());
-        if !self.by_sys.contains_key(&sys) {
-            return false;
-        }
-        self.on_trade(tr)
+        let whole = self
+            .by_sys
+            .get(&sys)
+            .and_then(|k| self.told.get(k))
+            .is_some_and(|t| t.whole);
+        whole && self.on_trade(tr)
     }
 }
 
@@ -346,7 +442,7 @@ mod tests {
         t.on_order(&order("1", b'3', 0, "9"));
         t.sent(key("2"), 11);
         t.sent(key("3"), 12);
-        t.front_dropped();
+        t.front_dropped(true);
         // Order 1 filled during the drop, order 2 rests, order 3 never arrived.
         assert!(t.recovered_order(&order("1", b'0', 1, "9")));
         assert!(t.recovered_order(&order("2", b'3', 0, "10")));
@@ -363,5 +459,118 @@ mod tests {
         assert!(t.recovered_trade(&trade("9", "t1", 1)));
         assert!(!t.recovered_trade(&trade("9", "t1", 1)));
         assert_eq!(t.len(), 1, "order 2 still rests");
+    }
+
+    /// An order of session 8 (another session of the same user), with its BrokerOrderSeq.
+    fn other(r: &str, status: u8, traded: i32, sys: &str, seq: i32) -> Order {
+        Order {
+            SessionID: 8,
+            BrokerOrderSeq: seq,
+            RequestID: 500,
+            ..order(r, status, traded, sys)
+        }
+    }
+
+    #[test]
+    fn another_sessions_order_is_followed_and_recovered() {
+        let n = Arc::new(AtomicUsize::new(0));
+        let mut t = OrderTracker::new(n.clone());
+        t.on_order(&other("1", b'a', 0, "", 1));
+        t.on_order(&other("1", b'3', 0, "20", 1));
+        assert_eq!(t.len(), 1, "a resting order of another session is followed");
+        t.front_dropped(true);
+        assert!(t.needs_recovery());
+        // It filled while the front was down.
+        assert!(t.recovered_order(&other("1", b'0', 2, "20", 1)));
+        let (lost, missing) = t.orders_recovered();
+        assert!(
+            lost.is_empty(),
+            "another session's order is never 'not placed'"
+        );
+        assert!(missing);
+        assert!(t.recovered_trade(&trade("20", "t9", 2)));
+        assert!(t.is_empty());
+        assert_eq!(n.load(Ordering::Relaxed), 0);
+        // Final at first sight: nothing more can come, nothing is followed.
+        t.on_order(&other("2", b'5', 0, "21", 2));
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn an_order_placed_while_away_is_pushed_once_after_the_relogin() {
+        let n = Arc::new(AtomicUsize::new(0));
+        let mut t = OrderTracker::new(n.clone());
+        t.on_order(&other("1", b'a', 0, "", 3));
+        t.on_order(&other("1", b'0', 1, "30", 3));
+        assert!(t.on_trade(&trade("30", "t1", 1)));
+        assert!(t.is_empty());
+        t.front_dropped(true);
+        // After the re-login, before the recovery's answer, order 5 is heard live.
+        t.on_order(&other("5", b'3', 0, "35", 5));
+        assert!(
+            !t.recovered_order(&other("1", b'0', 1, "30", 3)),
+            "told before the drop"
+        );
+        assert!(
+            t.recovered_order(&other("4", b'0', 2, "34", 4)),
+            "placed while away"
+        );
+        assert!(
+            !t.recovered_order(&other("4", b'0', 2, "34", 4)),
+            "pushed once"
+        );
+        assert!(
+            !t.recovered_order(&other("5", b'3', 0, "35", 5)),
+            "heard live"
+        );
+        let (lost, missing) = t.orders_recovered();
+        assert!(lost.is_empty());
+        assert!(missing, "the trades of order 4 are recovered");
+        assert!(t.recovered_trade(&trade("34", "t4", 2)));
+        assert!(
+            !t.recovered_trade(&trade("30", "t1", 1)),
+            "told before the drop"
+        );
+        assert_eq!(t.len(), 1, "order 5 rests");
+        // Later drops compare with what the client was told since.
+        t.front_dropped(true);
+        assert!(!t.recovered_order(&other("4", b'0', 2, "34", 4)));
+        t.orders_recovered();
+        drop(t);
+        assert_eq!(n.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn without_a_told_order_nothing_is_new() {
+        let n = Arc::new(AtomicUsize::new(0));
+        let mut t = OrderTracker::new(n);
+        // Never logged in, or told no order yet: no BrokerOrderSeq to compare with.
+        t.front_dropped(false);
+        assert!(!t.needs_recovery());
+        t.front_dropped(true);
+        assert!(!t.needs_recovery());
+        assert!(!t.recovered_order(&other("4", b'0', 2, "34", 4)));
+        // Told an order (but not logged in when the front dropped): nothing either.
+        t.on_order(&other("1", b'5', 0, "31", 1));
+        t.front_dropped(false);
+        assert!(!t.recovered_order(&other("4", b'0', 2, "34", 4)));
+    }
+
+    #[test]
+    fn an_order_first_heard_part_traded_is_followed_for_its_status_only() {
+        let n = Arc::new(AtomicUsize::new(0));
+        let mut t = OrderTracker::new(n.clone());
+        t.on_order(&other("1", b'1', 2, "40", 1));
+        assert_eq!(t.len(), 1);
+        t.front_dropped(true);
+        assert!(t.recovered_order(&other("1", b'0', 3, "40", 1)));
+        let (_, missing) = t.orders_recovered();
+        assert!(
+            !missing,
+            "which trades the client has is unknown: none are recovered"
+        );
+        assert!(!t.recovered_trade(&trade("40", "t1", 2)));
+        assert!(t.is_empty());
+        assert_eq!(n.load(Ordering::Relaxed), 0);
     }
 }

@@ -716,8 +716,9 @@ impl TdSession {
         {
             st.last_order_ref = st.last_order_ref.max(max);
         }
-        if !st.orders.is_empty() {
-            // Orders sent before: what became of them while the session was away?
+        if st.orders.needs_recovery() {
+            // Orders followed, or the front dropped: what happened while the session
+            // was away?
             st.queries.push_front((
                 TdRequest::ReqQryOrder(QryOrder::default()),
                 Asker::Recover { trades: false },
@@ -1147,7 +1148,8 @@ impl TdEvents for TdSession {
                     }
                     st.query_in_flight = None;
                     // Orders nothing was heard of are in doubt until recovered.
-                    st.orders.front_dropped();
+                    let logged_in = st.was_logged_in;
+                    st.orders.front_dropped(logged_in);
                     // Queries (and the session's own requests) in flight will never be
                     // answered: they did not complete, so say so. Orders are not among
                     // them: CTP answers an order only when it refuses it.

@@ -121,13 +121,27 @@ fn admin(
                 .get("seconds")
                 .and_then(|s| s.parse::<f64>().ok())
                 .filter(|s| s.is_finite() && *s > 0.0 && *s <= 3600.0);
-            answer(match secs {
-                Some(s) => d1
+            let at_next_order = q.get("at_next_order").map(String::as_str);
+            answer(match (secs, at_next_order) {
+                (None, _) => Err("give ?seconds=N (0 < N <= 3600)".into()),
+                (Some(s), None) => d1
                     .backend
                     .drop_front(std::time::Duration::from_secs_f64(s))
                     .map(|()| format!("front dropped for {s} s"))
                     .map_err(|e| e.to_string()),
-                None => Err("give ?seconds=N (0 < N <= 3600)".into()),
+                (Some(s), Some(fate @ ("lost" | "placed"))) => d1
+                    .backend
+                    .drop_front_at_next_order(
+                        std::time::Duration::from_secs_f64(s),
+                        fate == "placed",
+                    )
+                    .map(|()| {
+                        format!("the front drops for {s} s at the next order insert ({fate})")
+                    })
+                    .map_err(|e| e.to_string()),
+                (Some(_), Some(other)) => {
+                    Err(format!("at_next_order is lost or placed, not {other:?}"))
+                }
             })
         });
     let settle = warp::path!("settle").map(move || {

@@ -15,6 +15,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use webctp::config::{Config, FileConfig, Overrides};
 
+pub mod machine;
 pub mod truth;
 use webctp::gateway::Dispatcher;
 

@@ -115,6 +115,21 @@ pub trait Backend: Send + Sync {
             cannot: "cannot drop its front",
         })
     }
+    /// Fault injection (tests): the front drops for `duration` when the next order
+    /// insert arrives; the call is taken (0), and the order is lost on its way
+    /// (`placed` false: the exchange never gets it) or placed with every answer to it
+    /// lost in the drop (`placed` true).
+    fn drop_front_at_next_order(
+        &self,
+        duration: Duration,
+        placed: bool,
+    ) -> Result<(), BackendError> {
+        let _ = (duration, placed);
+        Err(BackendError::Unsupported {
+            backend: self.name(),
+            cannot: "cannot drop its front at an order",
+        })
+    }
     /// Writes everything that must survive a restart (called on shutdown).
     fn flush(&self) {}
     /// What a person watching the terminal should know about this backend beyond its

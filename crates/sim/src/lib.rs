@@ -76,6 +76,9 @@ type Job = Box<dyn FnOnce() + Send>;
 
 struct Front {
     down_until: Option<Instant>,
+    /// Fault injection: the front drops for this long at the next order insert, which
+    /// is lost on its way (false) or placed with every answer to it lost (true).
+    at_next_order: Option<(Duration, bool)>,
 }
 
 /// Last prices saved between runs, so a restarted sim continues the same market.
@@ -116,6 +119,15 @@ impl SimCore {
         let tx = self.deliver.lock().unwrap_or_else(|e| e.into_inner());
         // The delivery thread only stops at shutdown, when answers no longer matter.
         let _ = tx.send(job);
+    }
+
+    /// The fault armed for the next order insert, if any (taken: it happens once).
+    fn take_order_fault(&self) -> Option<(Duration, bool)> {
+        self.front
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .at_next_order
+            .take()
     }
 
     fn front_up(&self) -> bool {
@@ -418,7 +430,10 @@ impl SimBackend {
             ledger,
             md_sessions: Mutex::new(Vec::new()),
             td_sessions: Mutex::new(Vec::new()),
-            front: Mutex::new(Front { down_until: None }),
+            front: Mutex::new(Front {
+                down_until: None,
+                at_next_order: None,
+            }),
             deliver: Mutex::new(tx),
             logins: Mutex::new(LoginGuard::default()),
             next_session: AtomicI32::new((std::process::id() as i32 & 0xffff) << 12),
@@ -537,6 +552,19 @@ impl Backend for SimBackend {
 
     fn drop_front(&self, duration: Duration) -> Result<(), BackendError> {
         self.core.drop_front(duration);
+        Ok(())
+    }
+
+    fn drop_front_at_next_order(
+        &self,
+        duration: Duration,
+        placed: bool,
+    ) -> Result<(), BackendError> {
+        self.core
+            .front
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .at_next_order = Some((duration, placed));
         Ok(())
     }
 

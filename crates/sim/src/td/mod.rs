@@ -11,6 +11,7 @@
 //! cancelling.
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
 
 use super::SimCore;
 use super::exchange::{Exchange, Push, Record};
@@ -226,6 +227,11 @@ impl TdSession for SimTdSession {
         if !core.front_up() || core.ledger.failed().is_some() {
             return request::NETWORK_FAILURE;
         }
+        if matches!(req, TdRequest::ReqOrderInsert(_))
+            && let Some((duration, placed)) = core.take_order_fault()
+        {
+            return self.order_in_a_drop(&core, req, rid, duration, placed);
+        }
         let mut ex = core.exchange.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = Out::default();
         self.handle(&core, &mut ex, req, rid, &mut out);
@@ -245,6 +251,33 @@ impl TdSession for SimTdSession {
 }
 
 impl SimTdSession {
+    /// Fault injection: the front goes down as this order insert arrives. The API took
+    /// it (0); either it is lost on the way (`placed` false: the exchange never gets
+    /// it), or the exchange places it and every answer to it is lost in the drop.
+    fn order_in_a_drop(
+        &self,
+        core: &Arc<SimCore>,
+        req: &TdRequest,
+        rid: i32,
+        duration: Duration,
+        placed: bool,
+    ) -> i32 {
+        tracing::warn!(placed, "sim: the front drops as an order insert arrives");
+        if placed {
+            let mut ex = core.exchange.lock().unwrap_or_else(|e| e.into_inner());
+            let mut out = Out::default();
+            self.handle(core, &mut ex, req, rid, &mut out);
+            out.deliveries.clear();
+            if let Err(e) = flush(core, out) {
+                tracing::error!("{e}");
+            }
+            drop(ex);
+            core.ledger.drain();
+        }
+        core.drop_front(duration);
+        0
+    }
+
     fn handle(&self, core: &SimCore, ex: &mut Exchange, req: &TdRequest, rid: i32, out: &mut Out) {
         let user = self.user();
         let now = core.clock.now();
