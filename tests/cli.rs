@@ -286,7 +286,24 @@ fn exec_url_talks_to_a_running_gateway() {
     let (code, out, _) = exec(&dir, &["--url", &base, "trades", "--json"]);
     assert_eq!(code, 0);
     assert!(out.contains("\"InstrumentID\":\"TA601\""), "{out}");
-    // The gateway's data dir is locked: an in-process exec on it says why and how.
+    // The gateway's data dir is locked: an exec on it uses the gateway the holder
+    // advertised.
+    let out = common::webctp()
+        .args(["--data-dir", data.to_str().unwrap(), "exec", "trades"])
+        .env("WEBCTP_USER", "exec-user")
+        .env("WEBCTP_PASSWORD", "123456")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(&format!("using the gateway at {base}")),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("TA601"));
+    // Without the advertisement (and nobody on the config's address) it says why
+    // and how.
+    std::fs::remove_file(data.join("gateway.url")).unwrap();
     let out = common::webctp()
         .args(["--data-dir", data.to_str().unwrap(), "exec", "account"])
         .env("WEBCTP_USER", "exec-user")
@@ -409,6 +426,64 @@ fn config_values_are_checked_and_the_port_flag_wins() {
     );
     assert_ne!(port_of(&gw.md_url), held_port.to_string());
     drop(held);
+}
+
+/// Issue #16, finding 7: an `exec` waiting for its order holds the data directory;
+/// an `exec` run beside it talks to the first one's gateway instead of failing.
+#[test]
+fn exec_beside_an_exec_waiting_for_its_order_uses_its_gateway() {
+    let dir = TempDir::new("beside");
+    let waiting = common::webctp()
+        .args([
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "exec",
+            "--wait",
+            "120",
+            "buy",
+            "rb2605",
+            "1",
+            "@3000",
+        ])
+        .env("WEBCTP_USER", "exec-user")
+        .env("WEBCTP_PASSWORD", "123456")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first exec holds the directory (and says where its gateway is)...
+    common::wait_until("the first exec to hold the data directory", || {
+        dir.path().join("gateway.url").exists()
+    });
+    // ...and its order rests: it waits (up to 120 s) for the order to be final.
+    let (out, err) = common::wait_for("the resting order, seen from a second exec", || {
+        let (code, out, err) = exec(&dir, &["orders"]);
+        (code == 0 && out.contains("NoTradeQueueing")).then_some((out, err))
+    });
+    assert!(
+        err.contains("using the gateway at ws://127.0.0.1:"),
+        "{err}"
+    );
+    let (code, out2, err2) = exec(&dir, &["positions"]);
+    assert_eq!(code, 0, "{out2}{err2}");
+    // Cancelling it from beside ends the first exec's wait: it prints the order
+    // canceled and exits.
+    let sys = first_order_id(&out.lines().map(String::from).collect::<Vec<_>>());
+    let (code, out, err) = exec(&dir, &["cancel", &sys]);
+    assert_eq!(code, 0, "{out}{err}");
+    let done = waiting.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        done.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(text.contains("Canceled"), "{text}");
+    // The directory is free again, and nothing points at the gateway that is gone.
+    assert!(!dir.path().join("gateway.url").exists());
+    let (code, out, err) = exec(&dir, &["orders"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!err.contains("using the gateway"), "{err}");
 }
 
 fn exec_with_wait(dir: &TempDir, wait: &str, args: &[&str]) -> (i32, String, String) {

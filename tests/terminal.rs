@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 use common::TempDir;
 use unicode_width::UnicodeWidthStr;
 
+/// The last line of a live view while it runs.
+const LIVE_HINT: &str = "live: q or Ctrl-C stops";
+
 /// A tmux server of its own, with one window running `webctp`.
 struct Tmux {
     socket: String,
@@ -127,6 +130,17 @@ impl Tmux {
         self.wait_for_n("webctp> ", prompts + 1)
     }
 
+    /// Runs a live view (`depth`): waits for its hint, then leaves it with `key`
+    /// and waits for the next prompt.
+    fn live(&self, cmd: &str, key: &str) -> String {
+        let prompts = self.prompts();
+        let hints = self.screen(false).matches(LIVE_HINT).count();
+        self.line(cmd);
+        self.wait_for_n(LIVE_HINT, hints + 1);
+        self.key(key);
+        self.wait_for_n("webctp> ", prompts + 1)
+    }
+
     fn alive(&self) -> bool {
         let out = self.tmux(&["display-message", "-p", "-t", "w", "#{pane_dead}"]);
         String::from_utf8_lossy(&out.stdout).trim() == "0"
@@ -196,7 +210,11 @@ fn every_table(t: &Tmux) {
         "flatten all",
         "drop-front 0.2",
     ] {
-        t.run(cmd);
+        if cmd.starts_with("depth") {
+            t.live(cmd, "q");
+        } else {
+            t.run(cmd);
+        }
     }
 }
 
@@ -325,7 +343,7 @@ fn colours_on_a_terminal_none_with_no_color_or_piped() {
     let t = Tmux::start("colour", 80, 50, &args, &env);
     t.wait_for("type `help`");
     t.run("login");
-    t.run("depth rb2605");
+    t.live("depth rb2605", "q");
     let s = t.screen(true);
     assert!(has_colour(&s), "no colour on a terminal:\n{s}");
     drop(t);
@@ -334,7 +352,7 @@ fn colours_on_a_terminal_none_with_no_color_or_piped() {
     let t = Tmux::start("nocolour", 80, 50, &args, &env_nc);
     t.wait_for("type `help`");
     t.run("login");
-    t.run("depth rb2605");
+    t.live("depth rb2605", "q");
     let s = t.screen(true);
     assert!(!has_colour(&s), "colour despite NO_COLOR:\n{s}");
     drop(t);
@@ -354,4 +372,99 @@ fn colours_on_a_terminal_none_with_no_color_or_piped() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("Ask 1") && !text.contains('\x1b'), "{text}");
+}
+
+/// The header line of the live book (instrument, last, change, volume, time).
+fn book_header(screen: &str, inst: &str) -> Option<String> {
+    screen
+        .lines()
+        .rev()
+        .find(|l| l.starts_with(&format!("{inst}  last ")))
+        .map(String::from)
+}
+
+#[test]
+fn depth_is_live_in_place_until_q_or_ctrl_c() {
+    need_tmux!();
+    let dir = TempDir::new("depth");
+    let t = Tmux::start(
+        "depth",
+        80,
+        24,
+        &["--data-dir", dir.path().to_str().unwrap(), "--port", "0"],
+        &[
+            ("WEBCTP_USER", "depth-user"),
+            ("WEBCTP_PASSWORD", "123456"),
+            ("NO_COLOR", "1"),
+        ],
+    );
+    let banner = t.wait_for("type `help`");
+    let url = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("ws://") && w.ends_with("/td/"))
+        .expect("the banner names the gateway")
+        .trim_end_matches("/td/")
+        .to_string();
+    t.wait_for("webctp> ");
+    t.run("login");
+    let prompts = t.prompts();
+    t.line("depth rb2605");
+    let first = t.wait_for(LIVE_HINT);
+    let header = book_header(&first, "rb2605").expect("the book's header");
+    // Ticks redraw the book where it is: the header changes, the book is on screen
+    // once.
+    let moved = common::wait_for("the book to change", || {
+        let s = t.screen(false);
+        book_header(&s, "rb2605")
+            .filter(|h| *h != header)
+            .map(|_| s)
+    });
+    assert_eq!(moved.matches("Ask 5").count(), 1, "{moved}");
+    assert_eq!(moved.matches(LIVE_HINT).count(), 1, "{moved}");
+    // A push (the same user's order from another process) prints above the book.
+    let out = common::webctp()
+        .args([
+            "--data-dir",
+            dir.path().join("other").to_str().unwrap(),
+            "exec",
+            "--url",
+            &url,
+            "buy",
+            "rb2605",
+            "1",
+            "@3000",
+        ])
+        .env("WEBCTP_USER", "depth-user")
+        .env("WEBCTP_PASSWORD", "123456")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = t.wait_for("NoTradeQueueing");
+    let push = s.find("NoTradeQueueing").unwrap();
+    let book = s.rfind("rb2605  last ").unwrap();
+    assert!(push < book, "the push is not above the book:\n{s}");
+    assert_eq!(s.matches("Ask 5").count(), 1, "{s}");
+    assert!(t.too_wide().is_empty(), "{:?}", t.too_wide());
+    // `q` ends the view: the book stays, the hint goes, the prompt comes back, and
+    // the keys work again.
+    t.key("q");
+    let s = t.wait_for_n("webctp> ", prompts + 1);
+    assert_eq!(s.matches(LIVE_HINT).count(), 0, "{s}");
+    assert_eq!(s.matches("Ask 5").count(), 1, "{s}");
+    let s = t.run("status");
+    assert!(s.contains("subscribed: nothing"), "{s}");
+    // Ctrl-C ends it too, and never the process.
+    let prompts = t.prompts();
+    t.line("depth au2602");
+    t.wait_for(LIVE_HINT);
+    t.key("C-c");
+    t.wait_for_n("webctp> ", prompts + 1);
+    assert!(t.alive(), "Ctrl-C in the live book ended the process");
+    let s = t.run("status");
+    assert!(s.contains("logged in as depth-user"), "{s}");
+    assert!(t.too_wide().is_empty(), "{:?}", t.too_wide());
 }

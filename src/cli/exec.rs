@@ -7,11 +7,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::advertise;
 use super::args::ExecArgs;
 use super::commands::{Command, OutputMode, parse};
 use super::link::Link;
 use super::session::{Outcome, Session, Stdout, Waits};
 use crate::config::Config;
+use crate::ctp::Backend;
+use crate::gateway::Dispatcher;
+use crate::protocol::Endpoint;
 
 fn code(o: Outcome) -> u8 {
     match o {
@@ -84,46 +88,19 @@ pub async fn run(config: Config, args: ExecArgs, json: bool) -> ExitCode {
         return ExitCode::from(2);
     }
     let config = Arc::new(config);
-    let mut remote_url = args.url.clone();
-    let (link, rx, backend, dispatcher) = match &args.url {
-        Some(url) => match Link::remote(url, config.token.as_deref()).await {
-            Ok((l, rx)) => (l, rx, None, None),
-            Err(e) => {
-                eprintln!("webctp: {e}");
-                return ExitCode::from(3);
-            }
-        },
-        None => match super::start_dispatcher((*config).clone()) {
-            Ok(d) => match Link::in_process(&d) {
-                Ok((l, rx)) => (l, rx, Some(d.backend.clone()), Some(d)),
-                Err(e) => {
-                    eprintln!("webctp: {e}");
-                    return ExitCode::from(3);
-                }
-            },
-            // The data directory belongs to a running gateway: talk to it, if it
-            // listens on this config's address.
-            Err(e) if e.contains("in use") => {
-                let url = super::default_gateway_url(&config);
-                match Link::remote(&url, config.token.as_deref()).await {
-                    Ok((l, rx)) => {
-                        eprintln!(
-                            "webctp: the data directory is in use; using the gateway at {url}"
-                        );
-                        remote_url = Some(url);
-                        (l, rx, None, None)
-                    }
-                    Err(_) => {
-                        eprintln!("webctp: {e}");
-                        return ExitCode::from(3);
-                    }
-                }
-            }
-            Err(e) => {
-                eprintln!("webctp: {e}");
-                return ExitCode::from(3);
-            }
-        },
+    let Target {
+        link,
+        rx,
+        backend,
+        dispatcher,
+        side,
+        remote_url,
+    } = match connect(&config, args.url.as_deref()).await {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("webctp: {e}");
+            return ExitCode::from(3);
+        }
     };
     let waits = Waits {
         answer: Duration::from_secs_f64(args.wait),
@@ -191,6 +168,139 @@ pub async fn run(config: Config, args: ExecArgs, json: bool) -> ExitCode {
         b.flush();
     }
     drop(session);
+    if let (Some(side), Some(d)) = (side, &dispatcher) {
+        side.finish(d).await;
+    }
     drop(dispatcher);
     ExitCode::from(result)
+}
+
+/// What `exec` talks to: its own dispatcher on the data directory, or the gateway
+/// of the process that holds it.
+struct Target {
+    link: Link,
+    rx: tokio::sync::mpsc::UnboundedReceiver<super::link::Incoming>,
+    backend: Option<Arc<dyn Backend>>,
+    dispatcher: Option<Arc<Dispatcher>>,
+    side: Option<SideGateway>,
+    remote_url: Option<String>,
+}
+
+impl Target {
+    async fn remote(url: &str, config: &Config) -> Result<Target, String> {
+        let (link, rx) = Link::remote(url, config.token.as_deref()).await?;
+        Ok(Target {
+            link,
+            rx,
+            backend: None,
+            dispatcher: None,
+            side: None,
+            remote_url: Some(url.to_string()),
+        })
+    }
+
+    async fn in_process(d: Arc<Dispatcher>) -> Result<Target, String> {
+        let (link, rx) = Link::in_process(&d)?;
+        let side = SideGateway::start(&d).await;
+        Ok(Target {
+            link,
+            rx,
+            backend: Some(d.backend.clone()),
+            dispatcher: Some(d),
+            side,
+            remote_url: None,
+        })
+    }
+}
+
+/// Opens the data directory, or — when another process holds it — talks to that
+/// process's gateway: the one it advertised (`gateway.url`), else the config's
+/// address.
+async fn connect(config: &Arc<Config>, url: Option<&str>) -> Result<Target, String> {
+    if let Some(url) = url {
+        return Target::remote(url, config).await;
+    }
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let busy = match super::start_dispatcher((**config).clone()) {
+            Ok(d) => return Target::in_process(d).await,
+            Err(e) if e.contains("in use") => e,
+            Err(e) => return Err(e),
+        };
+        let advertised = advertise::read(&config.data_dir);
+        let url = advertised
+            .clone()
+            .unwrap_or_else(|| super::default_gateway_url(config));
+        match Target::remote(&url, config).await {
+            Ok(t) => {
+                eprintln!("webctp: the data directory is in use; using the gateway at {url}");
+                return Ok(t);
+            }
+            // The holder advertised a gateway that no longer answers: it is ending,
+            // and the directory is about to be free.
+            Err(_) if advertised.is_some() && tries < 3 => {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            Err(_) => return Err(busy),
+        }
+    }
+}
+
+/// The gateway an in-process `exec` serves on a loopback port while it holds the
+/// data directory, so that an `exec` run beside it (say `positions` while this one
+/// waits for an order to fill) talks to it instead of finding the directory locked.
+struct SideGateway {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// How long an ending `exec` waits for the clients of its side gateway to finish.
+const LINGER: Duration = Duration::from_secs(10);
+
+impl SideGateway {
+    async fn start(d: &Arc<Dispatcher>) -> Option<SideGateway> {
+        let listener = match tokio::net::TcpListener::bind(("127.0.0.1", 0)).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(
+                    "cannot listen on a loopback port ({e}); an exec beside this one will find the data directory locked"
+                );
+                return None;
+            }
+        };
+        let addr = listener.local_addr().ok()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(crate::server::serve(
+            d.clone(),
+            vec![(listener, vec![Endpoint::Md, Endpoint::Td])],
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        advertise::publish(
+            &d.config.data_dir,
+            &advertise::local_url(addr, d.config.tls.is_some()),
+        );
+        Some(SideGateway { stop, task })
+    }
+
+    /// Stops advertising, lets the clients that came in finish (at most [`LINGER`]),
+    /// then stops serving. Call after this process's own session is gone.
+    async fn finish(self, d: &Dispatcher) {
+        advertise::clear(&d.config.data_dir);
+        let clients = d.connection_count();
+        if clients > 0 {
+            eprintln!(
+                "webctp: waiting for {clients} connection(s) from another exec to finish (at most {} s)",
+                LINGER.as_secs()
+            );
+            let deadline = tokio::time::Instant::now() + LINGER;
+            while d.connection_count() > 0 && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
 }

@@ -4,12 +4,14 @@
 //! WebSocket clients send, through the same dispatcher ([`link`]), and draws the
 //! answers ([`render`]); [`session`] matches answers to commands.
 
+pub mod advertise;
 pub mod args;
 pub mod commands;
 pub mod exec;
 pub mod help;
 pub mod ledger;
 pub mod link;
+pub mod live;
 pub mod render;
 pub mod repl;
 pub mod session;
@@ -79,6 +81,20 @@ impl std::io::Write for PrinterWriter {
     }
 }
 
+/// Opens the terminal's log file (its directory private to the user), or says why
+/// it cannot be written.
+fn open_log_file(path: &std::path::Path) -> Result<std::fs::File, String> {
+    if let Some(dir) = path.parent() {
+        crate::config::create_private_dir(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))
+}
+
 /// Starts logging at the configured level (`RUST_LOG` refines it). Whatever the
 /// filter, other crates log at most at debug, and every line goes through
 /// [`crate::logsafe`]: secrets redacted, control characters escaped.
@@ -109,16 +125,18 @@ fn init_logging(level: &str, to: LogTo) {
             let _ = tracing_subscriber::registry().with(layer).try_init();
         }
         LogTo::File(path, printer) => {
-            let file = path
-                .parent()
-                .map(crate::ctp::sim::ledger::create_private_dir)
-                .and_then(|_| {
-                    std::fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(&path)
-                        .ok()
-                });
+            let file = match open_log_file(&path) {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    // Said on the screen: a log that silently goes nowhere is lost
+                    // exactly when it is needed.
+                    use session::Printer;
+                    printer.print(&format!(
+                        "warning: {e}; this session's log is not kept (warnings still show here)"
+                    ));
+                    None
+                }
+            };
             let warn_layer = tracing_subscriber::fmt::layer()
                 .with_writer(MakeSafe(move || PrinterWriter(printer.clone())))
                 .with_target(false)
@@ -179,7 +197,10 @@ async fn explain_sighup() {
 
 /// Starts the backend and the dispatcher.
 pub fn start_dispatcher(config: Config) -> Result<Arc<Dispatcher>, String> {
+    let data_dir = config.data_dir.clone();
     let backend = ctp::open(&config).map_err(|e| e.to_string())?;
+    // The directory is ours now: what an earlier holder advertised is stale.
+    advertise::clear(&data_dir);
     Dispatcher::start(config, backend).map_err(|e| e.to_string())
 }
 
@@ -220,6 +241,10 @@ async fn terminal(
             "\ngateway on {scheme}://{}/md/ and {scheme}://{}/td/",
             bound.md, bound.td
         ));
+        advertise::publish(
+            &dispatcher.config.data_dir,
+            &advertise::local_url(bound.td, dispatcher.config.tls.is_some()),
+        );
         let d = dispatcher.clone();
         Some(tokio::spawn(server::serve(d, listeners, async move {
             let _ = stop_rx.await;
@@ -252,6 +277,7 @@ async fn terminal(
     repl::run(sess, printer, history, interrupts).await;
     let _ = stop_tx.send(());
     if let Some(s) = server {
+        advertise::clear(&dispatcher.config.data_dir);
         let _ = s.await;
     } else {
         dispatcher.backend.flush();
@@ -350,9 +376,18 @@ async fn serve(config: Config) -> Result<(), String> {
     if let Some(about) = d.backend.describe() {
         tracing::info!("{about}");
     }
+    advertise::publish(
+        &d.config.data_dir,
+        &advertise::local_url(bound.td, d.config.tls.is_some()),
+    );
     #[cfg(unix)]
     tokio::spawn(explain_sighup());
-    server::serve(dispatcher.clone(), listeners, shutdown_signal()).await;
+    let dir = d.config.data_dir.clone();
+    server::serve(dispatcher.clone(), listeners, async move {
+        shutdown_signal().await;
+        advertise::clear(&dir);
+    })
+    .await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -403,30 +438,25 @@ pub fn main() -> ExitCode {
         }
     };
     let json = cli.global.json;
-    let result = runtime.block_on(async move {
-        match cli.command {
+    let code = runtime.block_on(async move {
+        let result = match cli.command {
             Some(Command::Serve) => serve(config).await,
             None => terminal(config, !cli.no_server, json, printer).await,
             Some(Command::Attach(a)) => attach(config, a.url, json, printer).await,
-            Some(Command::Exec(a)) => {
-                let code = exec::run(config, a, json).await;
-                return Err(code);
+            // These say what happened themselves and choose their exit codes.
+            Some(Command::Exec(a)) => return exec::run(config, a, json).await,
+            Some(Command::Bench(b)) => return crate::bench::run(b).await,
+            Some(Command::Ledger(l)) => return ledger::run(&config, &l, json),
+        };
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("webctp: {e}");
+                ExitCode::FAILURE
             }
-            Some(Command::Bench(b)) => {
-                let code = crate::bench::run(b).await;
-                return Err(code);
-            }
-            Some(Command::Ledger(l)) => return Err(ledger::run(&config, &l, json)),
         }
-        .map_err(|e| {
-            eprintln!("webctp: {e}");
-            ExitCode::FAILURE
-        })
     });
     // The runtime may hold tasks blocked on sockets; do not wait for them.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(code) => code,
-    }
+    code
 }

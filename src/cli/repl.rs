@@ -18,25 +18,49 @@ use rustyline::{Context, Editor, ExternalPrinter, Helper};
 use tokio::sync::mpsc;
 
 use super::commands::{COMMANDS, Command, parse};
+use super::live::LiveRegion;
 use super::session::{Outcome, Printer, Session};
 
-/// Prints through rustyline's external printer (above the prompt), else to stdout.
+/// Prints through rustyline's external printer (above the prompt), else to stdout;
+/// during a live view (`depth`), above the view, which is then drawn again.
 pub struct ReplPrinter {
     external: Mutex<Option<Box<dyn ExternalPrinter + Send>>>,
+    live: Mutex<LiveRegion>,
 }
 
 impl ReplPrinter {
     pub fn stdout() -> ReplPrinter {
         ReplPrinter {
             external: Mutex::new(None),
+            live: Mutex::new(LiveRegion::default()),
         }
     }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, LiveRegion> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Writes bytes to stdout at once (cursor movements included).
+fn write_now(bytes: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(bytes.as_bytes());
+    let _ = out.flush();
 }
 
 impl Printer for ReplPrinter {
     fn print(&self, text: &str) {
         let wrapped = super::tty::wrap(text, super::tty::width());
         let text = wrapped.as_str();
+        {
+            // A live view runs while no line is being edited: write around it.
+            let live = self.live();
+            if live.is_active() {
+                write_now(&live.print_above(text));
+                return;
+            }
+        }
         let mut g = self.external.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(p) = g.as_mut() {
             // Raw mode needs carriage returns; the external printer writes text as is.
@@ -47,6 +71,24 @@ impl Printer for ReplPrinter {
         }
         drop(g);
         super::session::Stdout.print(text);
+    }
+
+    fn can_redraw(&self) -> bool {
+        // The external printer exists only when stdin and stdout are terminals.
+        self.external
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
+    fn redraw(&self, frame: &str) {
+        let mut live = self.live();
+        // Written under the lock: a line printed meanwhile cannot land mid-frame.
+        write_now(&live.draw(frame, super::tty::width(), super::tty::height()));
+    }
+
+    fn end_redraw(&self) {
+        self.live().end();
     }
 }
 

@@ -16,16 +16,26 @@ pub fn width() -> Option<usize> {
         .filter(|w| *w > 0)
 }
 
-#[cfg(unix)]
+/// Rows of the terminal on stdout, when it is one.
+pub fn height() -> Option<usize> {
+    stdout_size().map(|(_, rows)| rows).filter(|r| *r > 0)
+}
+
 fn stdout_columns() -> Option<usize> {
+    stdout_size().map(|(cols, _)| cols).filter(|c| *c > 0)
+}
+
+/// Columns and rows of the terminal on stdout.
+#[cfg(unix)]
+fn stdout_size() -> Option<(usize, usize)> {
     // SAFETY: TIOCGWINSZ writes a `winsize` into the struct we pass; nothing else.
     let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
     let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
-    (rc == 0 && ws.ws_col > 0).then_some(usize::from(ws.ws_col))
+    (rc == 0).then_some((usize::from(ws.ws_col), usize::from(ws.ws_row)))
 }
 
 #[cfg(not(unix))]
-fn stdout_columns() -> Option<usize> {
+fn stdout_size() -> Option<(usize, usize)> {
     None
 }
 

@@ -12,6 +12,7 @@
 
 pub mod backend;
 pub mod clock;
+pub mod codes;
 pub mod ctp_types;
 pub mod errors;
 pub mod generated;

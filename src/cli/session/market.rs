@@ -1,6 +1,6 @@
 //! Market-data commands: `sub`, `unsub`, `quote`, `watch`, `unwatch`.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{Outcome, Session};
 use crate::cli::render;
@@ -134,10 +134,16 @@ impl Session {
         })
     }
 
-    pub(super) async fn quote(&self, id: &str, depth: bool) -> Result<Outcome, String> {
+    /// The latest tick of `id` (a `RtnDepthMarketData` message): cached, asked of
+    /// the trading front when logged in, else the first after subscribing. When there
+    /// is none, what went wrong has been said and `Err(outcome)` is returned.
+    pub(super) async fn latest_tick(&self, id: &str) -> Result<Result<Value, Outcome>, String> {
         self.know_instruments([id]).await;
-        let mut cached = self.lock().ticks.get(id).cloned();
-        if cached.is_none() && self.lock().user.is_some() {
+        let cached = self.lock().ticks.get(id).cloned();
+        if let Some(t) = cached {
+            return Ok(Ok(t));
+        }
+        if self.lock().user.is_some() {
             // Logged in: the trading front knows every instrument's latest quote, and
             // says at once when there is no such instrument.
             let a = self
@@ -151,57 +157,66 @@ impl Session {
                 } else {
                     self.say(format!("{id}: {}", e.replacen("error: ", "", 1)));
                 }
-                return Ok(Outcome::Refused);
+                return Ok(Err(Outcome::Refused));
             }
-            cached = a
+            let found = a
                 .into_iter()
                 .find(|m| m["DepthMarketData"]["InstrumentID"] == id)
                 .map(|mut m| {
                     m["MsgType"] = json!("RtnDepthMarketData");
                     m
                 });
-            if cached.is_none() {
-                self.say(format!("instrument not found: {id}"));
-                return Ok(Outcome::Refused);
-            }
+            return Ok(match found {
+                Some(t) => Ok(t),
+                None => {
+                    self.say(format!("instrument not found: {id}"));
+                    Err(Outcome::Refused)
+                }
+            });
         }
-        let tick = match cached {
-            Some(t) => t,
-            None => {
-                let was = self.lock().subscribed.contains(id);
-                let wanted = id.to_string();
-                let mut rx = self.watch(Box::new(move |_, v| {
-                    v["MsgType"] == "RtnDepthMarketData"
-                        && v["DepthMarketData"]["InstrumentID"] == wanted.as_str()
-                }));
-                let res = async {
-                    if !was && self.subscribe(&[id.to_string()], false).await? != Outcome::Ok {
-                        return Ok(None);
-                    }
-                    let t = tokio::time::timeout(self.wait, rx.recv()).await;
-                    Ok::<_, String>(t.ok().flatten())
-                }
-                .await;
-                self.unwatch(rx);
-                if !was && self.lock().subscribed.remove(id) {
-                    let _ = self
-                        .call(
-                            Endpoint::Md,
-                            json!({"MsgType": "UnSubscribeMarketData", "InstrumentID": [id]}),
-                        )
-                        .await;
-                }
-                match res? {
-                    Some(t) => t,
-                    None => {
-                        self.say(format!(
-                            "no quote for {id} within {} s",
-                            self.wait.as_secs_f64()
-                        ));
-                        return Ok(Outcome::Refused);
-                    }
-                }
+        let was = self.lock().subscribed.contains(id);
+        let mut rx = self.watch(tick_of(id));
+        let res = async {
+            if !was && self.subscribe(&[id.to_string()], false).await? != Outcome::Ok {
+                return Ok(None);
             }
+            let t = tokio::time::timeout(self.wait, rx.recv()).await;
+            Ok::<_, String>(t.ok().flatten())
+        }
+        .await;
+        self.unwatch(rx);
+        if !was {
+            self.drop_subscription(id).await;
+        }
+        Ok(match res? {
+            Some(t) => Ok(t),
+            None => {
+                self.say(format!(
+                    "no quote for {id} within {} s",
+                    self.wait.as_secs_f64()
+                ));
+                Err(Outcome::Refused)
+            }
+        })
+    }
+
+    /// Unsubscribes `id` when this session's subscription was only for a moment.
+    pub(super) async fn drop_subscription(&self, id: &str) {
+        if self.lock().subscribed.remove(id) {
+            let _ = self
+                .call(
+                    Endpoint::Md,
+                    json!({"MsgType": "UnSubscribeMarketData", "InstrumentID": [id]}),
+                )
+                .await;
+        }
+    }
+
+    /// `quote <inst>`, and `depth <inst>` where no live view can be drawn.
+    pub(super) async fn quote(&self, id: &str, depth: bool) -> Result<Outcome, String> {
+        let tick = match self.latest_tick(id).await? {
+            Ok(t) => t,
+            Err(o) => return Ok(o),
         };
         if self.json_mode() {
             self.say(tick.to_string());
@@ -216,4 +231,13 @@ impl Session {
         }
         Ok(Outcome::Ok)
     }
+}
+
+/// Picks the ticks of one instrument.
+pub(super) fn tick_of(id: &str) -> super::Accepts {
+    let wanted = id.to_string();
+    Box::new(move |_, v| {
+        v["MsgType"] == "RtnDepthMarketData"
+            && v["DepthMarketData"]["InstrumentID"] == wanted.as_str()
+    })
 }

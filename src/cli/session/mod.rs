@@ -12,6 +12,7 @@
 mod account;
 mod admin;
 mod closing;
+mod depth;
 mod market;
 mod orders;
 mod printer;
@@ -396,7 +397,7 @@ impl Session {
             loop {
                 let v = tokio::time::timeout(self.wait, rx.recv())
                     .await
-                    .map_err(|_| format!("no answer within {} s", self.wait.as_secs_f64()))?
+                    .map_err(|_| self.no_answer(ep, "an answer"))?
                     .ok_or_else(|| self.closed_reason())?;
                 let last = v["IsLast"] != false;
                 out.push(v);
@@ -408,6 +409,19 @@ impl Session {
         .await;
         self.unwatch(rx);
         result
+    }
+
+    /// Why nothing came within the wait: said with the front it depends on, which
+    /// may be down or unreachable without the gateway having said so yet.
+    fn no_answer(&self, ep: Endpoint, what: &str) -> String {
+        let secs = self.wait.as_secs_f64();
+        match self.front_down(ep) {
+            Some(down) => format!("no {what} within {secs} s; {down}"),
+            None => format!(
+                "no {what} within {secs} s from {}: it may be down or unreachable (the gateway keeps trying; `status` shows what it knows)",
+                self.front_name(ep)
+            ),
+        }
     }
 
     fn closed_reason(&self) -> String {
@@ -534,7 +548,7 @@ impl Session {
             Command::Sub(ids) => self.subscribe(&ids, true).await,
             Command::Unsub(ids) => self.unsubscribe(&ids).await,
             Command::Quote(id) => self.quote(&id, false).await,
-            Command::Depth(id) => self.quote(&id, true).await,
+            Command::Depth(id) => self.depth(&id).await,
             Command::Status => Ok(self.status()),
             Command::Watch(ids) => self.watch_ticks(ids).await,
             Command::Unwatch => Ok(self.unwatch_ticks()),

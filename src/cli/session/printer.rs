@@ -8,7 +8,22 @@ use crate::protocol::Endpoint;
 
 /// Where the terminal's text goes (stdout, or above the REPL prompt).
 pub trait Printer: Send + Sync {
+    /// Prints lines (above the live view, when one is on screen).
     fn print(&self, text: &str);
+
+    /// Whether this printer can redraw a block in place: a terminal someone watches,
+    /// with keys to end the view.
+    fn can_redraw(&self) -> bool {
+        false
+    }
+
+    /// Draws `frame` in place of the previous frame, below everything printed.
+    fn redraw(&self, frame: &str) {
+        self.print(frame);
+    }
+
+    /// Ends the live view; its last frame stays on screen.
+    fn end_redraw(&self) {}
 }
 
 /// Prints to stdout.

@@ -165,8 +165,8 @@ impl Session {
         }
         let Some(last) = seen.iter().rev().find(|m| m["MsgType"] != "RtnTrade") else {
             self.say(format!(
-                "no answer to the order within {} s",
-                self.wait.as_secs_f64()
+                "{}; the order's state is unknown until it does — see `orders`",
+                self.no_answer(Endpoint::Td, "answer to the order")
             ));
             return Outcome::Failed;
         };
@@ -260,12 +260,7 @@ impl Session {
             self.link.send(Endpoint::Td, msg.to_string())?;
             tokio::time::timeout(self.wait, rx.recv())
                 .await
-                .map_err(|_| {
-                    format!(
-                        "no answer to the cancel within {} s",
-                        self.wait.as_secs_f64()
-                    )
-                })?
+                .map_err(|_| self.no_answer(Endpoint::Td, "answer to the cancel"))?
                 .ok_or_else(|| self.closed_reason())
         }
         .await;

@@ -1,0 +1,149 @@
+//! CTP's char codes as words, and errors as sentences.
+
+use serde_json::Value;
+
+use super::s;
+use crate::protocol::errors::{ctp_message, ctp_name};
+
+/// Words for CTP's char codes.
+pub fn direction(code: &str) -> &'static str {
+    match code {
+        "0" => "Buy",
+        "1" => "Sell",
+        _ => "-",
+    }
+}
+
+pub fn offset(code: &str) -> &'static str {
+    match code.chars().next() {
+        Some('0') => "Open",
+        Some('1') => "Close",
+        Some('2') => "ForceClose",
+        Some('3') => "CloseToday",
+        Some('4') => "CloseYesterday",
+        _ => "-",
+    }
+}
+
+pub fn order_status(code: &str) -> &'static str {
+    match code {
+        "0" => "AllTraded",
+        "1" => "PartTradedQueueing",
+        "2" => "PartTradedNotQueueing",
+        "3" => "NoTradeQueueing",
+        "4" => "NoTradeNotQueueing",
+        "5" => "Canceled",
+        // CTP's "unknown": sent, the exchange has not answered yet.
+        "a" => "Submitted",
+        "b" => "NotTouched",
+        "c" => "Touched",
+        _ => "-",
+    }
+}
+
+pub fn posi_direction(code: &str) -> &'static str {
+    match code {
+        "1" => "Net",
+        "2" => "Long",
+        "3" => "Short",
+        _ => "-",
+    }
+}
+
+fn price_type(code: &str) -> &'static str {
+    match code {
+        "1" => "Market",
+        "2" => "Limit",
+        _ => "Other",
+    }
+}
+
+/// CTP's error in English words, from its symbolic name (with better words for the
+/// common ones).
+pub fn error_words(id: i64) -> String {
+    use crate::protocol::errors::{self as e, ctp, request};
+    let known = i32::try_from(id).ok().and_then(|id| match id {
+        ctp::INVALID_LOGIN => Some("invalid login: wrong user or password"),
+        ctp::NOT_LOGIN_YET => Some("not logged in"),
+        ctp::FRONT_NOT_ACTIVE => Some("the front is not active"),
+        ctp::BAD_FIELD => Some("bad order field"),
+        ctp::INSTRUMENT_NOT_FOUND => Some("instrument not found"),
+        ctp::DUPLICATE_ORDER_REF => Some("duplicate OrderRef"),
+        ctp::ORDER_NOT_FOUND => Some("order to cancel not found"),
+        ctp::INSUITABLE_ORDER_STATUS => Some("order already traded or canceled"),
+        ctp::OVER_CLOSE_POSITION => Some("close volume exceeds the position"),
+        ctp::INSUFFICIENT_MONEY => Some("insufficient funds"),
+        ctp::SETTLEMENT_INFO_NOT_CONFIRMED => Some("settlement not confirmed (run `confirm`)"),
+        ctp::OVER_CLOSETODAY_POSITION => Some("close-today volume exceeds today's position"),
+        ctp::OVER_CLOSEYESTERDAY_POSITION => {
+            Some("close-yesterday volume exceeds yesterday's position")
+        }
+        ctp::AUTH_FAILED => Some("client authentication failed"),
+        ctp::LOGIN_FORBIDDEN => Some("too many failed logins; login forbidden for a while"),
+        ctp::PRICETYPE_NOTSUPPORT_BYEXCHANGE => {
+            Some("the exchange does not accept this price type")
+        }
+        ctp::PRICE_OVER_LIMIT => Some("price outside the daily limits"),
+        ctp::VOLUME_NOT_VALID => Some("volume not allowed by the exchange"),
+        ctp::PRICE_WRONG_TICK => Some("price is not a multiple of the tick"),
+        request::NETWORK_FAILURE => Some("the request could not be sent to the front"),
+        request::TOO_MANY_UNANSWERED => Some("too many requests in flight"),
+        request::TOO_MANY_PER_SECOND => Some("too many requests per second"),
+        e::BAD_PARAMETERS => Some("bad parameters"),
+        e::NOT_LOGGED_IN => Some("not logged in"),
+        e::NOT_IMPLEMENTED => Some("not implemented"),
+        e::LIMIT_EXCEEDED => Some("limit exceeded"),
+        e::RATE_LIMITED => Some("too many requests; slow down"),
+        _ => None,
+    });
+    if let Some(k) = known {
+        return k.to_string();
+    }
+    match i32::try_from(id).ok().and_then(ctp_name) {
+        Some(name) => name.to_ascii_lowercase().replace('_', " "),
+        None => "error".into(),
+    }
+}
+
+/// `rejected: insufficient funds (CTP 31)`, from a message's RspInfo and Detail.
+pub fn error_sentence(msg: &Value) -> Option<String> {
+    let info = msg.get("RspInfo")?;
+    let id = info["ErrorID"].as_i64()?;
+    if id == 0 {
+        return None;
+    }
+    let what = error_words(id);
+    let verb = match s(msg, "MsgType") {
+        "RspOrderInsert" | "ErrRtnOrderInsert" => "rejected",
+        "RspOrderAction" | "ErrRtnOrderAction" => "cancel refused",
+        "RspUserLogin" | "RspAuthenticate" => "login failed",
+        _ => "error",
+    };
+    let source = if id < 0 { "gateway" } else { "CTP" };
+    let mut out = format!("{verb}: {what} ({source} {id})");
+    if let Some(d) = msg["Detail"].as_str().filter(|d| !d.is_empty()) {
+        out.push_str(&format!(": {d}"));
+    } else if id > 0
+        && ctp_message(id as i32).is_none()
+        && let Some(m) = info["ErrorMsg"].as_str()
+    {
+        out.push_str(&format!(": {m}"));
+    }
+    Some(out)
+}
+
+/// Whether an order still works at the exchange (queueing, or not yet answered).
+pub fn is_working(o: &Value) -> bool {
+    matches!(s(o, "OrderStatus"), "1" | "3" | "a" | "b")
+}
+
+/// An order's type in words: Limit, Market, FAK or FOK.
+pub fn order_type(o: &Value) -> &'static str {
+    let immediate = s(o, "TimeCondition") == "1";
+    match (s(o, "OrderPriceType"), immediate, s(o, "VolumeCondition")) {
+        ("1", _, _) => "Market",
+        (_, true, "3") => "FOK",
+        (_, true, _) => "FAK",
+        (code, _, _) => price_type(code),
+    }
+}
