@@ -12,6 +12,9 @@ pub use grammar::parse;
 
 use std::fmt;
 
+use crate::protocol::CtpChar;
+use crate::protocol::codes::offset;
+
 /// Which side an order takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -40,13 +43,13 @@ pub enum Offset {
 }
 
 impl Offset {
-    /// CTP's CombOffsetFlag.
-    pub fn code(self) -> &'static str {
+    /// CTP's offset flag.
+    pub fn code(self) -> CtpChar {
         match self {
-            Offset::Open => "0",
-            Offset::Close => "1",
-            Offset::CloseToday => "3",
-            Offset::CloseYesterday => "4",
+            Offset::Open => offset::OPEN,
+            Offset::Close => offset::CLOSE,
+            Offset::CloseToday => offset::CLOSE_TODAY,
+            Offset::CloseYesterday => offset::CLOSE_YESTERDAY,
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{Instruments, f, i, money, posi_direction, price, put, s};
+use super::{Instruments, code, f, i, money, posi_direction, price, put, s};
 use crate::cli::table::{Cell, Style, Table, num, paint, text, toned};
 
 /// One instrument and side of the positions table: CTP's rows (SHFE and INE keep
@@ -34,7 +34,7 @@ pub fn position_lines(list: &[&Value]) -> Vec<PositionLine> {
     let mut out: Vec<PositionLine> = Vec::new();
     for p in list {
         let id = s(p, "InstrumentID");
-        let side = posi_direction(s(p, "PosiDirection"));
+        let side = posi_direction(code(p, "PosiDirection"));
         let k = match out
             .iter()
             .position(|l| l.instrument == id && l.side == side)

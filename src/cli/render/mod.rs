@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::table::{Cell, Table};
+use crate::protocol::{CtpChar, codes};
 
 /// What the renderer knows about instruments: tick sizes for price precision.
 #[derive(Debug, Default, Clone)]
@@ -68,6 +69,11 @@ fn s<'a>(v: &'a Value, k: &str) -> &'a str {
 
 fn f(v: &Value, k: &str) -> f64 {
     v[k].as_f64().unwrap_or(0.0)
+}
+
+/// A char code field (the first code of a combined one such as `CombOffsetFlag`).
+fn code(v: &Value, k: &str) -> CtpChar {
+    codes::first(s(v, k))
 }
 
 fn i(v: &Value, k: &str) -> i64 {
@@ -135,8 +141,9 @@ mod tests {
         assert_eq!(price(952.4, 2), "952.40");
         assert_eq!(money(-1234567.891), "-1,234,567.89");
         assert_eq!(money(20_000_000.0), "20,000,000.00");
-        assert_eq!(order_status("5"), "Canceled");
-        assert_eq!(direction("0"), "Buy");
+        assert_eq!(order_status(codes::order_status::CANCELED), "Canceled");
+        assert_eq!(direction(codes::direction::BUY), "Buy");
+        assert_eq!(offset(codes::first("3")), "CloseToday");
         let inst = Instruments::default();
         assert_eq!(inst.decimals("x", 952.4), 1);
         assert_eq!(inst.decimals("x", 3170.0), 0);

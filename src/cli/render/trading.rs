@@ -3,9 +3,11 @@
 use serde_json::Value;
 
 use super::{
-    Instruments, direction, error_sentence, f, i, offset, order_status, order_type, price, put, s,
+    Instruments, code, direction, error_sentence, f, i, offset, order_status, order_type, price,
+    put, s,
 };
 use crate::cli::table::{Style, Table, num, text};
+use crate::protocol::codes;
 
 /// Orders (RtnOrder / RspQryOrder bodies).
 pub fn orders(list: &[&Value], inst: &Instruments, style: Style) -> String {
@@ -28,15 +30,15 @@ pub fn orders(list: &[&Value], inst: &Instruments, style: Style) -> String {
     for o in list {
         let id = s(o, "InstrumentID");
         let p = f(o, "LimitPrice");
-        let is_market = s(o, "OrderPriceType") == "1";
+        let is_market = code(o, "OrderPriceType") == codes::price_type::ANY_PRICE;
         put(
             &mut t,
             vec![
                 s(o, "OrderSysID").trim().into(),
                 s(o, "OrderRef").trim().into(),
                 id.into(),
-                direction(s(o, "Direction")).into(),
-                offset(s(o, "CombOffsetFlag")).into(),
+                direction(code(o, "Direction")).into(),
+                offset(code(o, "CombOffsetFlag")).into(),
                 order_type(o).into(),
                 if is_market {
                     "market".into()
@@ -44,7 +46,7 @@ pub fn orders(list: &[&Value], inst: &Instruments, style: Style) -> String {
                     price(p, inst.decimals(id, p)).into()
                 },
                 format!("{}/{}", i(o, "VolumeTraded"), i(o, "VolumeTotalOriginal")).into(),
-                order_status(s(o, "OrderStatus")).into(),
+                order_status(code(o, "OrderStatus")).into(),
                 s(o, "InsertTime").into(),
                 s(o, "StatusMsg").into(),
             ],
@@ -77,8 +79,8 @@ pub fn trades(list: &[&Value], inst: &Instruments, style: Style) -> String {
                 s(x, "TradeID").trim().into(),
                 s(x, "OrderSysID").trim().into(),
                 id.into(),
-                direction(s(x, "Direction")).into(),
-                offset(s(x, "OffsetFlag")).into(),
+                direction(code(x, "Direction")).into(),
+                offset(code(x, "OffsetFlag")).into(),
                 price(p, inst.decimals(id, p)).into(),
                 i(x, "Volume").to_string().into(),
                 s(x, "TradeTime").into(),
@@ -108,17 +110,17 @@ pub fn push_line(msg: &Value, inst: &Instruments) -> Option<String> {
             Some(format!(
                 "order {} {} {} {} {}/{} @ {} {} {}",
                 name,
-                direction(s(o, "Direction")),
-                offset(s(o, "CombOffsetFlag")),
+                direction(code(o, "Direction")),
+                offset(code(o, "CombOffsetFlag")),
                 id,
                 i(o, "VolumeTraded"),
                 i(o, "VolumeTotalOriginal"),
-                if s(o, "OrderPriceType") == "1" {
+                if code(o, "OrderPriceType") == codes::price_type::ANY_PRICE {
                     "market".into()
                 } else {
                     price(p, inst.decimals(id, p))
                 },
-                order_status(s(o, "OrderStatus")),
+                order_status(code(o, "OrderStatus")),
                 s(o, "StatusMsg"),
             ))
         }
@@ -129,8 +131,8 @@ pub fn push_line(msg: &Value, inst: &Instruments) -> Option<String> {
             Some(format!(
                 "trade {} {} {} {} {} @ {} (order {})",
                 s(x, "TradeID").trim(),
-                direction(s(x, "Direction")),
-                offset(s(x, "OffsetFlag")),
+                direction(code(x, "Direction")),
+                offset(code(x, "OffsetFlag")),
                 id,
                 i(x, "Volume"),
                 price(p, inst.decimals(id, p)),

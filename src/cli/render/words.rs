@@ -2,58 +2,66 @@
 
 use serde_json::Value;
 
-use super::s;
+use super::{code, s};
+use crate::protocol::CtpChar;
+use crate::protocol::codes;
 use crate::protocol::errors::{ctp_message, ctp_name};
 
 /// Words for CTP's char codes.
-pub fn direction(code: &str) -> &'static str {
+pub fn direction(code: CtpChar) -> &'static str {
     match code {
-        "0" => "Buy",
-        "1" => "Sell",
+        codes::direction::BUY => "Buy",
+        codes::direction::SELL => "Sell",
         _ => "-",
     }
 }
 
-pub fn offset(code: &str) -> &'static str {
-    match code.chars().next() {
-        Some('0') => "Open",
-        Some('1') => "Close",
-        Some('2') => "ForceClose",
-        Some('3') => "CloseToday",
-        Some('4') => "CloseYesterday",
+/// An offset flag (the first of a `CombOffsetFlag`) in words.
+pub fn offset(code: CtpChar) -> &'static str {
+    use codes::offset::*;
+    match code {
+        OPEN => "Open",
+        CLOSE => "Close",
+        FORCE_CLOSE => "ForceClose",
+        CLOSE_TODAY => "CloseToday",
+        CLOSE_YESTERDAY => "CloseYesterday",
         _ => "-",
     }
 }
 
-pub fn order_status(code: &str) -> &'static str {
+/// An order status in words.
+pub fn order_status(code: CtpChar) -> &'static str {
+    use codes::order_status::*;
     match code {
-        "0" => "AllTraded",
-        "1" => "PartTradedQueueing",
-        "2" => "PartTradedNotQueueing",
-        "3" => "NoTradeQueueing",
-        "4" => "NoTradeNotQueueing",
-        "5" => "Canceled",
+        ALL_TRADED => "AllTraded",
+        PART_TRADED_QUEUEING => "PartTradedQueueing",
+        PART_TRADED_NOT_QUEUEING => "PartTradedNotQueueing",
+        NO_TRADE_QUEUEING => "NoTradeQueueing",
+        NO_TRADE_NOT_QUEUEING => "NoTradeNotQueueing",
+        CANCELED => "Canceled",
         // CTP's "unknown": sent, the exchange has not answered yet.
-        "a" => "Submitted",
-        "b" => "NotTouched",
-        "c" => "Touched",
+        UNKNOWN => "Submitted",
+        NOT_TOUCHED => "NotTouched",
+        TOUCHED => "Touched",
         _ => "-",
     }
 }
 
-pub fn posi_direction(code: &str) -> &'static str {
+/// A position's direction in words.
+pub fn posi_direction(code: CtpChar) -> &'static str {
+    use codes::posi_direction::*;
     match code {
-        "1" => "Net",
-        "2" => "Long",
-        "3" => "Short",
+        NET => "Net",
+        LONG => "Long",
+        SHORT => "Short",
         _ => "-",
     }
 }
 
-fn price_type(code: &str) -> &'static str {
+fn price_type(code: CtpChar) -> &'static str {
     match code {
-        "1" => "Market",
-        "2" => "Limit",
+        codes::price_type::ANY_PRICE => "Market",
+        codes::price_type::LIMIT_PRICE => "Limit",
         _ => "Other",
     }
 }
@@ -134,16 +142,21 @@ pub fn error_sentence(msg: &Value) -> Option<String> {
 
 /// Whether an order still works at the exchange (queueing, or not yet answered).
 pub fn is_working(o: &Value) -> bool {
-    matches!(s(o, "OrderStatus"), "1" | "3" | "a" | "b")
+    use codes::order_status::*;
+    matches!(
+        code(o, "OrderStatus"),
+        PART_TRADED_QUEUEING | NO_TRADE_QUEUEING | UNKNOWN | NOT_TOUCHED
+    )
 }
 
 /// An order's type in words: Limit, Market, FAK or FOK.
 pub fn order_type(o: &Value) -> &'static str {
-    let immediate = s(o, "TimeCondition") == "1";
-    match (s(o, "OrderPriceType"), immediate, s(o, "VolumeCondition")) {
-        ("1", _, _) => "Market",
-        (_, true, "3") => "FOK",
-        (_, true, _) => "FAK",
-        (code, _, _) => price_type(code),
+    let immediate = code(o, "TimeCondition") == codes::time_condition::IOC;
+    let all_or_none = code(o, "VolumeCondition") == codes::volume_condition::COMPLETE_VOLUME;
+    match code(o, "OrderPriceType") {
+        codes::price_type::ANY_PRICE => "Market",
+        _ if immediate && all_or_none => "FOK",
+        _ if immediate => "FAK",
+        other => price_type(other),
     }
 }

@@ -6,7 +6,13 @@ use serde_json::{Value, json};
 use super::{Outcome, Session, State};
 use crate::cli::render;
 use crate::cli::tty::Secret;
-use crate::protocol::Endpoint;
+use crate::protocol::TdRequest;
+use crate::protocol::codes::hedge_flag;
+use crate::protocol::fields::{
+    QryInstrument, QryInstrumentCommissionRate, QryInstrumentMarginRate, QryInvestorPosition,
+    QryOrder, QrySettlementInfo, QryTrade, QryTradingAccount, ReqUserLogin, SettlementInfoConfirm,
+    UserLogout, UserPasswordUpdate,
+};
 
 impl Session {
     pub async fn login(&self, user: Option<String>, quiet: bool) -> Result<Outcome, String> {
@@ -30,10 +36,12 @@ impl Session {
         };
         let broker = self.lock().broker.clone();
         let a = self
-            .call(
-                Endpoint::Td,
-                json!({"MsgType": "ReqUserLogin", "ReqUserLogin": {"BrokerID": broker, "UserID": user, "Password": password}}),
-            )
+            .request(TdRequest::ReqUserLogin(ReqUserLogin {
+                BrokerID: broker,
+                UserID: user.clone(),
+                Password: password,
+                ..ReqUserLogin::default()
+            }))
             .await?;
         if self.json_mode() && !quiet {
             for m in &a {
@@ -76,7 +84,10 @@ impl Session {
 
     /// Loads the instrument list (for completion and price precision).
     pub async fn load_instruments(&self) {
-        if let Ok(a) = self.query("ReqQryInstrument", json!({})).await {
+        if let Ok(a) = self
+            .request(TdRequest::ReqQryInstrument(QryInstrument::default()))
+            .await
+        {
             self.remember_instruments(&a);
         }
     }
@@ -133,7 +144,10 @@ impl Session {
         }
         for id in missing {
             if let Ok(a) = self
-                .query("ReqQryInstrument", json!({"InstrumentID": id}))
+                .request(TdRequest::ReqQryInstrument(QryInstrument {
+                    InstrumentID: id,
+                    ..QryInstrument::default()
+                }))
                 .await
             {
                 self.remember_instruments(&a);
@@ -157,10 +171,10 @@ impl Session {
     pub(super) async fn logout(&self) -> Result<Outcome, String> {
         let (user, broker) = self.identity();
         let a = self
-            .call(
-                Endpoint::Td,
-                json!({"MsgType": "ReqUserLogout", "UserLogout": {"BrokerID": broker, "UserID": user}}),
-            )
+            .request(TdRequest::ReqUserLogout(UserLogout {
+                BrokerID: broker,
+                UserID: user.clone(),
+            }))
             .await?;
         let o = self.show(&a, "UserLogout", |_| format!("logged out {user}"));
         if o == Outcome::Ok {
@@ -172,7 +186,9 @@ impl Session {
     }
 
     pub(super) async fn orders(&self, open: bool) -> Result<Outcome, String> {
-        let mut a = self.query("ReqQryOrder", json!({})).await?;
+        let mut a = self
+            .request(TdRequest::ReqQryOrder(QryOrder::default()))
+            .await?;
         if open && !self.json_mode() {
             a.retain(|m| !m["Order"].is_object() || render::is_working(&m["Order"]));
         }
@@ -183,14 +199,20 @@ impl Session {
     }
 
     pub(super) async fn trades(&self) -> Result<Outcome, String> {
-        let a = self.query("ReqQryTrade", json!({})).await?;
+        let a = self
+            .request(TdRequest::ReqQryTrade(QryTrade::default()))
+            .await?;
         self.know_instruments(ids_in(&a, "Trade")).await;
         let i = self.lock().instruments.clone();
         Ok(self.show(&a, "Trade", |b| render::trades(b, &i, self.style())))
     }
 
     pub(super) async fn positions(&self) -> Result<Outcome, String> {
-        let a = self.query("ReqQryInvestorPosition", json!({})).await?;
+        let a = self
+            .request(TdRequest::ReqQryInvestorPosition(
+                QryInvestorPosition::default(),
+            ))
+            .await?;
         self.know_instruments(ids_in(&a, "InvestorPosition")).await;
         let i = self.lock().instruments.clone();
         Ok(self.show(&a, "InvestorPosition", |b| {
@@ -199,7 +221,9 @@ impl Session {
     }
 
     pub(super) async fn account(&self) -> Result<Outcome, String> {
-        let a = self.query("ReqQryTradingAccount", json!({})).await?;
+        let a = self
+            .request(TdRequest::ReqQryTradingAccount(QryTradingAccount::default()))
+            .await?;
         Ok(self.show(&a, "TradingAccount", |b| {
             b.first()
                 .map_or_else(|| "no account".into(), |x| render::account(x, self.style()))
@@ -208,11 +232,14 @@ impl Session {
 
     pub(super) async fn instrument(&self, prefix: &str) -> Result<Outcome, String> {
         let filter = if instruments_known(&self.lock(), prefix) {
-            json!({"InstrumentID": prefix})
+            QryInstrument {
+                InstrumentID: prefix.to_string(),
+                ..QryInstrument::default()
+            }
         } else {
-            json!({})
+            QryInstrument::default()
         };
-        let mut a = self.query("ReqQryInstrument", filter).await?;
+        let mut a = self.request(TdRequest::ReqQryInstrument(filter)).await?;
         self.remember_instruments(&a);
         // Keep the records whose ID starts with the prefix, and mark the last.
         a.retain(|m| {
@@ -229,10 +256,13 @@ impl Session {
 
     pub(super) async fn margin(&self, id: &str) -> Result<Outcome, String> {
         let a = self
-            .query(
-                "ReqQryInstrumentMarginRate",
-                json!({"InstrumentID": id, "HedgeFlag": "1"}),
-            )
+            .request(TdRequest::ReqQryInstrumentMarginRate(
+                QryInstrumentMarginRate {
+                    InstrumentID: id.to_string(),
+                    HedgeFlag: hedge_flag::SPECULATION,
+                    ..QryInstrumentMarginRate::default()
+                },
+            ))
             .await?;
         Ok(self.show(&a, "InstrumentMarginRate", |b| {
             render::margin(b, self.style())
@@ -241,10 +271,12 @@ impl Session {
 
     pub(super) async fn commission(&self, id: &str) -> Result<Outcome, String> {
         let a = self
-            .query(
-                "ReqQryInstrumentCommissionRate",
-                json!({"InstrumentID": id}),
-            )
+            .request(TdRequest::ReqQryInstrumentCommissionRate(
+                QryInstrumentCommissionRate {
+                    InstrumentID: id.to_string(),
+                    ..QryInstrumentCommissionRate::default()
+                },
+            ))
             .await?;
         Ok(self.show(&a, "InstrumentCommissionRate", |b| {
             render::commission(b, self.style())
@@ -254,10 +286,11 @@ impl Session {
     pub(super) async fn confirm(&self) -> Result<Outcome, String> {
         let (user, broker) = self.identity();
         let a = self
-            .call(
-                Endpoint::Td,
-                json!({"MsgType": "ReqSettlementInfoConfirm", "SettlementInfoConfirm": {"BrokerID": broker, "InvestorID": user}}),
-            )
+            .request(TdRequest::ReqSettlementInfoConfirm(SettlementInfoConfirm {
+                BrokerID: broker,
+                InvestorID: user,
+                ..SettlementInfoConfirm::default()
+            }))
             .await?;
         Ok(self.show(&a, "SettlementInfoConfirm", |b| {
             b.first().map_or_else(
@@ -274,7 +307,9 @@ impl Session {
     }
 
     pub(super) async fn settlement(&self) -> Result<Outcome, String> {
-        let a = self.query("ReqQrySettlementInfo", json!({})).await?;
+        let a = self
+            .request(TdRequest::ReqQrySettlementInfo(QrySettlementInfo::default()))
+            .await?;
         Ok(self.show(&a, "SettlementInfo", |b| {
             if b.is_empty() {
                 "no settlement statement yet".into()
@@ -315,11 +350,12 @@ impl Session {
         }
         let (user, broker) = self.identity();
         let a = self
-            .call(
-                Endpoint::Td,
-                json!({"MsgType": "ReqUserPasswordUpdate", "UserPasswordUpdate": {
-                "BrokerID": broker, "UserID": user, "OldPassword": old, "NewPassword": new}}),
-            )
+            .request(TdRequest::ReqUserPasswordUpdate(UserPasswordUpdate {
+                BrokerID: broker,
+                UserID: user,
+                OldPassword: old,
+                NewPassword: new,
+            }))
             .await?;
         Ok(self.show(&a, "UserPasswordUpdate", |_| "password changed".into()))
     }

@@ -2,11 +2,14 @@
 //! exchange wants it: SHFE and INE keep today's and yesterday's positions apart and
 //! need CloseToday / CloseYesterday (yesterday's first); the others take Close.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{Outcome, Session};
 use crate::cli::commands::{CloseArgs, Holding, Offset, OrderArgs, Price, Side};
 use crate::cli::render;
+use crate::protocol::TdRequest;
+use crate::protocol::codes::{self, posi_direction, position_date};
+use crate::protocol::fields::QryInvestorPosition;
 
 /// What can be closed of one instrument and side, from CTP's position rows.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -30,9 +33,9 @@ pub(super) fn closables(rows: &[&Value]) -> Vec<Closable> {
     let mut out: Vec<Closable> = Vec::new();
     for p in rows {
         let id = p["InstrumentID"].as_str().unwrap_or("");
-        let long = match p["PosiDirection"].as_str() {
-            Some("2") => true,
-            Some("3") => false,
+        let long = match codes::first(p["PosiDirection"].as_str().unwrap_or("")) {
+            posi_direction::LONG => true,
+            posi_direction::SHORT => false,
             _ => continue,
         };
         let k = match out
@@ -63,7 +66,7 @@ pub(super) fn closables(rows: &[&Value]) -> Vec<Closable> {
         if splits_today(&c.exchange) {
             // One row per day: PositionDate 1 today's, 2 yesterday's.
             let free = (position - frozen).max(0);
-            if p["PositionDate"] == "2" {
+            if codes::first(p["PositionDate"].as_str().unwrap_or("")) == position_date::HISTORY {
                 c.yesterday += free;
             } else {
                 c.today += free;
@@ -100,11 +103,13 @@ pub(super) fn close_plan(c: &Closable, volume: Option<i64>) -> Vec<(Offset, i64)
 
 impl Session {
     async fn closables(&self, instrument: Option<&str>) -> Result<Vec<Closable>, String> {
-        let filter = match instrument {
-            Some(i) => json!({"InstrumentID": i}),
-            None => json!({}),
+        let filter = QryInvestorPosition {
+            InstrumentID: instrument.unwrap_or_default().to_string(),
+            ..QryInvestorPosition::default()
         };
-        let a = self.query("ReqQryInvestorPosition", filter).await?;
+        let a = self
+            .request(TdRequest::ReqQryInvestorPosition(filter))
+            .await?;
         if let Some(e) = a.iter().find_map(render::error_sentence) {
             return Err(e);
         }
@@ -209,7 +214,9 @@ impl Session {
     /// `cancel all [inst]`: cancels every working order of the account (of one
     /// instrument), whichever session sent it.
     pub(super) async fn cancel_all(&self, instrument: Option<&str>) -> Result<Outcome, String> {
-        let a = self.query("ReqQryOrder", serde_json::json!({})).await?;
+        let a = self
+            .request(TdRequest::ReqQryOrder(Default::default()))
+            .await?;
         if let Some(e) = a.iter().find_map(render::error_sentence) {
             self.say(e);
             return Ok(Outcome::Refused);
@@ -240,6 +247,7 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn row(ex: &str, dir: &str, date: &str, pos: i64, today: i64, frozen: i64) -> Value {
         json!({"InstrumentID": "x", "ExchangeID": ex, "PosiDirection": dir,

@@ -4,7 +4,8 @@ use serde_json::{Value, json};
 
 use super::{Outcome, Session};
 use crate::cli::render;
-use crate::protocol::Endpoint;
+use crate::protocol::fields::QryDepthMarketData;
+use crate::protocol::{Endpoint, TdRequest};
 
 impl Session {
     pub(super) async fn md_login(&self) -> Result<(), String> {
@@ -147,7 +148,10 @@ impl Session {
             // Logged in: the trading front knows every instrument's latest quote, and
             // says at once when there is no such instrument.
             let a = self
-                .query("ReqQryDepthMarketData", json!({"InstrumentID": id}))
+                .request(TdRequest::ReqQryDepthMarketData(QryDepthMarketData {
+                    InstrumentID: id.to_string(),
+                    ..QryDepthMarketData::default()
+                }))
                 .await?;
             if let Some(e) = a.iter().find_map(render::error_sentence) {
                 if self.json_mode() {

@@ -37,7 +37,7 @@ use super::table::Style;
 use super::tty::Secret;
 use crate::config::Config;
 use crate::ctp::Backend;
-use crate::protocol::Endpoint;
+use crate::protocol::{Endpoint, TdRequest};
 
 /// Reads a secret (no echo when a terminal is attached).
 pub type SecretPrompt = Box<dyn Fn(&str) -> Secret + Send + Sync>;
@@ -138,6 +138,16 @@ pub struct Waits {
     pub answer: Duration,
     /// Wait for orders to be final (exec) rather than accepted (REPL).
     pub order_final: bool,
+}
+
+/// `{"MsgType": "<ReqName>", "<body key>": {...}}`: a trading request as the wire
+/// carries it (the RequestID is added when it is sent).
+fn envelope(req: &TdRequest) -> Value {
+    let spec = req.spec();
+    let mut m = serde_json::Map::new();
+    m.insert("MsgType".into(), spec.msg_type.into());
+    m.insert(spec.body_key.into(), req.body_to_json());
+    Value::Object(m)
 }
 
 fn rid_of(v: &Value) -> Option<i64> {
@@ -459,10 +469,10 @@ impl Session {
         Outcome::Ok
     }
 
-    async fn query(&self, msg_type: &str, filter: Value) -> Result<Vec<Value>, String> {
-        let key = msg_type.trim_start_matches("Req");
-        self.call(Endpoint::Td, json!({"MsgType": msg_type, key: filter}))
-            .await
+    /// Sends a trading request, typed as the protocol crate types it, and collects
+    /// its answers until IsLast.
+    async fn request(&self, req: TdRequest) -> Result<Vec<Value>, String> {
+        self.call(Endpoint::Td, envelope(&req)).await
     }
 
     /// The logged-in user and broker that requests are made on behalf of.

@@ -10,6 +10,8 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use crate::protocol::codes;
+
 /// CTP's key of an order: FrontID, SessionID and the (trimmed) OrderRef.
 pub(super) type OrderKey = (i64, i64, String);
 
@@ -50,8 +52,8 @@ fn describe(o: &Value) -> String {
     format!(
         "{} {} {}",
         trimmed(o, "InstrumentID"),
-        crate::cli::render::direction(trimmed(o, "Direction")),
-        crate::cli::render::order_status(trimmed(o, "OrderStatus")),
+        crate::cli::render::direction(codes::first(trimmed(o, "Direction"))),
+        crate::cli::render::order_status(codes::first(trimmed(o, "OrderStatus"))),
     )
 }
 

@@ -8,7 +8,12 @@ use super::orders::{self, Named};
 use super::{Outcome, Session, rid_of};
 use crate::cli::commands::{Immediate, OrderArgs, Price, Side};
 use crate::cli::render;
-use crate::protocol::Endpoint;
+use crate::protocol::codes::{
+    self, action_flag, contingent_condition, direction, force_close_reason, hedge_flag,
+    order_status, price_type, time_condition, volume_condition,
+};
+use crate::protocol::fields::{InputOrder, InputOrderAction, QryDepthMarketData};
+use crate::protocol::{Endpoint, TdRequest};
 
 impl Session {
     pub(super) async fn opposite(
@@ -17,7 +22,10 @@ impl Session {
         side: Side,
     ) -> Result<(f64, Option<String>), String> {
         let a = self
-            .query("ReqQryDepthMarketData", json!({"InstrumentID": id}))
+            .request(TdRequest::ReqQryDepthMarketData(QryDepthMarketData {
+                InstrumentID: id.to_string(),
+                ..QryDepthMarketData::default()
+            }))
             .await?;
         if let Some(e) = a.iter().find_map(render::error_sentence) {
             return Err(e);
@@ -48,12 +56,12 @@ impl Session {
     pub(super) async fn order(&self, o: OrderArgs) -> Result<Outcome, String> {
         let mut exchange = self.lock().exchanges.get(&o.instrument).cloned();
         let (price_type, limit) = match o.price {
-            Price::Limit(p) => ("2", p),
-            Price::Market => ("1", 0.0),
+            Price::Limit(p) => (price_type::LIMIT_PRICE, p),
+            Price::Market => (price_type::ANY_PRICE, 0.0),
             Price::Opposite => {
                 let (p, ex) = self.opposite(&o.instrument, o.side).await?;
                 exchange = exchange.or(ex);
-                ("2", p)
+                (price_type::LIMIT_PRICE, p)
             }
         };
         let immediate = o
@@ -68,19 +76,39 @@ impl Session {
             )
         };
         let rid = self.rid();
-        let body = json!({
-            "BrokerID": broker, "InvestorID": user, "UserID": user,
-            "InstrumentID": o.instrument, "ExchangeID": exchange.unwrap_or_default(),
-            "Direction": if o.side == Side::Buy { "0" } else { "1" },
-            "CombOffsetFlag": o.offset.code(), "CombHedgeFlag": "1",
-            "OrderPriceType": price_type, "LimitPrice": limit,
-            "VolumeTotalOriginal": o.volume,
-            "TimeCondition": if immediate.is_some() { "1" } else { "3" },
-            "VolumeCondition": if immediate == Some(Immediate::Fok) { "3" } else { "1" },
-            "MinVolume": 1, "ContingentCondition": "1", "ForceCloseReason": "0",
-            "IsAutoSuspend": 0, "UserForceClose": 0,
-        });
-        let msg = json!({"MsgType": "ReqOrderInsert", "RequestID": rid, "InputOrder": body});
+        let body = InputOrder {
+            BrokerID: broker,
+            InvestorID: user.clone(),
+            UserID: user,
+            InstrumentID: o.instrument.clone(),
+            ExchangeID: exchange.unwrap_or_default(),
+            Direction: match o.side {
+                Side::Buy => direction::BUY,
+                Side::Sell => direction::SELL,
+            },
+            CombOffsetFlag: codes::comb(o.offset.code()),
+            CombHedgeFlag: codes::comb(hedge_flag::SPECULATION),
+            OrderPriceType: price_type,
+            LimitPrice: limit,
+            VolumeTotalOriginal: o.volume,
+            TimeCondition: if immediate.is_some() {
+                time_condition::IOC
+            } else {
+                time_condition::GFD
+            },
+            VolumeCondition: if immediate == Some(Immediate::Fok) {
+                volume_condition::COMPLETE_VOLUME
+            } else {
+                volume_condition::ANY_VOLUME
+            },
+            MinVolume: 1,
+            ContingentCondition: contingent_condition::IMMEDIATELY,
+            ForceCloseReason: force_close_reason::NOT_FORCE_CLOSE,
+            RequestID: rid,
+            ..InputOrder::default()
+        };
+        let mut msg = super::envelope(&TdRequest::ReqOrderInsert(body));
+        msg["RequestID"] = json!(rid);
         let rid64 = i64::from(rid);
         // The order's exchange number, once known, claims its trades too: they print
         // after the order's table, not before it.
@@ -133,12 +161,12 @@ impl Session {
                     seen.push(v);
                     continue;
                 }
-                let status = v["Order"]["OrderStatus"].as_str().unwrap_or("").to_string();
+                let status = codes::first(v["Order"]["OrderStatus"].as_str().unwrap_or(""));
                 let rejected = v["MsgType"] != "RtnOrder";
                 seen.push(v);
                 let done = rejected
-                    || matches!(status.as_str(), "0" | "5")
-                    || (!self.wait_final && !status.is_empty() && status != "a");
+                    || matches!(status, order_status::ALL_TRADED | order_status::CANCELED)
+                    || (!self.wait_final && status.is_set() && status != order_status::UNKNOWN);
                 if done {
                     // What has already arrived belongs to this answer too: the table
                     // shows the order's latest state.
@@ -202,7 +230,9 @@ impl Session {
         if named == Named::Nothing || matches!(named, Named::Refused(_)) {
             // Orders sent before this process started (or by other sessions) are
             // learnt from the gateway.
-            let a = self.query("ReqQryOrder", json!({})).await?;
+            let a = self
+                .request(TdRequest::ReqQryOrder(Default::default()))
+                .await?;
             self.remember_orders(&a);
             named = self.lock().orders.name(id, me);
         }
@@ -230,10 +260,29 @@ impl Session {
             .to_string();
         let (user, broker) = self.identity();
         let rid = self.rid();
-        let msg = json!({"MsgType": "ReqOrderAction", "RequestID": rid, "InputOrderAction": {
-            "BrokerID": broker, "InvestorID": user, "UserID": user, "ActionFlag": "0",
-            "OrderSysID": order["OrderSysID"], "ExchangeID": order["ExchangeID"], "InstrumentID": order["InstrumentID"],
-            "OrderRef": order["OrderRef"], "FrontID": order["FrontID"], "SessionID": order["SessionID"]}});
+        let text = |k: &str| order[k].as_str().unwrap_or("").to_string();
+        let number = |k: &str| {
+            order[k]
+                .as_i64()
+                .and_then(|n| i32::try_from(n).ok())
+                .unwrap_or(0)
+        };
+        let action = InputOrderAction {
+            BrokerID: broker,
+            InvestorID: user.clone(),
+            UserID: user,
+            ActionFlag: action_flag::DELETE,
+            OrderSysID: text("OrderSysID"),
+            ExchangeID: text("ExchangeID"),
+            InstrumentID: text("InstrumentID"),
+            OrderRef: text("OrderRef"),
+            FrontID: number("FrontID"),
+            SessionID: number("SessionID"),
+            RequestID: rid,
+            ..InputOrderAction::default()
+        };
+        let mut msg = super::envelope(&TdRequest::ReqOrderAction(action));
+        msg["RequestID"] = json!(rid);
         let key = orders::key_of(&order);
         let exchange = order["ExchangeID"].as_str().unwrap_or("").to_string();
         let sys_key = sys.clone();
@@ -252,7 +301,11 @@ impl Session {
                         v["OrderAction"]["RequestID"].as_i64() == Some(rid64)
                             || same(&v["OrderAction"])
                     }
-                    Some("RtnOrder") => same(&v["Order"]) && v["Order"]["OrderStatus"] == "5",
+                    Some("RtnOrder") => {
+                        same(&v["Order"])
+                            && codes::first(v["Order"]["OrderStatus"].as_str().unwrap_or(""))
+                                == order_status::CANCELED
+                    }
                     _ => false,
                 }
         }));
