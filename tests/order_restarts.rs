@@ -1,6 +1,7 @@
 //! The order-truth state machine (issue #10, `tests/common/machine.rs`) on the real
 //! binary: besides orders, cancels and front drops, the gateway is killed (`kill -9`)
-//! and started again on the same data, and both clients connect and log in again.
+//! and started again on the same data (at times just after an order was sent, which
+//! may or may not be acknowledged first), and both clients connect and log in again.
 //! After every step each client's view — every connection it had — is checked against
 //! the ledger: nothing acknowledged is lost or undone by the kill, the live connection
 //! learns the final state of every order, no trade is told twice on a connection,
@@ -36,11 +37,11 @@ fn kill_then_drop() -> Vec<Step> {
         order(0, true, -2),
         order(1, false, 1),
         order(1, true, -1),
-        Step::Restart,
+        Step::Restart { in_flight: true },
         order(0, false, -2),
         Step::DropFront,
         Step::Cancel { client: 1, nth: 0 },
-        Step::Restart,
+        Step::Restart { in_flight: false },
         Step::Cancel { client: 0, nth: 0 },
     ]
 }

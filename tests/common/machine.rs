@@ -61,8 +61,9 @@ pub enum Step {
     /// The trading front drops for a moment; both sessions log in again by themselves.
     DropFront,
     /// The gateway is killed (`kill -9`) and started again on the same data; both
-    /// clients connect and log in again.
-    Restart,
+    /// clients connect and log in again. `in_flight`: client 0 sends a crossing order
+    /// just before the kill (it may or may not be acknowledged, or filled, first).
+    Restart { in_flight: bool },
 }
 
 fn order_step() -> impl Strategy<Value = Step> {
@@ -99,7 +100,7 @@ pub fn step(restarts: bool) -> BoxedStrategy<Step> {
             6 => order_step(),
             2 => cancel,
             1 => Just(Step::DropFront),
-            1 => Just(Step::Restart),
+            1 => any::<bool>().prop_map(|in_flight| Step::Restart { in_flight }),
         ]
         .boxed()
     } else {
@@ -576,7 +577,28 @@ pub async fn run_case(target: &Target, steps: &[Step], others: bool) -> Result<(
                     p.log(msgs);
                 }
             }
-            Step::Restart => {
+            Step::Restart { in_flight } => {
+                if *in_flight {
+                    let p = &mut peers[0];
+                    let book = p
+                        .ask("ReqQryDepthMarketData", json!({"InstrumentID": "rb2605"}))
+                        .await?;
+                    p.next_order_id += 1;
+                    let rid = p.next_order_id;
+                    p.ids.insert(rid);
+                    let cross = Step::Order {
+                        client: 0,
+                        instrument: "rb2605",
+                        buy: rid % 2 == 0,
+                        kind: Kind::Limit,
+                        ticks: 1,
+                        volume: 1,
+                    };
+                    let Some(req) = order_request(rid, &cross, &book[0]) else {
+                        return Err(format!("no book for rb2605: {book:?}"));
+                    };
+                    p.send(req).await?;
+                }
                 gw.restart().await?;
                 for p in &mut peers {
                     p.lose_connection().await;
