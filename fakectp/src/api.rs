@@ -133,13 +133,13 @@ impl ApiState {
     pub fn admit_query(&self, request_id: i32, limits: engine::FlowLimits) -> Result<(), i32> {
         let mut f = lock(&self.flow);
         if f.pending.len() >= limits.max_pending_queries {
-            return Err(-2);
+            return Err(webctp_protocol::errors::request::TOO_MANY_UNANSWERED);
         }
         let now = Instant::now();
         if f.last_accepted
             .is_some_and(|t| now.duration_since(t) < limits.query_interval)
         {
-            return Err(-3);
+            return Err(webctp_protocol::errors::request::TOO_MANY_PER_SECOND);
         }
         f.last_accepted = Some(now);
         f.pending.insert(request_id);

@@ -50,7 +50,7 @@ pub struct EdgeBackend {
 impl EdgeBackend {
     /// A backend reading market data from the bus at `url`.
     pub fn new(url: &str) -> Result<EdgeBackend, BackendError> {
-        let client = super::client(url, "--md-from").map_err(BackendError)?;
+        let client = super::client(url, "--md-from").map_err(BackendError::Session)?;
         Ok(EdgeBackend {
             client,
             url: super::publisher::redact(url),
@@ -86,7 +86,7 @@ impl Backend for EdgeBackend {
         _events: Arc<dyn TdEvents>,
         _user: &str,
     ) -> Result<Arc<dyn TdSession>, BackendError> {
-        Err(BackendError(
+        Err(BackendError::Session(
             "this is an edge gateway (--md-from): it serves market data only; trade on the gateway that holds the CTP session".into(),
         ))
     }

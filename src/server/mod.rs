@@ -128,7 +128,8 @@ fn admin(
                 (Some(s), None) => d1
                     .backend
                     .drop_front(std::time::Duration::from_secs_f64(s))
-                    .map(|()| format!("front dropped for {s} s")),
+                    .map(|()| format!("front dropped for {s} s"))
+                    .map_err(|e| e.to_string()),
                 (Some(s), Some(fate @ ("lost" | "placed"))) => d1
                     .backend
                     .drop_front_at_next_order(
@@ -137,7 +138,8 @@ fn admin(
                     )
                     .map(|()| {
                         format!("the front drops for {s} s at the next order insert ({fate})")
-                    }),
+                    })
+                    .map_err(|e| e.to_string()),
                 (Some(_), Some(other)) => {
                     Err(format!("at_next_order is lost or placed, not {other:?}"))
                 }
@@ -148,7 +150,8 @@ fn admin(
             dispatcher
                 .backend
                 .settle()
-                .map(|day| format!("settled; the new trading day is {day}")),
+                .map(|day| format!("settled; the new trading day is {day}"))
+                .map_err(|e| e.to_string()),
         )
     });
     // The path first, so that other paths are still 404; then who may.

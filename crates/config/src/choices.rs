@@ -102,8 +102,9 @@ impl std::fmt::Display for LogLevel {
 
 impl<'de> Deserialize<'de> for LogLevel {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<LogLevel, D::Error> {
-        d.deserialize_str(crate::values::Text(|text: &str| {
-            LogLevel::parse(text).ok_or_else(|| LogLevel::refusal(text))
-        }))
+        d.deserialize_str(crate::values::Text {
+            read: LogLevel::parse,
+            refusal: LogLevel::refusal,
+        })
     }
 }

@@ -109,20 +109,23 @@ impl<'de, F: Fn(usize) -> Option<String>> Scalar<'de> for Size<F> {
     }
 }
 
-/// A word or date read by `0`, which says why when it cannot.
-pub(crate) struct Text<F>(pub(crate) F);
+/// A word or date: `read` turns the text into a value, `refusal` says why it cannot.
+pub(crate) struct Text<P, R> {
+    pub(crate) read: P,
+    pub(crate) refusal: R,
+}
 
-impl<'de, T, F: Fn(&str) -> Result<T, String>> Visitor<'de> for Text<F> {
+impl<'de, T, P: Fn(&str) -> Option<T>, R: Fn(&str) -> String> Visitor<'de> for Text<P, R> {
     type Value = T;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a string")
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
-        (self.0)(v).map_err(E::custom)
+        (self.read)(v).ok_or_else(|| E::custom((self.refusal)(v)))
     }
 }
 
-impl<'de, T, F: Fn(&str) -> Result<T, String>> Scalar<'de> for Text<F> {
+impl<'de, T, P: Fn(&str) -> Option<T>, R: Fn(&str) -> String> Scalar<'de> for Text<P, R> {
     fn drive<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
         d.deserialize_str(self)
     }
@@ -169,10 +172,10 @@ pub(crate) fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D:
 pub(crate) fn start_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     optional(
         d,
-        Text(|v: &str| match start_date_problem(v) {
-            Some(why) => Err(why),
-            None => Ok(v.to_string()),
-        }),
+        Text {
+            read: |v: &str| StartAt::parse(v).map(|_| v.to_string()),
+            refusal: |v: &str| start_date_problem(v).unwrap_or_default(),
+        },
     )
 }
 

@@ -54,7 +54,7 @@ pub fn td_dir(data_dir: &Path, user: &str, front: &str) -> PathBuf {
 /// pass to the library: the directory with a trailing slash.
 pub fn prepare(dir: &Path) -> Result<CString, BackendError> {
     create_private_dir(dir).map_err(|e| {
-        BackendError(format!(
+        BackendError::Session(format!(
             "cannot create the CTP flow directory {}: {e}",
             dir.display()
         ))
@@ -64,7 +64,7 @@ pub fn prepare(dir: &Path) -> Result<CString, BackendError> {
         bytes.push(b'/');
     }
     CString::new(bytes).map_err(|_| {
-        BackendError(format!(
+        BackendError::Session(format!(
             "the flow directory {} contains a NUL byte",
             dir.display()
         ))

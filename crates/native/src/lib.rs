@@ -46,12 +46,12 @@ fn parse_fronts(what: &str, value: Option<&str>) -> Result<Vec<(String, CString)
             continue;
         }
         if !front.contains("://") {
-            return Err(BackendError(format!(
+            return Err(BackendError::Session(format!(
                 "{what} {front:?} is not a front address; write it as tcp://host:port"
             )));
         }
         let c = CString::new(front)
-            .map_err(|_| BackendError(format!("{what} {front:?} contains a NUL byte")))?;
+            .map_err(|_| BackendError::Session(format!("{what} {front:?} contains a NUL byte")))?;
         out.push((front.to_string(), c));
     }
     Ok(out)
@@ -154,7 +154,7 @@ impl Backend for NativeBackend {
         user: &str,
     ) -> Result<Arc<dyn TdSession>, BackendError> {
         let Some((first, _)) = self.td_fronts.first() else {
-            return Err(BackendError(
+            return Err(BackendError::Session(
                 "no TdFrontAddress is configured, so trading is unavailable".into(),
             ));
         };
@@ -173,16 +173,18 @@ impl Backend for NativeBackend {
         self.query_interval
     }
 
-    fn drop_front(&self, duration: Duration) -> Result<(), String> {
+    fn drop_front(&self, duration: Duration) -> Result<(), BackendError> {
         // Only the fake library (tests) can be told to drop its front.
         let Some(drop_front) = self.td_lib.drop_front else {
-            return Err("the official CTP libraries cannot drop their front".into());
+            return Err(BackendError::Refused(
+                "the official CTP libraries cannot drop their front".into(),
+            ));
         };
         match unsafe { drop_front(duration.as_secs_f64()) } {
             0 => Ok(()),
-            code => Err(format!(
+            code => Err(BackendError::Refused(format!(
                 "the fake CTP library refused to drop its front ({code})"
-            )),
+            ))),
         }
     }
 }
@@ -198,6 +200,6 @@ mod tests {
         assert_eq!(f[1].0, "tcp://5.6.7.8:2");
         assert!(parse_fronts("TdFrontAddress", None).unwrap().is_empty());
         let e = parse_fronts("MdFrontAddress", Some("1.2.3.4:40011")).unwrap_err();
-        assert!(e.0.contains("tcp://host:port"), "{e}");
+        assert!(e.to_string().contains("tcp://host:port"), "{e}");
     }
 }

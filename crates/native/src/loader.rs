@@ -127,7 +127,7 @@ pub fn locate(configured: Option<&Path>) -> Result<(PathBuf, PathBuf), BackendEr
     } else {
         "install them with scripts/install-ctp-libs.sh (into libs/), or point CtpLibDir / WEBCTP_CTP_LIB_DIR / --ctp-lib-dir at them"
     };
-    Err(BackendError(format!(
+    Err(BackendError::Session(format!(
         "the CTP libraries were not found: looked for {MD_LIB}*.so and {TD_LIB}*.so in {}; {hint}",
         listed.join(", ")
     )))
@@ -150,9 +150,9 @@ fn open<F: Copy>(
     // RTLD_LOCAL (libloading's default): the libraries export thousands of internal
     // symbols that must not leak into the global namespace.
     let lib = unsafe { Library::new(path) }
-        .map_err(|e| BackendError(format!("cannot load {}: {e}", path.display())))?;
+        .map_err(|e| BackendError::Session(format!("cannot load {}: {e}", path.display())))?;
     let missing = |name: &str, e: libloading::Error| {
-        BackendError(format!(
+        BackendError::Session(format!(
             "{} has no {name} ({e}); webctp needs the CTP 6.7.11 API, whose {create_sig} differs from older 6.7.x releases",
             path.display()
         ))
@@ -172,7 +172,7 @@ fn open<F: Copy>(
             .into_owned()
     };
     if !is_supported_version(&version) {
-        return Err(BackendError(format!(
+        return Err(BackendError::Session(format!(
             "{} reports CTP API version {version:?}; webctp is built for CTP 6.7.x (6.7.11 headers)",
             path.display()
         )));
@@ -272,7 +272,7 @@ mod tests {
     fn missing_libraries_name_the_directory_and_the_fix() {
         let dir = std::env::temp_dir().join(format!("webctp-nolibs-{}", std::process::id()));
         let _ = std::fs::create_dir_all(&dir);
-        let err = locate(Some(&dir)).unwrap_err().0;
+        let err = locate(Some(&dir)).unwrap_err().to_string();
         assert!(err.contains(&dir.display().to_string()), "{err}");
         assert!(err.contains("libthostmduserapi_se"), "{err}");
         std::fs::write(dir.join("libthostmduserapi_se-1.so"), b"").unwrap();
@@ -280,7 +280,7 @@ mod tests {
         let (md, td) = locate(Some(&dir)).unwrap();
         assert!(md.ends_with("libthostmduserapi_se-1.so"));
         assert!(td.ends_with("libthosttraderapi_se.so"));
-        let err = load_md(&md).unwrap_err().0;
+        let err = load_md(&md).unwrap_err().to_string();
         assert!(err.starts_with("cannot load"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
     }

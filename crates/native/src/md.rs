@@ -13,6 +13,7 @@ use super::spi_glue::MD_SPI_VTBL;
 use super::vtables::{CThostFtdcMdApi, CThostFtdcMdApiVtbl};
 use webctp_protocol::Reply;
 use webctp_protocol::backend::{BackendError, FrontEvent, MdEvents, MdSession};
+use webctp_protocol::errors::request;
 use webctp_protocol::fields::{Body, ReqUserLogin, RspInfo, SettlementInfo};
 
 /// Forwards the market-data callbacks.
@@ -100,8 +101,9 @@ impl NativeMdSession {
         );
         // Plain TCP market data: no UDP, no multicast; production (not evaluation) mode.
         let api = unsafe { create(prefix.as_ptr(), false, false, true) };
-        let handle = ApiHandle::new(api, spi, alive, Box::new(flow), "md")
-            .ok_or_else(|| BackendError("CreateFtdcMdApi returned no API object".into()))?;
+        let handle = ApiHandle::new(api, spi, alive, Box::new(flow), "md").ok_or_else(|| {
+            BackendError::Session("CreateFtdcMdApi returned no API object".into())
+        })?;
         unsafe {
             let api = handle.api();
             let v = vtbl(api);
@@ -125,14 +127,14 @@ impl NativeMdSession {
             return 0;
         }
         let Ok(count) = c_int::try_from(ids.len()) else {
-            return -1;
+            return request::NETWORK_FAILURE;
         };
         let Ok(owned) = ids
             .iter()
             .map(|id| CString::new(id.as_bytes()))
             .collect::<Result<Vec<CString>, _>>()
         else {
-            return -1;
+            return request::NETWORK_FAILURE;
         };
         let mut ptrs: Vec<*mut c_char> = owned.iter().map(|c| c.as_ptr().cast_mut()).collect();
         unsafe { method(self.handle.api(), ptrs.as_mut_ptr(), count) }

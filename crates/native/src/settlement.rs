@@ -131,7 +131,7 @@ mod tests {
         assert!(r.body.is_none());
         assert!(r.rsp_info.is_none());
         let err = RspInfo {
-            ErrorID: 90,
+            ErrorID: webctp_protocol::errors::ctp::NEED_RETRY,
             ErrorMsg: "CTP:查询未就绪，请稍后重试".into(),
         };
         assert!(
@@ -145,7 +145,7 @@ mod tests {
         let r = j
             .add(Some((record(2), b"b".to_vec())), Some(ok), 4, true)
             .unwrap();
-        assert_eq!(r.error_id(), 90);
+        assert_eq!(r.error_id(), webctp_protocol::errors::ctp::NEED_RETRY);
     }
 
     #[test]

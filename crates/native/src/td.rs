@@ -105,8 +105,9 @@ impl NativeTdSession {
             }),
         );
         let api = unsafe { create(prefix.as_ptr(), true) };
-        let handle = ApiHandle::new(api, spi, alive, Box::new(flow), "td")
-            .ok_or_else(|| BackendError("CreateFtdcTraderApi returned no API object".into()))?;
+        let handle = ApiHandle::new(api, spi, alive, Box::new(flow), "td").ok_or_else(|| {
+            BackendError::Session("CreateFtdcTraderApi returned no API object".into())
+        })?;
         unsafe {
             let api = handle.api();
             let v = &*(*api).vtbl;

@@ -29,14 +29,15 @@ pub trait MdEvents: Send + Sync {
     /// A tick already serialized as the protocol's `RtnDepthMarketData` message (an
     /// edge gateway relays the ingest's bytes). Sinks that can pass the bytes on as
     /// they are override this; the default parses them into a [`DepthMarketData`].
-    fn tick_json(&self, instrument: &str, json: Vec<u8>) -> Result<(), String> {
+    fn tick_json(&self, instrument: &str, json: Vec<u8>) -> Result<(), BackendError> {
         #[derive(serde::Deserialize)]
         #[allow(non_snake_case)]
         struct Rtn {
             DepthMarketData: DepthMarketData,
         }
-        let r = serde_json::from_slice::<Rtn>(&json).map_err(|e| {
-            format!("a relayed tick of {instrument} is not RtnDepthMarketData: {e}")
+        let r = serde_json::from_slice::<Rtn>(&json).map_err(|e| BackendError::RelayedTick {
+            instrument: instrument.to_string(),
+            reason: e.to_string(),
         })?;
         self.tick(r.DepthMarketData);
         Ok(())
@@ -68,17 +69,26 @@ pub trait TdSession: Send + Sync {
     fn request(&self, req: &TdRequest, request_id: i32) -> i32;
 }
 
-/// A backend could not start a session.
-#[derive(Debug, Clone)]
-pub struct BackendError(pub String);
-
-impl std::fmt::Display for BackendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+/// What a backend could not do, worded for the person running the gateway.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum BackendError {
+    /// A session (or the backend itself) could not start; the text says why.
+    #[error("{0}")]
+    Session(String),
+    /// This backend has no such operation (the official libraries cannot drop their
+    /// front; a broker settles the day, not webctp).
+    #[error("the {backend} backend {cannot}")]
+    Unsupported {
+        backend: &'static str,
+        cannot: &'static str,
+    },
+    /// A tick relayed by an ingest gateway is not an `RtnDepthMarketData` message.
+    #[error("a relayed tick of {instrument} is not RtnDepthMarketData: {reason}")]
+    RelayedTick { instrument: String, reason: String },
+    /// The backend was asked and said no.
+    #[error("{0}")]
+    Refused(String),
 }
-
-impl std::error::Error for BackendError {}
 
 /// A source of market data and trading sessions.
 pub trait Backend: Send + Sync {
@@ -98,20 +108,27 @@ pub trait Backend: Send + Sync {
     /// The pause CTP requires between two queries of one session (zero for the sim).
     fn query_interval(&self) -> Duration;
     /// Takes the front down for `duration` (the sim's fault injection).
-    fn drop_front(&self, duration: Duration) -> Result<(), String> {
+    fn drop_front(&self, duration: Duration) -> Result<(), BackendError> {
         let _ = duration;
-        Err(format!("the {} backend cannot drop its front", self.name()))
+        Err(BackendError::Unsupported {
+            backend: self.name(),
+            cannot: "cannot drop its front",
+        })
     }
     /// Fault injection (tests): the front drops for `duration` when the next order
     /// insert arrives; the call is taken (0), and the order is lost on its way
     /// (`placed` false: the exchange never gets it) or placed with every answer to it
     /// lost in the drop (`placed` true).
-    fn drop_front_at_next_order(&self, duration: Duration, placed: bool) -> Result<(), String> {
+    fn drop_front_at_next_order(
+        &self,
+        duration: Duration,
+        placed: bool,
+    ) -> Result<(), BackendError> {
         let _ = (duration, placed);
-        Err(format!(
-            "the {} backend cannot drop its front at an order",
-            self.name()
-        ))
+        Err(BackendError::Unsupported {
+            backend: self.name(),
+            cannot: "cannot drop its front at an order",
+        })
     }
     /// Writes everything that must survive a restart (called on shutdown).
     fn flush(&self) {}
@@ -121,10 +138,10 @@ pub trait Backend: Send + Sync {
         None
     }
     /// Ends the trading day now (the sim's settlement); returns the new trading day.
-    fn settle(&self) -> Result<String, String> {
-        Err(format!(
-            "the {} backend is settled by its broker",
-            self.name()
-        ))
+    fn settle(&self) -> Result<String, BackendError> {
+        Err(BackendError::Unsupported {
+            backend: self.name(),
+            cannot: "is settled by its broker",
+        })
     }
 }

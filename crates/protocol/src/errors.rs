@@ -17,6 +17,21 @@ pub const LIMIT_EXCEEDED: i32 = -413;
 /// Too many requests per second from this client.
 pub const RATE_LIMITED: i32 = -429;
 
+/// What a CTP `Req*` call returns when the request did not leave (0: it did).
+pub mod request {
+    /// The request could not be sent (network, or no session to send it on).
+    pub const NETWORK_FAILURE: i32 = -1;
+    /// Too many requests are still unanswered (CTP's flow control).
+    pub const TOO_MANY_UNANSWERED: i32 = -2;
+    /// Too many requests in this second (CTP's flow control).
+    pub const TOO_MANY_PER_SECOND: i32 = -3;
+
+    /// Whether CTP's flow control refused the request: try again later.
+    pub fn is_flow_control(code: i32) -> bool {
+        code == TOO_MANY_UNANSWERED || code == TOO_MANY_PER_SECOND
+    }
+}
+
 /// webctp's wording of the gateway errors.
 pub fn gateway_message(code: i32) -> &'static str {
     match code {
@@ -25,20 +40,23 @@ pub fn gateway_message(code: i32) -> &'static str {
         NOT_IMPLEMENTED => "Not implemented",
         LIMIT_EXCEEDED => "超过上限",
         RATE_LIMITED => "请求过于频繁",
-        -1 => "CTP:请求失败",
-        -2 => "CTP:未处理请求超过许可数",
-        -3 => "CTP:每秒发送请求数超过许可数",
+        request::NETWORK_FAILURE => "CTP:请求失败",
+        request::TOO_MANY_UNANSWERED => "CTP:未处理请求超过许可数",
+        request::TOO_MANY_PER_SECOND => "CTP:每秒发送请求数超过许可数",
         _ => "",
     }
 }
 
-/// CTP error IDs the simulated exchange uses, by their names in CTP's table.
+/// CTP error IDs webctp names, by their names in CTP's table (`ctp-errors.tsv`).
 pub mod ctp {
     pub const NONE: i32 = 0;
     pub const INVALID_LOGIN: i32 = 3;
     pub const DUPLICATE_LOGIN: i32 = 5;
     pub const NOT_LOGIN_YET: i32 = 6;
+    pub const FRONT_NOT_ACTIVE: i32 = 8;
     pub const NO_PRIVILEGE: i32 = 9;
+    pub const USER_NOT_FOUND: i32 = 11;
+    pub const INVESTOR_NOT_FOUND: i32 = 13;
     pub const OLD_PASSWORD_MISMATCH: i32 = 14;
     pub const BAD_FIELD: i32 = 15;
     pub const INSTRUMENT_NOT_FOUND: i32 = 16;
@@ -51,13 +69,22 @@ pub mod ctp {
     pub const OVER_CLOSE_POSITION: i32 = 30;
     pub const INSUFFICIENT_MONEY: i32 = 31;
     pub const SETTLEMENT_INFO_NOT_CONFIRMED: i32 = 42;
+    pub const INVALID_INVESTORIDORPASSWORD: i32 = 48;
     pub const OVER_CLOSETODAY_POSITION: i32 = 50;
     pub const OVER_CLOSEYESTERDAY_POSITION: i32 = 51;
     pub const AUTH_FAILED: i32 = 63;
     pub const NOT_AUTHENT: i32 = 64;
     pub const LOGIN_FORBIDDEN: i32 = 75;
     pub const PRICETYPE_NOTSUPPORT_BYEXCHANGE: i32 = 80;
+    /// A query the front is not ready to answer yet: ask again later.
+    pub const NEED_RETRY: i32 = 90;
+    /// The password must be changed before the first login.
+    pub const FIRST_LOGIN: i32 = 140;
+    pub const PWD_OUT_OF_DATE: i32 = 141;
     pub const PWD_MUST_DIFF: i32 = 142;
+    /// Too many failed logins from this address.
+    pub const IP_FORBIDDEN: i32 = 143;
+    pub const IP_BLACK: i32 = 144;
     /// `CTP:产品不在可以交易的阶段`: the sim's answer to an order outside the product's
     /// sessions (`Sessions: exchange`).
     pub const NOT_TRADING_PERIOD: i32 = 162;
@@ -137,6 +164,28 @@ mod tests {
         ] {
             assert!(ctp_message(id).is_some(), "{id}");
         }
+        // Every named constant is CTP's own name for its number.
+        for (id, name) in [
+            (ctp::FRONT_NOT_ACTIVE, "FRONT_NOT_ACTIVE"),
+            (ctp::USER_NOT_FOUND, "USER_NOT_FOUND"),
+            (ctp::INVESTOR_NOT_FOUND, "INVESTOR_NOT_FOUND"),
+            (
+                ctp::INVALID_INVESTORIDORPASSWORD,
+                "INVALID_INVESTORIDORPASSWORD",
+            ),
+            (ctp::NEED_RETRY, "NEED_RETRY"),
+            (ctp::FIRST_LOGIN, "FIRST_LOGIN"),
+            (ctp::PWD_OUT_OF_DATE, "PWD_OUT_OF_DATE"),
+            (ctp::PWD_MUST_DIFF, "PWD_MUST_DIFF"),
+            (ctp::IP_FORBIDDEN, "IP_FORBIDDEN"),
+            (ctp::IP_BLACK, "IP_BLACK"),
+            (ctp::AUTH_FAILED, "AUTH_FAILED"),
+            (ctp::LOGIN_FORBIDDEN, "LOGIN_FORBIDDEN"),
+        ] {
+            assert_eq!(ctp_name(id), Some(name), "{id}");
+        }
+        assert!(request::is_flow_control(request::TOO_MANY_PER_SECOND));
+        assert!(!request::is_flow_control(request::NETWORK_FAILURE));
         assert_eq!(ctp_message(16), Some("CTP:找不到合约"));
         assert_eq!(ctp_name(31), Some("INSUFFICIENT_MONEY"));
         assert_eq!(rsp_info(0).ErrorMsg, "CTP:正确");

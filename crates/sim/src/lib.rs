@@ -317,7 +317,7 @@ impl SimCore {
 pub fn product_table(config: &SimConfig) -> Result<Arc<ProductTable>, BackendError> {
     match &config.products {
         Some(path) => Ok(Arc::new(
-            ProductTable::load(path).map_err(|e| BackendError(e.to_string()))?,
+            ProductTable::load(path).map_err(|e| BackendError::Session(e.to_string()))?,
         )),
         None => Ok(ProductTable::embedded()),
     }
@@ -348,7 +348,8 @@ impl SimBackend {
             durability: config.durability,
             keep_closed: config.closed_journals == ClosedJournals::Archive,
         };
-        let opened = Ledger::open(&dir, opts, &mut ex).map_err(|e| BackendError(e.to_string()))?;
+        let opened =
+            Ledger::open(&dir, opts, &mut ex).map_err(|e| BackendError::Session(e.to_string()))?;
         let ledger = opened.ledger;
         let listed_in = started.elapsed();
         ex.sessions = config.sessions;
@@ -409,7 +410,9 @@ impl SimBackend {
             }
         }
         if !initial.is_empty() {
-            ledger.append(&initial, Vec::new()).map_err(BackendError)?;
+            ledger
+                .append(&initial, Vec::new())
+                .map_err(|e| BackendError::Session(e.to_string()))?;
         }
         tracing::info!(
             trading_day = %ex.trading_day,
@@ -447,12 +450,12 @@ impl SimBackend {
                     job();
                 }
             })
-            .map_err(|e| BackendError(format!("cannot start the sim: {e}")))?;
+            .map_err(|e| BackendError::Session(format!("cannot start the sim: {e}")))?;
         let weak = Arc::downgrade(&core);
         thread::Builder::new()
             .name("sim-market".into())
             .spawn(move || ticker::market_thread(weak))
-            .map_err(|e| BackendError(format!("cannot start the sim: {e}")))?;
+            .map_err(|e| BackendError::Session(format!("cannot start the sim: {e}")))?;
         if let Some(outage) = core.config.front_outage {
             let weak = Arc::downgrade(&core);
             thread::spawn(move || {
@@ -547,12 +550,16 @@ impl Backend for SimBackend {
         Duration::ZERO
     }
 
-    fn drop_front(&self, duration: Duration) -> Result<(), String> {
+    fn drop_front(&self, duration: Duration) -> Result<(), BackendError> {
         self.core.drop_front(duration);
         Ok(())
     }
 
-    fn drop_front_at_next_order(&self, duration: Duration, placed: bool) -> Result<(), String> {
+    fn drop_front_at_next_order(
+        &self,
+        duration: Duration,
+        placed: bool,
+    ) -> Result<(), BackendError> {
         self.core
             .front
             .lock()
@@ -566,7 +573,7 @@ impl Backend for SimBackend {
         self.core.ledger.flush();
     }
 
-    fn settle(&self) -> Result<String, String> {
+    fn settle(&self) -> Result<String, BackendError> {
         Ok(SimBackend::settle(self))
     }
 

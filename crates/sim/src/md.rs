@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, Weak};
 use super::{FRONT_ID, SimCore, VERSION};
 use webctp_protocol::Reply;
 use webctp_protocol::backend::{MdEvents, MdSession};
-use webctp_protocol::errors::{ctp, rsp_info};
+use webctp_protocol::errors::{ctp, request, rsp_info};
 use webctp_protocol::fields::{Body, ReqUserLogin, RspUserLogin, SpecificInstrument};
 
 /// The sim's market-data session.
@@ -75,7 +75,9 @@ impl SimMdSession {
 
 impl MdSession for SimMdSession {
     fn login(&self, req: &ReqUserLogin, request_id: i32) -> i32 {
-        let Some(core) = self.core() else { return -1 };
+        let Some(core) = self.core() else {
+            return request::NETWORK_FAILURE;
+        };
         self.logged_in.store(true, Ordering::Relaxed);
         let now = core.clock.now();
         let body = RspUserLogin {
@@ -110,7 +112,9 @@ impl MdSession for SimMdSession {
     }
 
     fn subscribe(&self, ids: &[String]) -> i32 {
-        let Some(core) = self.core() else { return -1 };
+        let Some(core) = self.core() else {
+            return request::NETWORK_FAILURE;
+        };
         let found: Vec<Option<usize>> = {
             let ex = core.exchange.lock().unwrap_or_else(|e| e.into_inner());
             ids.iter()
@@ -144,7 +148,9 @@ impl MdSession for SimMdSession {
     }
 
     fn unsubscribe(&self, ids: &[String]) -> i32 {
-        let Some(core) = self.core() else { return -1 };
+        let Some(core) = self.core() else {
+            return request::NETWORK_FAILURE;
+        };
         let found: Vec<usize> = {
             let ex = core.exchange.lock().unwrap_or_else(|e| e.into_inner());
             ids.iter()

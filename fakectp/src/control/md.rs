@@ -7,6 +7,7 @@ use webctp_native::convert::CtpStruct;
 use webctp_native::ffi::{CThostFtdcReqUserLoginField, CThostFtdcUserLogoutField};
 use webctp_native::vtables::*;
 use webctp_protocol::Reply;
+use webctp_protocol::errors::request::NETWORK_FAILURE;
 use webctp_protocol::errors::rsp_info;
 use webctp_protocol::fields::{Body, ReqUserLogin as Login, SpecificInstrument, UserLogout};
 
@@ -93,9 +94,9 @@ pub unsafe extern "C" fn SubscribeMarketData(
     ppInstrumentID: *mut *mut c_char,
     nCount: c_int,
 ) -> c_int {
-    with(this, -1, |s| {
+    with(this, NETWORK_FAILURE, |s| {
         let (Some(ids), Some(md)) = (unsafe { ids(ppInstrumentID, nCount) }, s.md()) else {
-            return -1;
+            return NETWORK_FAILURE;
         };
         md.subscribe(&ids)
     })
@@ -106,9 +107,9 @@ pub unsafe extern "C" fn UnSubscribeMarketData(
     ppInstrumentID: *mut *mut c_char,
     nCount: c_int,
 ) -> c_int {
-    with(this, -1, |s| {
+    with(this, NETWORK_FAILURE, |s| {
         let (Some(ids), Some(md)) = (unsafe { ids(ppInstrumentID, nCount) }, s.md()) else {
-            return -1;
+            return NETWORK_FAILURE;
         };
         md.unsubscribe(&ids)
     })
@@ -118,7 +119,7 @@ pub unsafe extern "C" fn UnSubscribeMarketData(
 /// comes.
 fn answer_each(s: &ApiState, msg_type: &'static str, ids: Vec<String>) -> c_int {
     if s.md().is_none() {
-        return -1;
+        return NETWORK_FAILURE;
     }
     let n = ids.len();
     for (i, id) in ids.into_iter().enumerate() {
@@ -143,9 +144,11 @@ pub unsafe extern "C" fn SubscribeForQuoteRsp(
     ppInstrumentID: *mut *mut c_char,
     nCount: c_int,
 ) -> c_int {
-    with(this, -1, |s| match unsafe { ids(ppInstrumentID, nCount) } {
-        Some(ids) => answer_each(s, "RspSubForQuoteRsp", ids),
-        None => -1,
+    with(this, NETWORK_FAILURE, |s| {
+        match unsafe { ids(ppInstrumentID, nCount) } {
+            Some(ids) => answer_each(s, "RspSubForQuoteRsp", ids),
+            None => NETWORK_FAILURE,
+        }
     })
 }
 
@@ -154,9 +157,11 @@ pub unsafe extern "C" fn UnSubscribeForQuoteRsp(
     ppInstrumentID: *mut *mut c_char,
     nCount: c_int,
 ) -> c_int {
-    with(this, -1, |s| match unsafe { ids(ppInstrumentID, nCount) } {
-        Some(ids) => answer_each(s, "RspUnSubForQuoteRsp", ids),
-        None => -1,
+    with(this, NETWORK_FAILURE, |s| {
+        match unsafe { ids(ppInstrumentID, nCount) } {
+            Some(ids) => answer_each(s, "RspUnSubForQuoteRsp", ids),
+            None => NETWORK_FAILURE,
+        }
     })
 }
 
@@ -165,9 +170,9 @@ pub unsafe extern "C" fn ReqUserLogin(
     pReqUserLoginField: *mut CThostFtdcReqUserLoginField,
     nRequestID: c_int,
 ) -> c_int {
-    with(this, -1, |s| {
+    with(this, NETWORK_FAILURE, |s| {
         let (Some(c), Some(md)) = (unsafe { pReqUserLoginField.as_ref() }, s.md()) else {
-            return -1;
+            return NETWORK_FAILURE;
         };
         md.login(&Login::from_c(c), nRequestID)
     })
@@ -178,12 +183,12 @@ pub unsafe extern "C" fn ReqUserLogout(
     pUserLogout: *mut CThostFtdcUserLogoutField,
     nRequestID: c_int,
 ) -> c_int {
-    with(this, -1, |s| {
+    with(this, NETWORK_FAILURE, |s| {
         let Some(c) = (unsafe { pUserLogout.as_ref() }) else {
-            return -1;
+            return NETWORK_FAILURE;
         };
         if s.md().is_none() {
-            return -1;
+            return NETWORK_FAILURE;
         }
         let body = Body::from(UserLogout::from_c(c));
         s.post(Reply::response(
@@ -205,5 +210,5 @@ pub unsafe extern "C" fn ReqQryMulticastInstrument(
 ) -> c_int {
     // No multicast here: the request cannot be sent.
     let _ = (this, pQryMulticastInstrument, nRequestID);
-    -1
+    NETWORK_FAILURE
 }

@@ -5,6 +5,7 @@ use std::ffi::{c_char, c_int, c_void};
 use std::sync::Arc;
 
 use webctp_native::vtables::*;
+use webctp_protocol::errors::request::NETWORK_FAILURE;
 use webctp_protocol::errors::{ctp, rsp_info};
 use webctp_protocol::{Reply, TdRequest};
 
@@ -33,13 +34,15 @@ fn with<T: Copy>(
 /// front is down), after the library's own checks (see the crate docs): malformed
 /// requests get `OnRspError`, queries obey the flow control.
 pub fn request(this: *mut CThostFtdcTraderApi, req: TdRequest, nRequestID: c_int) -> c_int {
-    with(this, -1, |s| {
+    with(this, NETWORK_FAILURE, |s| {
         send(s, &req, nRequestID, engine::flow_limits())
     })
 }
 
 fn send(s: &ApiState, req: &TdRequest, rid: c_int, limits: engine::FlowLimits) -> c_int {
-    let Some(td) = s.td() else { return -1 };
+    let Some(td) = s.td() else {
+        return NETWORK_FAILURE;
+    };
     if let Err(e) = req.validate() {
         tracing::debug!(request = req.spec().msg_type, error = %e, "fakectp: malformed request");
         s.post(Reply::response(
@@ -72,7 +75,7 @@ fn send(s: &ApiState, req: &TdRequest, rid: c_int, limits: engine::FlowLimits) -
 pub fn unsupported(this: *mut CThostFtdcTraderApi, name: &str) -> c_int {
     let _ = this;
     tracing::debug!(request = name, "fakectp does not serve this request");
-    -1
+    NETWORK_FAILURE
 }
 
 pub unsafe extern "C" fn Release(this: *mut CThostFtdcTraderApi) {

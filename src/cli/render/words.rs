@@ -69,36 +69,41 @@ fn price_type(code: CtpChar) -> &'static str {
 /// CTP's error in English words, from its symbolic name (with better words for the
 /// common ones).
 pub fn error_words(id: i64) -> String {
-    let known = match id {
-        3 => Some("invalid login: wrong user or password"),
-        6 => Some("not logged in"),
-        8 => Some("the front is not active"),
-        15 => Some("bad order field"),
-        16 => Some("instrument not found"),
-        22 => Some("duplicate OrderRef"),
-        25 => Some("order to cancel not found"),
-        26 => Some("order already traded or canceled"),
-        30 => Some("close volume exceeds the position"),
-        31 => Some("insufficient funds"),
-        42 => Some("settlement not confirmed (run `confirm`)"),
-        50 => Some("close-today volume exceeds today's position"),
-        51 => Some("close-yesterday volume exceeds yesterday's position"),
-        63 => Some("client authentication failed"),
-        75 => Some("too many failed logins; login forbidden for a while"),
-        80 => Some("the exchange does not accept this price type"),
-        163 => Some("price outside the daily limits"),
-        164 => Some("volume not allowed by the exchange"),
-        165 => Some("price is not a multiple of the tick"),
-        -1 => Some("the request could not be sent to the front"),
-        -2 => Some("too many requests in flight"),
-        -3 => Some("too many requests per second"),
-        -400 => Some("bad parameters"),
-        -401 => Some("not logged in"),
-        -404 => Some("not implemented"),
-        -413 => Some("limit exceeded"),
-        -429 => Some("too many requests; slow down"),
+    use crate::protocol::errors::{self as e, ctp, request};
+    let known = i32::try_from(id).ok().and_then(|id| match id {
+        ctp::INVALID_LOGIN => Some("invalid login: wrong user or password"),
+        ctp::NOT_LOGIN_YET => Some("not logged in"),
+        ctp::FRONT_NOT_ACTIVE => Some("the front is not active"),
+        ctp::BAD_FIELD => Some("bad order field"),
+        ctp::INSTRUMENT_NOT_FOUND => Some("instrument not found"),
+        ctp::DUPLICATE_ORDER_REF => Some("duplicate OrderRef"),
+        ctp::ORDER_NOT_FOUND => Some("order to cancel not found"),
+        ctp::INSUITABLE_ORDER_STATUS => Some("order already traded or canceled"),
+        ctp::OVER_CLOSE_POSITION => Some("close volume exceeds the position"),
+        ctp::INSUFFICIENT_MONEY => Some("insufficient funds"),
+        ctp::SETTLEMENT_INFO_NOT_CONFIRMED => Some("settlement not confirmed (run `confirm`)"),
+        ctp::OVER_CLOSETODAY_POSITION => Some("close-today volume exceeds today's position"),
+        ctp::OVER_CLOSEYESTERDAY_POSITION => {
+            Some("close-yesterday volume exceeds yesterday's position")
+        }
+        ctp::AUTH_FAILED => Some("client authentication failed"),
+        ctp::LOGIN_FORBIDDEN => Some("too many failed logins; login forbidden for a while"),
+        ctp::PRICETYPE_NOTSUPPORT_BYEXCHANGE => {
+            Some("the exchange does not accept this price type")
+        }
+        ctp::PRICE_OVER_LIMIT => Some("price outside the daily limits"),
+        ctp::VOLUME_NOT_VALID => Some("volume not allowed by the exchange"),
+        ctp::PRICE_WRONG_TICK => Some("price is not a multiple of the tick"),
+        request::NETWORK_FAILURE => Some("the request could not be sent to the front"),
+        request::TOO_MANY_UNANSWERED => Some("too many requests in flight"),
+        request::TOO_MANY_PER_SECOND => Some("too many requests per second"),
+        e::BAD_PARAMETERS => Some("bad parameters"),
+        e::NOT_LOGGED_IN => Some("not logged in"),
+        e::NOT_IMPLEMENTED => Some("not implemented"),
+        e::LIMIT_EXCEEDED => Some("limit exceeded"),
+        e::RATE_LIMITED => Some("too many requests; slow down"),
         _ => None,
-    };
+    });
     if let Some(k) = known {
         return k.to_string();
     }

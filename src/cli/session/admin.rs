@@ -47,9 +47,11 @@ impl Session {
     pub(super) async fn settle(&self) -> Outcome {
         self.admin(
             |b| {
-                b.settle().map(|day| {
-                    format!("trading day settled; the new trading day is {day} (confirm the settlement before trading)")
-                })
+                b.settle()
+                    .map(|day| {
+                        format!("trading day settled; the new trading day is {day} (confirm the settlement before trading)")
+                    })
+                    .map_err(|e| e.to_string())
             },
             "/admin/settle",
         )
@@ -62,6 +64,7 @@ impl Session {
             |b| {
                 b.drop_front(Duration::from_secs_f64(secs))
                     .map(|()| format!("front dropped for {secs} s"))
+                    .map_err(|e| e.to_string())
             },
             &format!("/admin/drop-front?seconds={secs}"),
         )

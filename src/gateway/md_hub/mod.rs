@@ -187,7 +187,7 @@ impl MdEvents for MdHub {
         self.on_tick(data);
     }
 
-    fn tick_json(&self, instrument: &str, json: Vec<u8>) -> Result<(), String> {
+    fn tick_json(&self, instrument: &str, json: Vec<u8>) -> Result<(), BackendError> {
         self.on_tick_json(instrument, json)
     }
 

@@ -66,7 +66,7 @@ impl Backend for RacingBackend {
         _events: Arc<dyn TdEvents>,
         _user: &str,
     ) -> Result<Arc<dyn TdSession>, BackendError> {
-        Err(BackendError("no trading here".into()))
+        Err(BackendError::Session("no trading here".into()))
     }
     fn query_interval(&self) -> Duration {
         Duration::ZERO
@@ -144,7 +144,7 @@ impl Backend for ManualBackend {
         _events: Arc<dyn TdEvents>,
         _user: &str,
     ) -> Result<Arc<dyn TdSession>, BackendError> {
-        Err(BackendError("no trading here".into()))
+        Err(BackendError::Session("no trading here".into()))
     }
     fn query_interval(&self) -> Duration {
         Duration::ZERO

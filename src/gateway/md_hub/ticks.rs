@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 
 use super::MdHub;
+use crate::ctp::BackendError;
 use crate::protocol::fields::DepthMarketData;
 use crate::protocol::message::market_data_json;
 
@@ -32,7 +33,7 @@ impl MdHub {
     }
 
     /// A tick already serialized (an edge gateway relays the ingest's bytes).
-    pub(super) fn on_tick_json(&self, instrument: &str, json: Vec<u8>) -> Result<(), String> {
+    pub(super) fn on_tick_json(&self, instrument: &str, json: Vec<u8>) -> Result<(), BackendError> {
         let json = Bytes::from(json);
         self.ticks.fetch_add(1, Ordering::Relaxed);
         let routes = self.routes.read().unwrap_or_else(|e| e.into_inner());

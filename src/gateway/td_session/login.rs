@@ -12,7 +12,7 @@ use super::super::front_watch::{self, FrontWatch};
 use super::TdSession;
 use super::state::{Actions, Asker, Pending, Phase, State, refuses_credentials};
 use crate::ctp::{FrontEvent, TdEvents};
-use crate::protocol::errors::{ctp, rsp_info};
+use crate::protocol::errors::{ctp, request, rsp_info};
 use crate::protocol::fields::{
     Body, QryOrder, ReqAuthenticate, ReqUserLogin, RspInfo, RspUserLogin, SettlementInfoConfirm,
 };
@@ -97,7 +97,7 @@ impl TdSession {
             Phase::Idle => {
                 if let Err(e) = self.connect(st, &user) {
                     tracing::error!(error = %e, "cannot open a trading session");
-                    return self.fail_login(st, rsp_info(-1), "RspUserLogin");
+                    return self.fail_login(st, rsp_info(request::NETWORK_FAILURE), "RspUserLogin");
                 }
                 Actions {
                     front_check_after: Some(self.settings.front_wait),

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use super::TdSession;
 use super::state::{Asker, Pending, Phase, State};
 use crate::protocol::TdRequest;
+use crate::protocol::errors::request;
 use crate::protocol::message::call_failed;
 
 /// Queries one session may have waiting; more are refused (-429) rather than held.
@@ -93,10 +94,10 @@ impl TdSession {
         match next {
             Ok(Some((rid, req))) => {
                 let upstream = self.lock().upstream.clone();
-                let code = upstream.map_or(-1, |u| u.request(&req, rid));
+                let code = upstream.map_or(request::NETWORK_FAILURE, |u| u.request(&req, rid));
                 match code {
                     0 => Some(Duration::ZERO),
-                    -2 | -3 => {
+                    code if request::is_flow_control(code) => {
                         // CTP's flow control: put it back and wait; the client never sees it.
                         crate::metrics::global().flow_control_retries.inc();
                         let mut st = self.lock();

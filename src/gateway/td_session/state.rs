@@ -12,6 +12,7 @@ use super::super::front_watch::FrontWatch;
 use super::super::order_tracker::{OrderKey, OrderTracker};
 use crate::ctp::TdSession as UpstreamSession;
 use crate::protocol::TdRequest;
+use crate::protocol::errors::ctp;
 use crate::protocol::fields::{ReqAuthenticate, ReqUserLogin, RspInfo, RspUserLogin};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +61,19 @@ pub(super) const OWN_IDS_FROM: i32 = 1 << 30;
 
 /// Login errors after which logging in again is pointless or harmful.
 pub(super) fn refuses_credentials(code: i32) -> bool {
-    matches!(code, 3 | 11 | 13 | 48 | 63 | 75 | 140 | 141 | 143 | 144)
+    matches!(
+        code,
+        ctp::INVALID_LOGIN
+            | ctp::USER_NOT_FOUND
+            | ctp::INVESTOR_NOT_FOUND
+            | ctp::INVALID_INVESTORIDORPASSWORD
+            | ctp::AUTH_FAILED
+            | ctp::LOGIN_FORBIDDEN
+            | ctp::FIRST_LOGIN
+            | ctp::PWD_OUT_OF_DATE
+            | ctp::IP_FORBIDDEN
+            | ctp::IP_BLACK
+    )
 }
 
 pub(super) struct State {

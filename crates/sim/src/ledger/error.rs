@@ -21,6 +21,10 @@ pub enum LedgerError {
     Refused(Refusal),
     #[error("writing the sim ledger failed: {0}")]
     Write(String),
+    /// A write failed earlier; the ledger accepts nothing more. The text is the
+    /// sentence logged when it failed.
+    #[error("{0}")]
+    Stopped(String),
 }
 
 /// Why a start was refused, where, and what a person can do.

@@ -236,10 +236,10 @@ impl Ledger {
     /// deliveries of successive calls keep their order. With `Durability: os` the
     /// records are written at once, and the caller should [`Ledger::drain`] after
     /// releasing its locks, so answers leave without a thread hop.
-    pub fn append(&self, records: &[Record], deliveries: Vec<Delivery>) -> Result<(), String> {
+    pub fn append(&self, records: &[Record], deliveries: Vec<Delivery>) -> Result<(), LedgerError> {
         let mut p = self.shared.lock();
         if let Some(e) = &p.failed {
-            return Err(e.clone());
+            return Err(LedgerError::Stopped(e.clone()));
         }
         let mut buf = if self.shared.direct {
             Vec::with_capacity(128 * records.len())
@@ -250,7 +250,7 @@ impl Ledger {
             let seq = p.next_seq;
             if let Err(e) = format::encode_record(r, seq, &mut buf) {
                 drop(p);
-                return Err(self.shared.fail(e));
+                return Err(LedgerError::Stopped(self.shared.fail(e)));
             }
             p.next_seq += 1;
         }
@@ -259,7 +259,7 @@ impl Ledger {
                 let written = self.shared.journal().write(&buf);
                 if let Err(e) = written {
                     drop(p);
-                    return Err(self.shared.fail(e));
+                    return Err(LedgerError::Stopped(self.shared.fail(e)));
                 }
             }
         } else {
@@ -280,7 +280,7 @@ impl Ledger {
         &self,
         records: &[Record],
         deliveries: Vec<Delivery>,
-    ) -> Result<(), String> {
+    ) -> Result<(), LedgerError> {
         self.append(records, deliveries)?;
         self.shared.work.notify_one();
         Ok(())

@@ -56,7 +56,7 @@ impl Backend for FakeBackend {
         String::new()
     }
     fn md_session(&self, _events: Arc<dyn MdEvents>) -> Result<Arc<dyn MdSession>, BackendError> {
-        Err(BackendError("no market data here".into()))
+        Err(BackendError::Session("no market data here".into()))
     }
     fn td_session(
         &self,

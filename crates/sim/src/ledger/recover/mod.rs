@@ -9,19 +9,25 @@
 //! checked does recovery write: it zeroes a torn tail, finishes a day's end that a
 //! crash interrupted (new journal, snapshot, old journal archived), migrates a
 //! first-format journal, and removes temporaries.
+//!
+//! Here: the snapshot and the chain of journals. [`report`]: what recovery found and
+//! did; [`migrate`]: the first-format journal turned into a snapshot and journal 1.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
 use super::error::{LedgerError, Refusal};
 use super::files::{self, Journal};
 use super::format::{self, FileHeader, Fingerprint, Tail};
 use super::snapshot::{self, Snapshot};
-use super::{Replay, StateSummary, legacy};
-use crate::record::Record;
+use super::{Replay, legacy};
+
+mod migrate;
+mod report;
+
+use migrate::migrate;
+pub use report::{JournalInfo, Report, SnapshotInfo};
 
 /// What recovery may do.
 #[derive(Debug, Clone, Copy)]
@@ -30,74 +36,6 @@ pub struct Options {
     pub write: bool,
     /// Keep closed days' journals in `archive/` (else delete them).
     pub keep_closed: bool,
-}
-
-/// What a journal holds.
-#[derive(Debug, Clone, Serialize)]
-pub struct JournalInfo {
-    pub file: PathBuf,
-    pub generation: u64,
-    pub day: String,
-    pub records: u64,
-    pub kinds: BTreeMap<&'static str, u64>,
-    /// Where the whole records end.
-    pub end: u64,
-    pub file_len: u64,
-    /// `clean`, `torn` or `damaged`.
-    pub tail: &'static str,
-    pub torn_bytes: u64,
-    /// Where damage starts, and the next valid record after it.
-    pub damage_at: Option<u64>,
-    pub valid_after: Option<u64>,
-    pub problem: Option<String>,
-}
-
-/// The snapshot's summary.
-#[derive(Debug, Clone, Serialize)]
-pub struct SnapshotInfo {
-    pub file: PathBuf,
-    pub trading_day: String,
-    pub accounts: usize,
-    pub next_journal: u64,
-}
-
-/// Everything recovery found and did (or, read-only, would do).
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    pub dir: PathBuf,
-    pub snapshot: Option<SnapshotInfo>,
-    /// A first-format journal, if one is (still) there.
-    pub legacy: Option<JournalInfo>,
-    pub journals: Vec<JournalInfo>,
-    pub archived: Vec<String>,
-    /// Day ends replayed (in the journals read).
-    pub settlements: u64,
-    pub state: Option<StateSummary>,
-    /// What a start does beyond reading.
-    pub actions: Vec<String>,
-    pub refusal: Option<Refusal>,
-}
-
-impl Report {
-    fn new(dir: &Path) -> Report {
-        Report {
-            dir: dir.to_path_buf(),
-            snapshot: None,
-            legacy: None,
-            journals: Vec::new(),
-            archived: Vec::new(),
-            settlements: 0,
-            state: None,
-            actions: Vec::new(),
-            refusal: None,
-        }
-    }
-
-    /// Records replayed from journals.
-    pub fn records(&self) -> u64 {
-        self.journals.iter().map(|j| j.records).sum::<u64>()
-            + self.legacy.as_ref().map_or(0, |l| l.records)
-    }
 }
 
 /// An opened ledger: the journal to append to and its next sequence number.
@@ -558,127 +496,4 @@ pub fn retire_journal(dir: &Path, path: &Path, keep: bool) -> Result<(), LedgerE
                 .unwrap_or_default()
         });
     files::retire(dir, path, &name, keep)
-}
-
-/// Migrates a first-format journal: the state after its last day's end becomes the
-/// snapshot, the records after it journal 1. The snapshot is the commit point: until
-/// it exists, the first-format journal stays the ledger (and a crash redoes this).
-#[allow(clippy::too_many_arguments)]
-fn migrate(
-    dir: &Path,
-    path: &Path,
-    data: &[u8],
-    fp: Fingerprint,
-    sink: &mut dyn Replay,
-    opts: Options,
-    mut report: Report,
-) -> Result<Recovered, LedgerError> {
-    let flag = data_dir_flag(dir);
-    let mut state = sink.day_state();
-    let mut day = state.trading_day.clone();
-    let mut tail = Vec::new();
-    let mut seq = 0u64;
-    let mut kinds: BTreeMap<&'static str, u64> = BTreeMap::new();
-    let mut encode_error = None;
-    let read = legacy::read(data, |_, rec| {
-        sink.apply(&rec);
-        *kinds.entry(rec.kind()).or_default() += 1;
-        match rec.next_day() {
-            Some(next_day) => {
-                state = sink.day_state();
-                day = next_day.to_string();
-                tail.clear();
-                seq = 0;
-                report.settlements += 1;
-            }
-            None => {
-                if let Record::Start { day: d } = &rec {
-                    day = d.clone();
-                }
-                seq += 1;
-                if let Err(e) = format::encode_record(&rec, seq, &mut tail) {
-                    encode_error = Some(e.to_string());
-                }
-            }
-        }
-    });
-    report.legacy = Some(JournalInfo {
-        file: path.to_path_buf(),
-        generation: 0,
-        day: day.clone(),
-        records: read.records,
-        kinds,
-        end: read.end,
-        file_len: data.len() as u64,
-        tail: if read.bad_tail.is_some() {
-            "damaged"
-        } else {
-            "clean"
-        },
-        torn_bytes: 0,
-        damage_at: read.bad_tail.as_ref().map(|b| b.offset),
-        valid_after: None,
-        problem: read.bad_tail.as_ref().map(|b| b.problem.clone()),
-    });
-    if let Some(bad) = &read.bad_tail {
-        refuse(
-            &mut report,
-            path,
-            Some(bad.offset),
-            format!(
-                "this first-format journal (written by an earlier webctp) does not check out from here on: {}; {} non-zero bytes follow. Its format cannot tell a write cut short by a crash from damage",
-                bad.problem, bad.bytes
-            ),
-            format!(
-                "If the earlier webctp was stopped by a crash or `kill -9`, this is most likely its last, unacknowledged write: `webctp ledger check{flag}` shows the records, and `webctp ledger repair{flag} --truncate-at {}` drops the tail (a copy of the file is kept). Then start again to migrate the journal to the new format.",
-                bad.offset
-            ),
-        );
-        return done(report);
-    }
-    if let Some(e) = encode_error {
-        return Err(LedgerError::Write(e));
-    }
-    report.state = Some(sink.summary());
-    if let Err(problem) = sink.verify() {
-        refuse(
-            &mut report,
-            path,
-            None,
-            format!("the journal's records do not add up: {problem}"),
-            "Restore it from a backup.".into(),
-        );
-        return done(report);
-    }
-    report.actions.push(format!(
-        "migrate {} to the new format: a snapshot of {} and journal 1 with the {} records of the current day; the old file is kept in archive/",
-        path.display(),
-        state.trading_day,
-        seq
-    ));
-    let fresh = read.records == 0;
-    if !opts.write {
-        return Ok(Recovered {
-            report,
-            active: None,
-            fresh,
-        });
-    }
-    let mut header = FileHeader::new(1, &day);
-    header.migrated_from = Some(fp);
-    let journal = Journal::create(dir, header, &tail)?;
-    write_snapshot(dir, 1, Some(fp), state)?;
-    files::retire(dir, path, "ledger.journal.v1", true)?;
-    tracing::info!(
-        records = read.records,
-        "migrated the first-format sim journal; the old file is in archive/ledger.journal.v1"
-    );
-    for t in files::temporaries(dir) {
-        let _ = std::fs::remove_file(t);
-    }
-    Ok(Recovered {
-        report,
-        active: Some((journal, seq + 1)),
-        fresh,
-    })
 }
