@@ -191,7 +191,7 @@ async fn unread_query_floods_are_bounded_and_memory_comes_back() {
     let dir = TempDir::new("flood");
     let gw = Binary::serve(
         &dir,
-        "Sim: {TickRate: 0, AutoSettle: false, Durability: os}\nLimits: {RequestsPerSecond: 100000}\n",
+        "AdminEndpoints: true\nSim: {TickRate: 0, AutoSettle: false, Durability: os}\nLimits: {RequestsPerSecond: 100000}\n",
         &[],
     );
     let pid = gw.child.id();
@@ -240,8 +240,19 @@ async fn unread_query_floods_are_bounded_and_memory_comes_back() {
         "RSS grew from {base} KiB to {peak} KiB under {CLIENTS} unread floods (bound {bound} KiB)"
     );
     drop(flooders);
+    // First the gateway's own accounting: every connection, session and queued byte gone.
+    common::wait_until(
+        "the floods' connections, sessions and queues to be released",
+        || {
+            let health = common::http(&gw.td_url, "GET", "/healthz");
+            let body = health.split("\r\n\r\n").nth(1).unwrap_or_default();
+            serde_json::from_str::<Value>(body).is_ok_and(|v| {
+                v["connections"] == 0 && v["td_sessions"] == 0 && v["queued_bytes"] == 0
+            })
+        },
+    );
     let mut after = u64::MAX;
-    for _ in 0..100 {
+    for _ in 0..200 {
         after = rss_kib(pid);
         if after < base + 16 * 1024 {
             break;

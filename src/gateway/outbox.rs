@@ -284,6 +284,7 @@ impl Outbox {
         self.ready.notify_one();
         if held >= TRIM_AFTER_BYTES {
             release_free_memory();
+            release_free_memory_soon();
         }
     }
 
@@ -404,6 +405,23 @@ impl Drop for Outbox {
 
 /// A client that leaves this much queued makes the gateway hand free memory back.
 const TRIM_AFTER_BYTES: usize = 1 << 20;
+
+/// Trims once more a moment later: what the client's session still held (queries
+/// waiting, answers on their way) is freed after its queue, as the session ends.
+fn release_free_memory_soon() {
+    static PENDING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    if PENDING.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    runtime.spawn(async {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        PENDING.store(false, Ordering::Release);
+        release_free_memory();
+    });
+}
 
 /// Hands the allocator's free pages back to the system. glibc keeps what a burst freed
 /// in its arenas (RSS stays at the peak after a flooding client is gone); trimming
