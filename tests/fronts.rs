@@ -44,8 +44,11 @@ async fn a_login_on_a_down_front_is_answered_naming_it_and_a_second_is_not_a_dup
         let down = td
             .recv_until(|m| m["MsgType"] == "OnFrontDisconnected")
             .await;
-        assert_eq!(
-            down["RspInfo"]["ErrorMsg"], "unreachable or not answering",
+        // Never connected, or (on a loaded machine) connected and dropped by the
+        // fake's outage before the wait ended: either way a reason is given.
+        let why = down["RspInfo"]["ErrorMsg"].as_str().unwrap_or_default();
+        assert!(
+            why == "unreachable or not answering" || why == "network read failed",
             "{down}"
         );
         let answer = td.recv_until(|m| m["MsgType"] == "RspUserLogin").await;
