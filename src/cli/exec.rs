@@ -26,29 +26,6 @@ fn code(o: Outcome) -> u8 {
     }
 }
 
-/// Whether a command needs a trading login.
-fn needs_login(c: &Command) -> bool {
-    matches!(
-        c,
-        Command::Logout
-            | Command::Order(_)
-            | Command::Cancel(_)
-            | Command::CancelAll(_)
-            | Command::Close(_)
-            | Command::Flatten(_)
-            | Command::Orders { .. }
-            | Command::Trades
-            | Command::Positions
-            | Command::Account
-            | Command::Instrument(_)
-            | Command::Margin(_)
-            | Command::Commission(_)
-            | Command::Confirm
-            | Command::Settlement
-            | Command::Passwd
-    )
-}
-
 /// Runs `exec`.
 pub async fn run(config: Config, args: ExecArgs, json: bool) -> ExitCode {
     let lines: Vec<String> = if args.command == ["-"] {
@@ -128,7 +105,7 @@ pub async fn run(config: Config, args: ExecArgs, json: bool) -> ExitCode {
         // A quote is better with a login (tick sizes, an instant answer) but does
         // not need one.
         let helped = matches!(cmd, Command::Quote(_) | Command::Depth(_)) && have_credentials;
-        if (needs_login(&cmd) || helped) && !logged_in {
+        if (cmd.needs_login() || helped) && !logged_in {
             if config.user_id.is_none() || config.password.is_none() {
                 eprintln!(
                     "webctp: `exec` logs in first: give --user (or WEBCTP_USER) and WEBCTP_PASSWORD (or User/Password in the config)"

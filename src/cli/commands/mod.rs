@@ -152,6 +152,31 @@ pub enum Command {
     Exit,
 }
 
+impl Command {
+    /// Whether the command needs a trading login.
+    pub fn needs_login(&self) -> bool {
+        matches!(
+            self,
+            Command::Logout
+                | Command::Order(_)
+                | Command::Cancel(_)
+                | Command::CancelAll(_)
+                | Command::Close(_)
+                | Command::Flatten(_)
+                | Command::Orders { .. }
+                | Command::Trades
+                | Command::Positions
+                | Command::Account
+                | Command::Instrument(_)
+                | Command::Margin(_)
+                | Command::Commission(_)
+                | Command::Confirm
+                | Command::Settlement
+                | Command::Passwd
+        )
+    }
+}
+
 /// A line the grammar does not accept, with what to show the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageError(pub String);

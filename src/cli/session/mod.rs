@@ -501,25 +501,7 @@ impl Session {
     }
 
     async fn run_inner(&self, cmd: Command) -> Result<Outcome, String> {
-        let needs_login = matches!(
-            cmd,
-            Command::Logout
-                | Command::Order(_)
-                | Command::Cancel(_)
-                | Command::CancelAll(_)
-                | Command::Close(_)
-                | Command::Flatten(_)
-                | Command::Orders { .. }
-                | Command::Trades
-                | Command::Positions
-                | Command::Account
-                | Command::Instrument(_)
-                | Command::Margin(_)
-                | Command::Commission(_)
-                | Command::Confirm
-                | Command::Settlement
-                | Command::Passwd
-        );
+        let needs_login = cmd.needs_login();
         if needs_login && let Some(o) = self.need_login() {
             return Ok(o);
         }

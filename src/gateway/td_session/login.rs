@@ -327,7 +327,7 @@ impl TdSession {
                 st.login = Some((login.clone(), info.clone()));
                 if self.settings.auto_confirm_settlement {
                     st.phase = Phase::Confirming;
-                    let now = crate::ctp::sim::clock::BeijingTime::now();
+                    let now = crate::protocol::clock::BeijingTime::now();
                     let confirm = SettlementInfoConfirm {
                         BrokerID: login.BrokerID.clone(),
                         InvestorID: login.UserID.clone(),
