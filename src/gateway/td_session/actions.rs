@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::super::front_watch::Note;
 use super::super::order_tracker::OrderKey;
 use super::state::Machine;
-use crate::ctp::FrontEvent;
+use crate::ctp::{BackendError, FrontEvent};
 use crate::protocol::{Reply, TdRequest};
 
 /// Something that happened to the session, as the driver tells the machine.
@@ -24,8 +24,8 @@ pub(super) enum Event {
     /// The front connected or went away.
     Front(FrontEvent),
     /// The upstream session asked for by [`Actions::open`] is open, or could not be
-    /// opened (the backend's words).
-    Opened(Result<(), String>),
+    /// opened (the backend's error).
+    Opened(Result<(), BackendError>),
     /// The backend did not take a call (its return code, never 0).
     Refused { call: Call, code: i32 },
     /// A timer armed by [`Actions::timers`] went off.
@@ -141,16 +141,19 @@ impl Machine {
             Event::Request { req, request_id } => self.on_request(now, req, request_id),
             Event::Reply(r) => self.on_reply(r),
             Event::Front(FrontEvent::Connected) => self.on_connected(now),
-            Event::Front(FrontEvent::Disconnected { reason }) => {
-                self.on_disconnected(now, reason)
-            }
+            Event::Front(FrontEvent::Disconnected { reason }) => self.on_disconnected(now, reason),
             Event::Opened(result) => self.on_opened(now, result),
             Event::Refused { call, code } => self.on_refused(call, code),
             Event::Timer(Timer::Relogin) => self.relogin_due(),
             Event::Timer(Timer::FrontCheck) => self.front_overdue(now),
             Event::Pump { backed_up } => self.pump(now, backed_up),
             Event::WatchTick => Actions {
-                notes: self.watch.as_mut().and_then(|w| w.due(now)).into_iter().collect(),
+                notes: self
+                    .watch
+                    .as_mut()
+                    .and_then(|w| w.due(now))
+                    .into_iter()
+                    .collect(),
                 ..Actions::default()
             },
             Event::Close => {

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use super::super::front_watch::FrontWatch;
 use super::actions::{Actions, CallKind, Timer};
 use super::state::{Asker, Machine, Pending, Phase, refuses_credentials};
+use crate::ctp::BackendError;
 use crate::protocol::errors::{ctp, request, rsp_info};
 use crate::protocol::fields::{
     Body, QryOrder, ReqAuthenticate, ReqUserLogin, RspInfo, RspUserLogin, SettlementInfoConfirm,
@@ -31,7 +32,7 @@ impl Machine {
     }
 
     /// The driver opened the upstream session (or could not).
-    pub(super) fn on_opened(&mut self, now: Instant, result: Result<(), String>) -> Actions {
+    pub(super) fn on_opened(&mut self, now: Instant, result: Result<(), BackendError>) -> Actions {
         self.opening = false;
         let early = std::mem::take(&mut self.connected_early);
         let user = self
@@ -110,7 +111,8 @@ impl Machine {
         match self.phase {
             Phase::Idle => {
                 let mut a = self.open(&user);
-                a.timers.push((now + self.cfg.front_wait, Timer::FrontCheck));
+                a.timers
+                    .push((now + self.cfg.front_wait, Timer::FrontCheck));
                 a
             }
             Phase::Connected => self.start_auth(),

@@ -227,8 +227,7 @@ impl TdSession {
         for m in a.send {
             self.outbox.push(m);
         }
-        if let (Some(bus), Some((msg_type, broker, user, json))) = (&self.settings.bus, a.publish)
-        {
+        if let (Some(bus), Some((msg_type, broker, user, json))) = (&self.settings.bus, a.publish) {
             bus.td_event(msg_type, &broker, &user, &json);
         }
         if a.release {
@@ -278,16 +277,14 @@ impl TdSession {
     /// may report the front's connect from its own thread before this returns: the
     /// machine holds that event until it hears the session is open).
     fn open(&self, user: &str) -> Option<Duration> {
-        let Some(me) = self.me.upgrade() else {
-            return None;
-        };
-        let events: Arc<dyn TdEvents> = me;
+        // The session is being dropped when it cannot be upgraded: nothing to open.
+        let events: Arc<dyn TdEvents> = self.me.upgrade()?;
         let result = match self.backend.td_session(events, user) {
             Ok(upstream) => {
                 self.lock().upstream = Some(upstream);
                 Ok(())
             }
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e),
         };
         self.feed(Event::Opened(result))
     }

@@ -110,7 +110,8 @@ impl Machine {
                         .push_front((call.req, Asker::Client(request_id)));
                 }
                 Some(Pending::Recover { trades }) => {
-                    self.queries.push_front((call.req, Asker::Recover { trades }));
+                    self.queries
+                        .push_front((call.req, Asker::Recover { trades }));
                 }
                 _ => {}
             }

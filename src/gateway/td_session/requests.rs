@@ -72,10 +72,7 @@ impl Machine {
         } else if let Ok(n) = o.OrderRef.trim().parse::<i64>() {
             self.last_order_ref = self.last_order_ref.max(n);
         }
-        let (front_id, session_id) = self
-            .login
-            .as_ref()
-            .map(|(l, _)| (l.FrontID, l.SessionID))?;
+        let (front_id, session_id) = self.login.as_ref().map(|(l, _)| (l.FrontID, l.SessionID))?;
         let key = OrderKey {
             front_id,
             session_id,
@@ -131,10 +128,9 @@ impl Machine {
                         wake_pump: true,
                         ..Actions::default()
                     },
-                    Some(Pending::Auth | Pending::Login | Pending::Confirm) => self.fail_login(
-                        crate::protocol::errors::rsp_info(code),
-                        "RspUserLogin",
-                    ),
+                    Some(Pending::Auth | Pending::Login | Pending::Confirm) => {
+                        self.fail_login(crate::protocol::errors::rsp_info(code), "RspUserLogin")
+                    }
                     Some(Pending::Recover { .. }) | None => Actions::default(),
                 }
             }
@@ -157,9 +153,14 @@ impl Machine {
             let json = Bytes::from(r.to_json());
             // The account of the session's stream on the bus, when there is a bus.
             let publish = if self.cfg.publishes {
-                self.credentials
-                    .as_ref()
-                    .map(|c| (r.msg_type, c.BrokerID.clone(), c.UserID.clone(), json.clone()))
+                self.credentials.as_ref().map(|c| {
+                    (
+                        r.msg_type,
+                        c.BrokerID.clone(),
+                        c.UserID.clone(),
+                        json.clone(),
+                    )
+                })
             } else {
                 None
             };
