@@ -71,6 +71,7 @@ impl Dispatcher {
             login,
             config.limits.max_subscriptions_per_client,
             front("market-data", &config.md_front_address),
+            Duration::from_secs(3),
         )?;
         let td_settings = TdSettings {
             broker_id: config.broker_id.clone(),

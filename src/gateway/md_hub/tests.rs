@@ -86,6 +86,7 @@ async fn a_front_connected_during_start_always_leads_to_one_login() {
             ReqUserLogin::default(),
             10,
             "market-data front tcp://192.0.2.1:41213".into(),
+            Duration::from_secs(3),
         )
         .unwrap();
         let front = backend.front.lock().unwrap().take().unwrap();
@@ -164,6 +165,7 @@ fn rig() -> Rig {
         ReqUserLogin::default(),
         10,
         "market-data front tcp://192.0.2.1:41213".into(),
+            Duration::from_secs(3),
     )
     .unwrap();
     let outbox = Arc::new(Outbox::new(64, 1024));
