@@ -6,8 +6,8 @@
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use super::ClientId;
 use super::super::front_watch::Note;
+use super::ClientId;
 use super::state::Machine;
 use crate::ctp::FrontEvent;
 use crate::protocol::Reply;

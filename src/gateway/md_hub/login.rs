@@ -187,8 +187,8 @@ impl Machine {
         }
         tracing::info!(trading_day = %login.TradingDay, "market data front logged in");
         self.upstream = Upstream::LoggedIn(Box::new(login.clone()));
-        let reconnect = std::mem::replace(&mut self.was_logged_in, true)
-            || std::mem::take(&mut self.told_down);
+        let reconnect =
+            std::mem::replace(&mut self.was_logged_in, true) || std::mem::take(&mut self.told_down);
         for (c, rid) in std::mem::take(&mut self.login_waiters) {
             if let Some(e) = self.clients.get_mut(&c) {
                 e.logged_in = true;

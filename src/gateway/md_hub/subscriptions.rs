@@ -265,12 +265,8 @@ impl Machine {
             a.calls.push(Call::Unsubscribe(vec![inst.to_string()]));
         }
         for p in done {
-            a.send.extend(self.sub_replies(
-                p.client,
-                p.request_id,
-                "RspSubMarketData",
-                &p.items,
-            ));
+            a.send
+                .extend(self.sub_replies(p.client, p.request_id, "RspSubMarketData", &p.items));
         }
         a
     }
