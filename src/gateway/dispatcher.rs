@@ -71,7 +71,7 @@ impl Dispatcher {
             login,
             config.limits.max_subscriptions_per_client,
             front("market-data", &config.md_front_address),
-            Duration::from_secs(3),
+            config.front_wait,
         )?;
         let td_settings = TdSettings {
             broker_id: config.broker_id.clone(),
@@ -84,7 +84,7 @@ impl Dispatcher {
             tracked_orders: Arc::new(AtomicUsize::new(0)),
             bus: bus.clone(),
             front: front("trading", &config.td_front_address),
-            front_wait: Duration::from_secs(3),
+            front_wait: config.front_wait,
         };
         let dispatcher = Arc::new(Dispatcher {
             config: Arc::new(config),
