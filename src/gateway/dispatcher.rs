@@ -354,11 +354,13 @@ impl Connection {
                 );
                 // After a refused login a request goes to CTP, which answers it with its
                 // own error (6, not logged in), as the Python projects pass it through;
-                // before any login it is the gateway's -401, as there.
+                // while the front is down after a login was sent it is CTP's -1 (its API
+                // refuses calls then), with the front's state; before any login it is
+                // the gateway's -401, as there.
                 let may_send = self
                     .td
                     .as_ref()
-                    .is_some_and(|s| s.is_logged_in() || s.login_refused());
+                    .is_some_and(|s| s.is_logged_in() || s.login_refused() || s.front_down());
                 if !opens && !may_send {
                     return self.not_logged_in(&p, "/td/");
                 }
