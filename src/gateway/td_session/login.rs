@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::super::front_watch::{self, FrontWatch};
 use super::TdSession;
 use super::state::{Actions, Asker, Pending, Phase, State, refuses_credentials};
-use crate::ctp::{FrontEvent, TdEvents};
+use crate::ctp::{BackendError, FrontEvent, TdEvents};
 use crate::protocol::errors::{ctp, request, rsp_info};
 use crate::protocol::fields::{
     Body, QryOrder, ReqAuthenticate, ReqUserLogin, RspInfo, RspUserLogin, SettlementInfoConfirm,
@@ -20,15 +20,16 @@ use crate::protocol::message::{call_failed, front_status};
 use crate::protocol::{Reply, TdRequest};
 
 impl TdSession {
-    fn connect(&self, st: &mut State, user: &str) -> Result<(), String> {
+    fn connect(&self, st: &mut State, user: &str) -> Result<(), BackendError> {
         let me: Arc<dyn TdEvents> = match self.me.upgrade() {
             Some(m) => m,
-            None => return Err("session closed".into()),
+            None => {
+                return Err(BackendError::Session(
+                    "the trading session closed while connecting".into(),
+                ));
+            }
         };
-        let upstream = self
-            .backend
-            .td_session(me, user)
-            .map_err(|e| e.to_string())?;
+        let upstream = self.backend.td_session(me, user)?;
         st.upstream = Some(upstream);
         st.phase = Phase::Connecting;
         let name = format!("{} (user {user})", self.settings.front);
