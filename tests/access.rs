@@ -9,6 +9,7 @@ use std::time::Duration;
 use common::{Binary, Client, InProcess, TempDir, WAIT};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use webctp::protocol::errors::{BAD_PARAMETERS, ctp};
 
 /// `host:port` of a `ws://host:port/...` URL.
 fn addr_of(url: &str) -> String {
@@ -221,9 +222,9 @@ async fn no_filter_prints_a_secret_and_clients_cannot_forge_log_lines() {
             "ReqUserLogin": {"UserID": user, "Password": "pw"}}))
             .await;
         let e = c
-            .recv_until(|v| v["RequestID"] == 3 || v["RspInfo"]["ErrorID"] == -400)
+            .recv_until(|v| v["RequestID"] == 3 || v["RspInfo"]["ErrorID"] == BAD_PARAMETERS)
             .await;
-        assert_eq!(e["RspInfo"]["ErrorID"], -400, "{e}");
+        assert_eq!(e["RspInfo"]["ErrorID"], BAD_PARAMETERS, "{e}");
         assert!(
             e["Detail"].as_str().unwrap().contains("UserID")
                 && e["Detail"].as_str().unwrap().contains("control character"),
@@ -282,7 +283,7 @@ async fn automatic_account_opening_is_limited() {
         let mut c = Client::connect(&gw.td_url).await;
         codes.push(c.td_login(&format!("new-{i}"), "pw").await["RspInfo"]["ErrorID"].clone());
     }
-    assert_eq!(codes, vec![0, 0, 0, 3, 3]);
+    assert_eq!(codes, vec![0, 0, 0, ctp::INVALID_LOGIN, ctp::INVALID_LOGIN]);
     // An account that exists still logs in.
     let mut c = Client::connect(&gw.td_url).await;
     assert_eq!(c.td_login("new-1", "pw").await["RspInfo"]["ErrorID"], 0);
@@ -296,7 +297,7 @@ async fn automatic_account_opening_is_limited() {
         let mut c = Client::connect(&gw.td_url).await;
         codes.push(c.td_login(&format!("more-{i}"), "pw").await["RspInfo"]["ErrorID"].clone());
     }
-    assert_eq!(codes, vec![0, 3, 3]);
+    assert_eq!(codes, vec![0, ctp::INVALID_LOGIN, ctp::INVALID_LOGIN]);
 }
 
 /// A WebSocket client whose connection comes from `source` (another loopback address).
@@ -333,14 +334,25 @@ async fn wrong_passwords_cannot_lock_the_owner_out() {
             "ReqUserLogin": {"UserID": "victim", "Password": "guess", "ClientIPAddress": "127.0.0.1"}}))
             .await;
         let r = c.recv_until(|v| v["MsgType"] == "RspUserLogin").await;
-        codes.push(r["RspInfo"]["ErrorID"].as_i64().unwrap());
+        codes.push(r["RspInfo"]["ErrorID"].clone());
     }
-    assert_eq!(codes, vec![3, 3, 3, 3, 75, 75, 75]);
+    assert_eq!(
+        codes,
+        vec![
+            ctp::INVALID_LOGIN,
+            ctp::INVALID_LOGIN,
+            ctp::INVALID_LOGIN,
+            ctp::INVALID_LOGIN,
+            ctp::LOGIN_FORBIDDEN,
+            ctp::LOGIN_FORBIDDEN,
+            ctp::LOGIN_FORBIDDEN
+        ]
+    );
     // The right password from that address is refused too, for now...
     let mut c = client_from("127.0.0.2", &gw.td_url).await;
     assert_eq!(
         c.td_login("victim", "right-pw").await["RspInfo"]["ErrorID"],
-        75
+        ctp::LOGIN_FORBIDDEN
     );
     // ...but the owner, elsewhere, logs in.
     let mut owner = Client::connect(&gw.td_url).await;

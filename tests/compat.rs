@@ -16,6 +16,7 @@ use std::time::Duration;
 use common::{Binary, Client, TempDir, order};
 use serde::Serialize;
 use serde_json::{Value, json};
+use webctp::protocol::errors::{BAD_PARAMETERS, NOT_IMPLEMENTED, NOT_LOGGED_IN, ctp};
 use webctp::protocol::fields::{
     DepthMarketData, InputOrder, InputOrderAction, Instrument, InvestorPosition, Order,
     OrderAction, RspUserLogin, SettlementInfoConfirm, SpecificInstrument, Trade, TradingAccount,
@@ -517,7 +518,7 @@ fn check_body<T: Struct>(what: &str, body: &Value, python_keys: &[&str], unset_p
 
 /// An answer's envelope: MsgType, RspInfo (null or ErrorID/ErrorMsg), the client's
 /// RequestID and IsLast.
-fn check_envelope(v: &Value, msg_type: &str, request_id: i64, error_id: i64) {
+fn check_envelope(v: &Value, msg_type: &str, request_id: i64, error_id: i32) {
     assert_eq!(v["MsgType"], msg_type, "{v}");
     assert_eq!(v["RequestID"], request_id, "{v}");
     assert!(v["IsLast"].is_boolean(), "{v}");
@@ -635,7 +636,7 @@ async fn md_flow(backend: Backend) {
     let e = c.recv().await;
     assert_eq!(
         (&e["MsgType"], &e["RspInfo"]["ErrorID"]),
-        (&json!("ReqFly"), &json!(-404)),
+        (&json!("ReqFly"), &json!(NOT_IMPLEMENTED)),
         "{e}"
     );
     assert_eq!(e["RspInfo"]["ErrorMsg"], "Not implemented");
@@ -645,7 +646,7 @@ async fn md_flow(backend: Backend) {
     let e = c.recv().await;
     assert_eq!(
         (&e["MsgType"], &e["RspInfo"]["ErrorID"]),
-        (&json!(""), &json!(-400)),
+        (&json!(""), &json!(BAD_PARAMETERS)),
         "{e}"
     );
     assert_eq!(e["RspInfo"]["ErrorMsg"], "参数有误");
@@ -654,7 +655,7 @@ async fn md_flow(backend: Backend) {
     c.send(json!({"MsgType": "SubscribeMarketData", "RequestID": 6, "InstrumentID": [7]}))
         .await;
     let e = c.recv().await;
-    assert_eq!(e["RspInfo"]["ErrorID"], -400, "{e}");
+    assert_eq!(e["RspInfo"]["ErrorID"], BAD_PARAMETERS, "{e}");
 }
 
 /// Logs a fresh connection in as `user`.
@@ -806,7 +807,7 @@ async fn td_session_flow(backend: Backend) {
         "ReqUserLogin": {"UserID": "u-compat", "Password": "wrong"}}))
         .await;
     let refused = w.recv_until(|v| v["MsgType"] == "RspUserLogin").await;
-    check_envelope(&refused, "RspUserLogin", 19, 3);
+    check_envelope(&refused, "RspUserLogin", 19, ctp::INVALID_LOGIN);
     assert_eq!(refused["RspInfo"]["ErrorMsg"], "CTP:不合法的登录");
     assert_eq!(refused["IsLast"], true);
     assert!(refused["RspUserLogin"].is_null(), "{refused}");
@@ -815,7 +816,7 @@ async fn td_session_flow(backend: Backend) {
     w.send(json!({"MsgType": "ReqQryTradingAccount", "RequestID": 10, "QryTradingAccount": {}}))
         .await;
     let q = w.recv().await;
-    check_envelope(&q, "RspQryTradingAccount", 10, 6);
+    check_envelope(&q, "RspQryTradingAccount", 10, ctp::NOT_LOGIN_YET);
     assert_eq!(q["RspInfo"]["ErrorMsg"], "CTP:还没有登录");
     assert_eq!(q["IsLast"], true);
     assert!(q["TradingAccount"].is_null(), "{q}");
@@ -827,7 +828,7 @@ async fn td_session_flow(backend: Backend) {
     let e = fresh.recv().await;
     assert_eq!(
         (&e["MsgType"], &e["RspInfo"]["ErrorID"]),
-        (&json!("ReqQryTradingAccount"), &json!(-401)),
+        (&json!("ReqQryTradingAccount"), &json!(NOT_LOGGED_IN)),
         "{e}"
     );
 }
@@ -921,7 +922,7 @@ async fn td_order_flow(backend: Backend) {
     // A second cancel: CTP's 26 in RspOrderAction, then ErrRtnOrderAction.
     c.send(cancel).await;
     let rsp = c.recv().await;
-    check_envelope(&rsp, "RspOrderAction", 22, 26);
+    check_envelope(&rsp, "RspOrderAction", 22, ctp::INSUITABLE_ORDER_STATUS);
     check_body::<InputOrderAction>(
         "RspOrderAction",
         &rsp["InputOrderAction"],
@@ -931,7 +932,10 @@ async fn td_order_flow(backend: Backend) {
     let err = c.recv().await;
     assert_eq!(
         (&err["MsgType"], &err["RspInfo"]["ErrorID"]),
-        (&json!("ErrRtnOrderAction"), &json!(26)),
+        (
+            &json!("ErrRtnOrderAction"),
+            &json!(ctp::INSUITABLE_ORDER_STATUS)
+        ),
         "{err}"
     );
     check_body::<OrderAction>(
@@ -944,12 +948,12 @@ async fn td_order_flow(backend: Backend) {
     // Volume 0: CTP's 15 in RspOrderInsert, then ErrRtnOrderInsert.
     c.send(order(23, "rb2605", "0", "0", ask, 0)).await;
     let rsp = c.recv().await;
-    check_envelope(&rsp, "RspOrderInsert", 23, 15);
+    check_envelope(&rsp, "RspOrderInsert", 23, ctp::BAD_FIELD);
     check_body::<InputOrder>("RspOrderInsert", &rsp["InputOrder"], INPUT_ORDER, false);
     let err = c.recv().await;
     assert_eq!(
         (&err["MsgType"], &err["RspInfo"]["ErrorID"]),
-        (&json!("ErrRtnOrderInsert"), &json!(15)),
+        (&json!("ErrRtnOrderInsert"), &json!(ctp::BAD_FIELD)),
         "{err}"
     );
     check_body::<InputOrder>("ErrRtnOrderInsert", &err["InputOrder"], INPUT_ORDER, false);

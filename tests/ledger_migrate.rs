@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use common::{Binary, Client, TempDir, http, order_sys_ids, sim_config};
 use serde_json::{Value, json};
+use webctp::protocol::errors::ctp;
 
 const FIXTURE: &[u8] = include_bytes!("fixtures/ledger-v1.journal");
 
@@ -115,7 +116,11 @@ async fn a_first_format_ledger_is_migrated_and_kept() {
         let v = c
             .recv_until(|v| v["MsgType"] == "RspOrderInsert" && v["RequestID"] == rid)
             .await;
-        assert_eq!(v["RspInfo"]["ErrorID"], 16, "{inst}: {v}");
+        assert_eq!(
+            v["RspInfo"]["ErrorID"],
+            ctp::INSTRUMENT_NOT_FOUND,
+            "{inst}: {v}"
+        );
     }
     // A listed month of the same product is, and the IDs continue.
     let (_, _, _, low) = c.book("m2705").await;

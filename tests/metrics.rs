@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use common::{Binary, Client, RawWs, TempDir, WAIT, order};
 use prometheus_parse::{Scrape, Value};
 use serde_json::json;
+use webctp::protocol::errors::BAD_PARAMETERS;
 
 const TOKEN: &str = "metrics-secret";
 
@@ -146,7 +147,8 @@ async fn metrics_are_guarded_parsed_present_and_moving() {
         .await;
     td.recv_until(|v| v["RequestID"] == 9).await;
     td.send_text("{not json").await;
-    td.recv_until(|v| v["RspInfo"]["ErrorID"] == -400).await;
+    td.recv_until(|v| v["RspInfo"]["ErrorID"] == BAD_PARAMETERS)
+        .await;
     let mut anon = Client::connect(&td_url).await;
     anon.send(common::query("ReqQryInvestor", 10, json!({})))
         .await;

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::{Binary, Client, TempDir, WAIT, fake_lib_dir, order};
 use serde_json::{Value, json};
+use webctp::protocol::errors::ctp;
 
 /// A gateway on the native backend over the fake library.
 struct Gateway {
@@ -103,7 +104,7 @@ async fn market_data_through_the_library() {
     c.send(json!({"MsgType": "SubscribeMarketData", "InstrumentID": ["zz9999"]}))
         .await;
     let bad = c.recv_until(|v| v["MsgType"] == "RspSubMarketData").await;
-    assert_eq!(bad["RspInfo"]["ErrorID"], 16);
+    assert_eq!(bad["RspInfo"]["ErrorID"], ctp::INSTRUMENT_NOT_FOUND);
     assert_eq!(bad["RspInfo"]["ErrorMsg"], "CTP:找不到合约");
 
     c.send(json!({"MsgType": "UnSubscribeMarketData", "InstrumentID": wanted}))
@@ -310,7 +311,7 @@ async fn trading_through_the_library() {
     c.send(order(13, "zz9999", "0", "0", 100.0, 1)).await;
     let rsp = c.recv_until(|v| v["MsgType"] == "RspOrderInsert").await;
     assert_eq!(rsp["RequestID"], 13);
-    assert_eq!(rsp["RspInfo"]["ErrorID"], 16);
+    assert_eq!(rsp["RspInfo"]["ErrorID"], ctp::INSTRUMENT_NOT_FOUND);
     assert_eq!(rsp["RspInfo"]["ErrorMsg"], "CTP:找不到合约");
     let err = c.recv_until(|v| v["MsgType"] == "ErrRtnOrderInsert").await;
     assert_eq!(err["RspInfo"]["ErrorMsg"], "CTP:找不到合约");

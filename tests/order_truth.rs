@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use common::truth::{self, View, collect_until};
 use common::{Client, InProcess, order};
 use serde_json::{Value, json};
+use webctp::protocol::errors::request;
 
 /// A still market (tick rate 0), so prices are known when orders go in.
 /// The admin endpoints are on: the tests drop the front and read /healthz through them.
@@ -179,7 +180,7 @@ async fn an_order_lost_in_a_front_drop_is_answered_not_placed_and_nothing_else()
     assert_eq!(about.len(), 1, "one answer and nothing else: {seen:?}");
     let a = about[0];
     assert_eq!(a["MsgType"], "RspOrderInsert", "{a}");
-    assert_eq!(a["RspInfo"]["ErrorID"], -1, "{a}");
+    assert_eq!(a["RspInfo"]["ErrorID"], request::NETWORK_FAILURE, "{a}");
     assert_eq!(a["RequestID"], 41, "{a}");
     assert_eq!(a["IsLast"], true, "{a}");
     assert!(

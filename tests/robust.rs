@@ -5,8 +5,9 @@ mod common;
 use std::time::Duration;
 
 use common::{Binary, Client, InProcess, RawWs, TempDir, order, order_sys_ids};
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
+use webctp::protocol::errors::{BAD_PARAMETERS, LIMIT_EXCEEDED, RATE_LIMITED, ctp};
 
 #[tokio::test]
 async fn every_bad_input_class_is_400_and_the_session_survives() {
@@ -53,7 +54,7 @@ async fn every_bad_input_class_is_400_and_the_session_survives() {
     for (text, needle) in &cases {
         c.send_text(text).await;
         let e = c.recv().await;
-        assert_eq!(e["RspInfo"]["ErrorID"], -400, "{text}: {e}");
+        assert_eq!(e["RspInfo"]["ErrorID"], BAD_PARAMETERS, "{text}: {e}");
         let detail = e["Detail"].as_str().unwrap();
         assert!(detail.contains(needle), "{text}: {detail}");
         assert!(!detail.contains("654321"), "a password came back: {detail}");
@@ -61,9 +62,9 @@ async fn every_bad_input_class_is_400_and_the_session_survives() {
     // Binary frames, valid UTF-8 or not.
     c.send_raw(Message::binary(b"{\"MsgType\":\"Ping\"}".to_vec()))
         .await;
-    assert_eq!(c.recv().await["RspInfo"]["ErrorID"], -400);
+    assert_eq!(c.recv().await["RspInfo"]["ErrorID"], BAD_PARAMETERS);
     c.send_raw(Message::binary(vec![0xff, 0xfe, 0x00])).await;
-    assert_eq!(c.recv().await["RspInfo"]["ErrorID"], -400);
+    assert_eq!(c.recv().await["RspInfo"]["ErrorID"], BAD_PARAMETERS);
     // Still usable.
     assert_eq!(c.td_login("u-robust", "pw").await["RspInfo"]["ErrorID"], 0);
     c.send(json!({"MsgType": "Ping"})).await;
@@ -164,7 +165,7 @@ async fn limits_answer_with_errors_not_disconnects() {
         let m = c.recv().await;
         if m["MsgType"] == "Pong" {
             pongs += 1;
-        } else if m["RspInfo"]["ErrorID"] == -429 {
+        } else if m["RspInfo"]["ErrorID"] == RATE_LIMITED {
             limited += 1;
         }
     }
@@ -186,11 +187,8 @@ async fn limits_answer_with_errors_not_disconnects() {
     )
     .await;
     let subs = c.recv_all("RspSubMarketData").await;
-    let codes: Vec<i64> = subs
-        .iter()
-        .map(|m| m["RspInfo"]["ErrorID"].as_i64().unwrap())
-        .collect();
-    assert_eq!(codes, vec![0, 0, -413]);
+    let codes: Vec<&Value> = subs.iter().map(|m| &m["RspInfo"]["ErrorID"]).collect();
+    assert_eq!(codes, vec![0, 0, LIMIT_EXCEEDED]);
     // Connections: two more fit, the fourth is refused before its upgrade.
     let _b = Client::connect(&gw.md_url).await;
     let _c = Client::connect(&gw.td_url).await;
@@ -268,7 +266,7 @@ async fn refused_relogin_stops_instead_of_locking_the_account() {
                 && v["Detail"].as_str().is_some_and(|d| d.contains("refused"))
         })
         .await;
-    assert_eq!(down["RspInfo"]["ErrorID"], 3);
+    assert_eq!(down["RspInfo"]["ErrorID"], ctp::INVALID_LOGIN);
     assert!(down["Detail"].as_str().unwrap().contains("not retrying"));
     // No further attempts: another drop brings no second refusal.
     gw.dispatcher
