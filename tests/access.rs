@@ -202,10 +202,7 @@ async fn no_filter_prints_a_secret_and_clients_cannot_forge_log_lines() {
     );
     let url = format!("{}?token=tok-s3cret-XYZ", gw.td_url);
     let mut c = Client::connect(&url).await;
-    assert_eq!(
-        c.td_login("alice", "s3cr3t-PASS").await["RspInfo"]["ErrorID"],
-        0
-    );
+    c.td_login_ok("alice", "s3cr3t-PASS").await;
     let rsp = c
         .password_update(
             2,
@@ -286,7 +283,7 @@ async fn automatic_account_opening_is_limited() {
     assert_eq!(codes, vec![0, 0, 0, ctp::INVALID_LOGIN, ctp::INVALID_LOGIN]);
     // An account that exists still logs in.
     let mut c = Client::connect(&gw.td_url).await;
-    assert_eq!(c.td_login("new-1", "pw").await["RspInfo"]["ErrorID"], 0);
+    c.td_login_ok("new-1", "pw").await;
 
     let gw = InProcess::start(
         "Sim: {TickRate: 0, AutoSettle: false, AutoOpenMax: 2, Accounts: [{UserID: cfg, Password: pw}]}",
@@ -356,8 +353,5 @@ async fn wrong_passwords_cannot_lock_the_owner_out() {
     );
     // ...but the owner, elsewhere, logs in.
     let mut owner = Client::connect(&gw.td_url).await;
-    assert_eq!(
-        owner.td_login("victim", "right-pw").await["RspInfo"]["ErrorID"],
-        0
-    );
+    owner.td_login_ok("victim", "right-pw").await;
 }

@@ -565,10 +565,7 @@ async fn md_flow(backend: Backend) {
     )
     .await;
     let subs = c.recv_all("RspSubMarketData").await;
-    let ids: Vec<&str> = subs
-        .iter()
-        .map(|v| v["SpecificInstrument"]["InstrumentID"].as_str().unwrap())
-        .collect();
+    let ids = common::instrument_ids(&subs);
     assert_eq!(ids, ["rb2605", "au2602"]);
     for (i, s) in subs.iter().enumerate() {
         check_envelope(s, "RspSubMarketData", 2, 0);
@@ -658,14 +655,6 @@ async fn md_flow(backend: Backend) {
     assert_eq!(e["RspInfo"]["ErrorID"], BAD_PARAMETERS, "{e}");
 }
 
-/// Logs a fresh connection in as `user`.
-async fn td_client(gw: &Binary, user: &str) -> Client {
-    let mut c = Client::connect(&gw.td_url).await;
-    let login = c.td_login(user, "123456").await;
-    assert_eq!(login["RspInfo"]["ErrorID"], 0, "{login}");
-    c
-}
-
 /// td: login, settlement confirm, account, positions, the instrument query with both
 /// projects' body keys, a second login (same user, then another), a wrong password and
 /// a query after it.
@@ -746,7 +735,7 @@ async fn td_session_flow(backend: Backend) {
 
     // CTP pushes a user's orders to each of the user's sessions: an order from another
     // connection of the same user reaches this one too ...
-    let mut first = td_client(&gw, "u-compat").await;
+    let mut first = Client::td_client(&gw.td_url, "u-compat").await;
     let (_, _, _, low) = first.book("rb2605").await;
     first.send(order(7, "rb2605", "0", "0", low, 1)).await;
     let seen = c
@@ -852,7 +841,7 @@ fn sequence(msgs: &[Value]) -> Vec<(String, String)> {
 /// order and its cancel, a volume-0 order, a second cancel.
 async fn td_order_flow(backend: Backend) {
     let (gw, _dir) = gateway(backend, "compat-orders", false);
-    let mut c = td_client(&gw, "u-orders").await;
+    let mut c = Client::td_client(&gw.td_url, "u-orders").await;
     let (_, ask, _, low) = c.book("rb2605").await;
 
     // Row 2: an unknown field inside the body; the order is placed.

@@ -28,15 +28,10 @@ async fn account(c: &mut Client) -> Value {
     c.ask("ReqQryTradingAccount", 5, json!({})).await[0]["TradingAccount"].clone()
 }
 
+/// A logged-in client and the trading day it logged in on.
 async fn login(url: &str) -> (Client, String) {
-    let mut c = Client::connect(url).await;
-    let rsp = c.td_login("u-v1", "123456").await;
-    assert_eq!(rsp["RspInfo"]["ErrorID"], 0, "{rsp}");
-    let day = rsp["RspUserLogin"]["TradingDay"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    (c, day)
+    let (c, login) = Client::td_session(url, "u-v1", "123456").await;
+    (c, common::trading_day(&login))
 }
 
 /// Lots held per instrument.

@@ -39,10 +39,7 @@ async fn seed_examples_verbatim() {
     )
     .await;
     let subs = c.recv_all("RspSubMarketData").await;
-    let ids: Vec<&str> = subs
-        .iter()
-        .map(|v| v["SpecificInstrument"]["InstrumentID"].as_str().unwrap())
-        .collect();
+    let ids = common::instrument_ids(&subs);
     assert_eq!(ids, ["au2602", "rb2605", "TA601"]);
     assert!(subs.iter().all(|v| v["RspInfo"]["ErrorID"] == 0));
     assert_eq!(subs[0]["IsLast"], false);
@@ -321,7 +318,7 @@ async fn seed_two_port_layout() {
     let mut md = Client::connect(&gw.md_url).await;
     md.md_login().await;
     let mut td = Client::connect(&gw.td_url).await;
-    assert_eq!(td.td_login("u-2port", "pw").await["RspInfo"]["ErrorID"], 0);
+    td.td_login_ok("u-2port", "pw").await;
     // Each port serves only its endpoint.
     let wrong = format!("ws://127.0.0.1:{md_port}/td/");
     assert!(

@@ -66,7 +66,7 @@ async fn every_bad_input_class_is_400_and_the_session_survives() {
     c.send_raw(Message::binary(vec![0xff, 0xfe, 0x00])).await;
     assert_eq!(c.recv().await["RspInfo"]["ErrorID"], BAD_PARAMETERS);
     // Still usable.
-    assert_eq!(c.td_login("u-robust", "pw").await["RspInfo"]["ErrorID"], 0);
+    c.td_login_ok("u-robust", "pw").await;
     c.send(json!({"MsgType": "Ping"})).await;
     assert_eq!(
         c.recv_until(|v| v["MsgType"] == "Pong").await["MsgType"],
@@ -210,7 +210,7 @@ async fn front_drop_and_recovery_resubscribes_and_relogs_in() {
     md.recv_until(|v| v["MsgType"] == "RtnDepthMarketData")
         .await;
     let mut td = Client::connect(&gw.td_url).await;
-    assert_eq!(td.td_login("u-front", "pw").await["RspInfo"]["ErrorID"], 0);
+    td.td_login_ok("u-front", "pw").await;
 
     gw.dispatcher
         .backend
@@ -238,16 +238,10 @@ async fn front_drop_and_recovery_resubscribes_and_relogs_in() {
 async fn refused_relogin_stops_instead_of_locking_the_account() {
     let gw = InProcess::start("Sim: {TickRate: 0, AutoSettle: false}").await;
     let mut a = Client::connect(&gw.td_url).await;
-    assert_eq!(
-        a.td_login("u-lock", "old-pw").await["RspInfo"]["ErrorID"],
-        0
-    );
+    a.td_login_ok("u-lock", "old-pw").await;
     // Another session changes the password; then the front drops.
     let mut b = Client::connect(&gw.td_url).await;
-    assert_eq!(
-        b.td_login("u-lock", "old-pw").await["RspInfo"]["ErrorID"],
-        0
-    );
+    b.td_login_ok("u-lock", "old-pw").await;
     assert_eq!(
         b.password_update(
             2,
@@ -287,10 +281,7 @@ async fn clients_leaving_mid_flow_leak_no_session() {
     let gw = InProcess::start("Sim: {TickRate: 50, AutoSettle: false}").await;
     for i in 0..20 {
         let mut c = Client::connect(&gw.td_url).await;
-        assert_eq!(
-            c.td_login(&format!("u-leak-{i}"), "pw").await["RspInfo"]["ErrorID"],
-            0
-        );
+        c.td_login_ok(&format!("u-leak-{i}"), "pw").await;
         c.send(order(1, "m2605", "0", "0", 2900.0, 1)).await;
         c.send(json!({"MsgType": "ReqQryInstrument", "RequestID": 2, "QryInstrument": {}}))
             .await;
@@ -320,7 +311,7 @@ async fn sigterm_closes_clients_with_1001_and_keeps_every_acknowledged_order() {
     const CONFIG: &str = "Sim: {TickRate: 20, AutoSettle: false}\n";
     let mut gw = Binary::serve(&dir, CONFIG, &[]);
     let mut c = Client::connect(&gw.td_url).await;
-    assert_eq!(c.td_login("u-term", "pw").await["RspInfo"]["ErrorID"], 0);
+    c.td_login_ok("u-term", "pw").await;
     let mut acked = std::collections::HashSet::new();
     let mut sent = 0;
     let mut signalled = false;
@@ -392,10 +383,7 @@ async fn passwords_never_reach_the_logs_and_dirs_are_private() {
         )
     };
     let mut c = Client::connect(&url("td")).await;
-    assert_eq!(
-        c.td_login("u-secret", "pw-SECRET-1").await["RspInfo"]["ErrorID"],
-        0
-    );
+    c.td_login_ok("u-secret", "pw-SECRET-1").await;
     let r = c.password_update(2, json!({"UserID": "u-secret", "OldPassword": "pw-SECRET-1", "NewPassword": "pw-SECRET-2"})).await;
     assert!(!r.to_string().contains("SECRET"), "{r}");
     c.send_text(r#"{"MsgType":"ReqUserLogin","RequestID":3,"ReqUserLogin":{"UserID":"x","Password":["pw-SECRET-3"]}}"#)

@@ -12,10 +12,7 @@ use webctp::protocol::errors::{NOT_IMPLEMENTED, NOT_LOGGED_IN, ctp};
 const STILL: &str = "Sim: {TickRate: 0, AutoSettle: false}";
 
 async fn logged_in(gw: &InProcess, user: &str) -> Client {
-    let mut c = Client::connect(&gw.td_url).await;
-    let login = c.td_login(user, "123456").await;
-    assert_eq!(login["RspInfo"]["ErrorID"], 0, "{login}");
-    c
+    Client::td_client(&gw.td_url, user).await
 }
 
 #[tokio::test]
@@ -71,19 +68,12 @@ async fn buy_close_today_and_funds_stay_consistent() {
     assert!(!accepted["OrderSysID"].as_str().unwrap().trim().is_empty());
     assert!(!accepted["OrderLocalID"].as_str().unwrap().trim().is_empty());
     assert_eq!(accepted["InsertTime"].as_str().unwrap().len(), 8);
-    let volume: i64 = trades
-        .iter()
-        .map(|t| t["Trade"]["Volume"].as_i64().unwrap())
-        .sum();
+    let (volume, open_cost) = common::trades_volume_and_cost(&trades);
     assert_eq!(volume, 2);
     for t in &trades {
         assert!(!t["Trade"]["TradeID"].as_str().unwrap().trim().is_empty());
         assert!(t["Trade"]["Price"].as_f64().unwrap() <= ask + 3.0);
     }
-    let open_cost: f64 = trades
-        .iter()
-        .map(|t| t["Trade"]["Price"].as_f64().unwrap() * t["Trade"]["Volume"].as_f64().unwrap())
-        .sum();
 
     let pos = c
         .ask(
@@ -327,7 +317,7 @@ async fn login_errors_not_logged_in_and_unconfirmed_settlement() {
     c.send(json!({"MsgType": "ReqQryTradingAccount", "RequestID": 1, "QryTradingAccount": {}}))
         .await;
     assert_eq!(c.recv().await["RspInfo"]["ErrorID"], NOT_LOGGED_IN);
-    assert_eq!(c.td_login("u-pw", "right").await["RspInfo"]["ErrorID"], 0);
+    c.td_login_ok("u-pw", "right").await;
     let mut other = Client::connect(&gw.td_url).await;
     let bad = other.td_login("u-pw", "wrong").await;
     assert_eq!(bad["RspInfo"]["ErrorID"], ctp::INVALID_LOGIN);
@@ -371,10 +361,7 @@ async fn password_update_changes_the_login() {
         ctp::INVALID_LOGIN
     );
     let mut again = Client::connect(&gw.td_url).await;
-    assert_eq!(
-        again.td_login("u-chpw", "654321").await["RspInfo"]["ErrorID"],
-        0
-    );
+    again.td_login_ok("u-chpw", "654321").await;
 }
 
 #[tokio::test]
@@ -616,7 +603,7 @@ async fn two_sessions_of_one_user_both_get_pushes() {
 async fn authentication_runs_when_an_app_id_is_configured() {
     let gw = InProcess::start("AppID: simnow_client_test\nAuthCode: \"0000000000000000\"\nSim: {TickRate: 0, AutoSettle: false}").await;
     let mut c = Client::connect(&gw.td_url).await;
-    assert_eq!(c.td_login("u-auth", "pw").await["RspInfo"]["ErrorID"], 0);
+    c.td_login_ok("u-auth", "pw").await;
     // A client's own ReqAuthenticate is answered too.
     let mut d = Client::connect(&gw.td_url).await;
     d.send(

@@ -30,6 +30,7 @@ use super::demand::unix_ms;
 use super::keys;
 use crate::ctp::{Backend, BackendError, FrontEvent, MdEvents, MdSession, TdEvents, TdSession};
 use crate::protocol::Reply;
+use crate::protocol::errors::ctp::FRONT_NOT_ACTIVE;
 use crate::protocol::errors::rsp_info;
 use crate::protocol::fields::{Body, ReqUserLogin, RspInfo, RspUserLogin, SpecificInstrument};
 
@@ -37,8 +38,6 @@ use crate::protocol::fields::{Body, ReqUserLogin, RspInfo, RspUserLogin, Specifi
 const WANT_TTL: Duration = Duration::from_secs(30);
 /// How often held instruments are renewed in `md:wanted`.
 const RENEW: Duration = Duration::from_secs(10);
-/// CTP's FRONT_NOT_ACTIVE.
-const FRONT_NOT_ACTIVE: i32 = 8;
 /// The reason reported when Redis drops (CTP's "network read failed").
 const REDIS_LOST: i32 = 0x1001;
 

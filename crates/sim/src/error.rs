@@ -179,28 +179,18 @@ impl SimError {
     }
 
     /// The same product-table error, naming the file it came from.
-    pub(crate) fn in_table_file(self, path: &std::path::Path) -> SimError {
-        match self {
-            SimError::ProductTableYaml {
-                file: None,
-                message,
-            } => SimError::ProductTableYaml {
-                file: Some(path.to_path_buf()),
-                message,
-            },
-            SimError::ProductTableInvalid {
-                file: None,
-                message,
-            } => SimError::ProductTableInvalid {
-                file: Some(path.to_path_buf()),
-                message,
-            },
-            other => other,
+    pub(crate) fn in_table_file(mut self, path: &std::path::Path) -> SimError {
+        if let SimError::ProductTableYaml { file, .. }
+        | SimError::ProductTableInvalid { file, .. } = &mut self
+        {
+            file.get_or_insert_with(|| path.to_path_buf());
         }
+        self
     }
 }
 
-/// The backend trait speaks in [`BackendError`]; a sim that cannot start says why.
+/// The backend trait speaks in [`BackendError`](webctp_protocol::backend::BackendError);
+/// a sim that cannot start says why.
 impl From<SimError> for webctp_protocol::backend::BackendError {
     fn from(e: SimError) -> Self {
         webctp_protocol::backend::BackendError::Session(e.to_string())
