@@ -141,7 +141,7 @@ async fn gateway_paces_queries_against_the_librarys_flow_control() {
         ],
     );
     let mut c = Client::connect(&gw.bin.td_url).await;
-    let login = c.td_login_ok("u-flow", "123456").await;
+    c.td_login_ok("u-flow", "123456").await;
     let queries = [
         ("ReqQryTradingAccount", "TradingAccount"),
         ("ReqQryInvestor", "Investor"),
@@ -204,7 +204,7 @@ async fn metrics_count_query_pacing() {
         &[("FAKECTP_TICK_RATE", "0")],
     );
     let mut c = Client::connect(&gw.bin.td_url).await;
-    let login = c.td_login_ok("u-pace", "123456").await;
+    c.td_login_ok("u-pace", "123456").await;
     assert_eq!(metric(&gw, "webctp_query_pacing_waits_total"), 0.0);
     c.send(common::query("ReqQryTradingAccount", 1, json!({})))
         .await;
@@ -345,7 +345,7 @@ async fn trading_through_the_library() {
     let out = c.recv_until(|v| v["MsgType"] == "RspUserLogout").await;
     assert_eq!(out["RspInfo"]["ErrorID"], 0, "{out}");
     eventually("the trader API to be released", || released_td(&gw) == 2);
-    let again = c.td_login_ok("u-native", "123456").await;
+    c.td_login_ok("u-native", "123456").await;
     let acc = c.ask("ReqQryTradingAccount", 31, json!({})).await;
     assert!(acc[0]["TradingAccount"].is_object());
 }

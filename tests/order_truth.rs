@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::HashSet;
 
-use common::truth::{self, View, collect_until};
+use common::truth::{self, collect_until};
 use common::{Client, InProcess, order};
 use serde_json::{Value, json};
 use webctp::protocol::errors::request;
@@ -46,7 +46,7 @@ async fn fills_during_a_front_drop_reach_the_client_after_the_relogin() {
     for &rid in &rids {
         c.send(order(rid, "rb2605", "0", "0", up, 500)).await;
     }
-    let mut seen = collect_until(&mut c, |v| {
+    let seen = collect_until(&mut c, |v| {
         v["MsgType"] == "RtnOrder" && v["Order"]["OrderStatus"] == "3"
     })
     .await;

@@ -111,7 +111,7 @@ pub async fn all_fill_across_a_front_drop(
 /// client is never told that one of them failed.
 pub async fn filled_orders_are_not_reported_failed(td_url: &str, user: &str, password: &str) {
     let mut c = Client::connect(td_url).await;
-    let login = c.td_login_ok(user, password).await;
+    c.td_login_ok(user, password).await;
     let (_, ask, _, _) = c.book("rb2605").await;
     for rid in 10..13 {
         c.send(order(rid, "rb2605", "0", "0", ask + 5.0, 1)).await;
