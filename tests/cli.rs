@@ -271,7 +271,7 @@ fn exec_usage_errors_exit_2() {
 #[test]
 fn exec_url_talks_to_a_running_gateway() {
     let dir = TempDir::new("url");
-    let (gw, base) = gateway(&dir);
+    let (_gateway, base) = gateway(&dir);
     let data = dir.path().join("gw");
     let (code, out, err) = exec(&dir, &["--url", &base, "buy", "TA601", "1"]);
     assert_eq!(code, 0, "{out}{err}");
@@ -622,7 +622,7 @@ fn flatten_closes_yesterday_and_today_on_shfe() {
 #[test]
 fn attach_drives_a_running_gateway() {
     let dir = TempDir::new("attach");
-    let (gw, base) = gateway(&dir);
+    let (_gateway, base) = gateway(&dir);
     let attach = |lines: &str| {
         let mut child = common::webctp()
             .args(["--data-dir", dir.path().join("t").to_str().unwrap()])
