@@ -567,4 +567,41 @@ mod tests {
         let e = ProductTable::parse(&broken).unwrap_err().to_string();
         assert!(e.contains("product rb") && e.contains("LME"), "{e}");
     }
+
+    /// A table loaded from a file names the file in every refusal.
+    #[test]
+    fn a_bad_table_file_is_named() {
+        let dir = std::env::temp_dir().join(format!("webctp-products-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("products.yaml");
+        let broken = EMBEDDED.replace("Id: rb, Exchange: SHFE", "Id: rb, Exchange: LME");
+        std::fs::write(&file, broken).unwrap();
+        let e = ProductTable::load(&file).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!(
+                "the product table {} is invalid: ",
+                file.display()
+            )),
+            "{e}"
+        );
+        std::fs::write(&file, "Products: [").unwrap();
+        let e = ProductTable::load(&file).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!(
+                "the product table {} is not valid YAML: ",
+                file.display()
+            )),
+            "{e}"
+        );
+        let missing = dir.join("missing.yaml");
+        let e = ProductTable::load(&missing).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!(
+                "cannot read the product table {}: ",
+                missing.display()
+            )),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
