@@ -575,33 +575,22 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("products.yaml");
         let broken = EMBEDDED.replace("Id: rb, Exchange: SHFE", "Id: rb, Exchange: LME");
-        std::fs::write(&file, broken).unwrap();
-        let e = ProductTable::load(&file).unwrap_err().to_string();
-        assert!(
-            e.starts_with(&format!(
-                "the product table {} is invalid: ",
-                file.display()
-            )),
-            "{e}"
-        );
-        std::fs::write(&file, "Products: [").unwrap();
-        let e = ProductTable::load(&file).unwrap_err().to_string();
-        assert!(
-            e.starts_with(&format!(
+        for (text, starts) in [
+            (Some(broken.as_str()), "the product table {} is invalid: "),
+            (
+                Some("Products: ["),
                 "the product table {} is not valid YAML: ",
-                file.display()
-            )),
-            "{e}"
-        );
-        let missing = dir.join("missing.yaml");
-        let e = ProductTable::load(&missing).unwrap_err().to_string();
-        assert!(
-            e.starts_with(&format!(
-                "cannot read the product table {}: ",
-                missing.display()
-            )),
-            "{e}"
-        );
+            ),
+            (None, "cannot read the product table {}: "),
+        ] {
+            match text {
+                Some(t) => std::fs::write(&file, t).unwrap(),
+                None => std::fs::remove_file(&file).unwrap(),
+            }
+            let e = ProductTable::load(&file).unwrap_err().to_string();
+            let want = starts.replace("{}", &file.display().to_string());
+            assert!(e.starts_with(&want), "{e}");
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
