@@ -84,7 +84,12 @@ impl Serialize for Reply {
             m.serialize_entry("RequestID", &id)?;
             m.serialize_entry("IsLast", &self.is_last)?;
         }
-        if !self.body_key.is_empty() {
+        // An envelope key as the body's (RspError's body *is* its RspInfo) would be
+        // written twice, and JSON readers keep the last copy: the null body.
+        if !matches!(
+            self.body_key,
+            "" | "MsgType" | "RspInfo" | "RequestID" | "IsLast"
+        ) {
             m.serialize_entry(self.body_key, &self.body)?;
         }
         m.end()
@@ -177,6 +182,19 @@ mod tests {
     use super::*;
     use crate::errors::NOT_LOGGED_IN;
     use crate::fields::{Order, SpecificInstrument};
+
+    /// CTP's OnRspError has no body: its RspInfo is written once, never as a null body
+    /// after it (a JSON reader keeps the last of two equal keys and lost the error).
+    #[test]
+    fn rsp_error_carries_its_rsp_info_once() {
+        for key in ["", "RspInfo"] {
+            let r = Reply::response("RspError", key, None, Some(rsp_info(15)), 3, true);
+            let text = String::from_utf8(r.to_json()).unwrap();
+            assert_eq!(text.matches("\"RspInfo\"").count(), 1, "{text}");
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(v["RspInfo"]["ErrorID"], 15, "{text}");
+        }
+    }
 
     #[test]
     fn response_key_order_and_empty_body() {

@@ -47,7 +47,7 @@ fn send(s: &ApiState, req: &TdRequest, rid: c_int, limits: engine::FlowLimits) -
         tracing::debug!(request = req.spec().msg_type, error = %e, "fakectp: malformed request");
         s.post(Reply::response(
             "RspError",
-            "RspInfo",
+            "",
             None,
             Some(rsp_info(ctp::BAD_FIELD)),
             rid,

@@ -94,7 +94,7 @@ unsafe extern "C" fn md_OnRspError(
     with_sink(this.cast(), |s| {
         let info = unsafe { pRspInfo.as_ref() }.map(RspInfo::from_c);
         s.reply(Reply::response(
-            "RspError", "RspInfo", None, info, nRequestID, bIsLast,
+            "RspError", "", None, info, nRequestID, bIsLast,
         ))
     });
 }
@@ -1443,7 +1443,7 @@ unsafe extern "C" fn td_OnRspError(
     with_sink(this.cast(), |s| {
         let info = unsafe { pRspInfo.as_ref() }.map(RspInfo::from_c);
         s.reply(Reply::response(
-            "RspError", "RspInfo", None, info, nRequestID, bIsLast,
+            "RspError", "", None, info, nRequestID, bIsLast,
         ))
     });
 }

@@ -231,7 +231,7 @@ pub fn spi_glue_rs(h: &Headers) -> String {
                 // Settlement text arrives in chunks that may split a GBK character, so
                 // the raw bytes go to the sink to be joined before decoding.
                 "OnRspQrySettlementInfo" => "with_sink(this.cast(), |s| {\n        let raw = unsafe { pSettlementInfo.as_ref() }.map(|c| (SettlementInfo::from_c(c), crate::cstr::raw_bytes(&c.Content).to_vec()));\n        let info = unsafe { pRspInfo.as_ref() }.map(RspInfo::from_c);\n        s.settlement_chunk(raw, info, nRequestID, bIsLast)\n    });".to_string(),
-                "OnRspError" => "with_sink(this.cast(), |s| {\n        let info = unsafe { pRspInfo.as_ref() }.map(RspInfo::from_c);\n        s.reply(Reply::response(\"RspError\", \"RspInfo\", None, info, nRequestID, bIsLast))\n    });".to_string(),
+                "OnRspError" => "with_sink(this.cast(), |s| {\n        let info = unsafe { pRspInfo.as_ref() }.map(RspInfo::from_c);\n        s.reply(Reply::response(\"RspError\", \"\", None, info, nRequestID, bIsLast))\n    });".to_string(),
                 _ => {
                     let is_wanted = wanted.iter().any(|w| w == &m.name)
                         && callback_body(m, &selected).is_some();
