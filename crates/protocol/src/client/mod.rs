@@ -22,7 +22,11 @@ use super::td_requests::TdRequest;
 /// `{"MsgType":"<ReqName>","<body key>":{...},"RequestID":n}`.
 pub fn td_request_json(req: &TdRequest, request_id: i32) -> String {
     let spec = req.spec();
-    envelope(spec.msg_type, &[(spec.body_key, req.body_to_json())], request_id)
+    envelope(
+        spec.msg_type,
+        &[(spec.body_key, req.body_to_json())],
+        request_id,
+    )
 }
 
 /// A market-data request as the wire carries it: a login or logout with its body, a

@@ -66,7 +66,10 @@ fn answers_keep_their_envelope() {
     // An empty answer: a null body.
     let r = Reply::response("RspQryOrder", "Order", None, None, 8, true);
     let m = Received::decode(&r.to_json()).unwrap();
-    assert_eq!((m.kind, m.body.is_none(), m.is_last), (MsgKind::RspQryOrder, true, true));
+    assert_eq!(
+        (m.kind, m.body.is_none(), m.is_last),
+        (MsgKind::RspQryOrder, true, true)
+    );
     // A refused order: CTP's second answer.
     let r = Reply::push(
         "ErrRtnOrderInsert",
@@ -95,8 +98,9 @@ fn ticks_decode_with_unset_prices() {
 
 #[test]
 fn the_gateways_own_messages_decode() {
-    let m = Received::decode(gateway_error("ReqQryOrder", -401, "log in first", Some(3)).as_bytes())
-        .unwrap();
+    let m =
+        Received::decode(gateway_error("ReqQryOrder", -401, "log in first", Some(3)).as_bytes())
+            .unwrap();
     assert_eq!(m.kind, MsgKind::GatewayError);
     assert_eq!(m.msg_type, "ReqQryOrder");
     assert_eq!((m.request_id, m.error_id()), (Some(3), -401));
@@ -129,23 +133,28 @@ fn an_unknown_msg_type_is_an_error_naming_it() {
 
 #[test]
 fn a_malformed_body_is_an_error_naming_the_field() {
-    let e = Received::decode(br#"{"MsgType":"RtnOrder","Order":{"LimitPrice":"cheap"}}"#)
-        .unwrap_err();
+    let e =
+        Received::decode(br#"{"MsgType":"RtnOrder","Order":{"LimitPrice":"cheap"}}"#).unwrap_err();
     assert_eq!(e.msg_type(), Some("RtnOrder"));
     let text = e.to_string();
     assert!(
         text.starts_with("RtnOrder has a field that cannot be read: Order.LimitPrice: "),
         "{text}"
     );
-    let e = Received::decode(br#"{"MsgType":"RtnTrade","Trade":{"Direction":"buy"}}"#)
-        .unwrap_err();
+    let e = Received::decode(br#"{"MsgType":"RtnTrade","Trade":{"Direction":"buy"}}"#).unwrap_err();
     assert!(e.to_string().contains("Trade.Direction"), "{e}");
     let e = Received::decode(br#"{"MsgType":"RspQryOrder","RequestID":"7"}"#).unwrap_err();
-    assert!(e.to_string().contains("RequestID: must be an integer"), "{e}");
-    let e = Received::decode(br#"{"MsgType":"RspQryOrder","RspInfo":{"ErrorID":"x"}}"#)
-        .unwrap_err();
+    assert!(
+        e.to_string().contains("RequestID: must be an integer"),
+        "{e}"
+    );
+    let e =
+        Received::decode(br#"{"MsgType":"RspQryOrder","RspInfo":{"ErrorID":"x"}}"#).unwrap_err();
     assert!(e.to_string().contains("RspInfo.ErrorID"), "{e}");
-    assert_eq!(Received::decode(b"[1]").unwrap_err(), DecodeError::NoMsgType);
+    assert_eq!(
+        Received::decode(b"[1]").unwrap_err(),
+        DecodeError::NoMsgType
+    );
     assert!(matches!(
         Received::decode(b"{not json").unwrap_err(),
         DecodeError::NotJson(_)
@@ -159,7 +168,10 @@ fn requests_written_here_parse_as_the_gateway_reads_them() {
         ..QryOrder::default()
     });
     let text = td_request_json(&req, 5);
-    assert!(text.starts_with(r#"{"MsgType":"ReqQryOrder","QryOrder":{"#), "{text}");
+    assert!(
+        text.starts_with(r#"{"MsgType":"ReqQryOrder","QryOrder":{"#),
+        "{text}"
+    );
     assert!(text.ends_with(r#","RequestID":5}"#), "{text}");
     let p = parse(&text, Endpoint::Td).unwrap();
     assert_eq!((p.request_id, p.request), (5, Request::Td(Box::new(req))));
