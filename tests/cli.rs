@@ -497,8 +497,10 @@ fn exec_with_wait(dir: &TempDir, wait: &str, args: &[&str]) -> (i32, String, Str
 #[test]
 fn exec_cancel_never_picks_another_sessions_order_ref() {
     let dir = TempDir::new("cancelref");
-    // Process A leaves an order resting (OrderRef 1 of its session).
-    let (code, out, err) = exec_with_wait(&dir, "0.5", &["buy", "rb2605", "1", "@3000"]);
+    // Process A leaves an order resting (OrderRef 1 of its session). `--wait` bounds
+    // the order's first answer too, so it is not short: 0.5 s failed on a loaded
+    // machine; a resting order holds the exec for the whole wait.
+    let (code, out, err) = exec_with_wait(&dir, "5", &["buy", "rb2605", "1", "@3000"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("NoTradeQueueing"), "{out}");
     let sys = first_order_id(&out.lines().map(String::from).collect::<Vec<_>>());
