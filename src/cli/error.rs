@@ -88,7 +88,8 @@ pub enum CliError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot listen: {0}")]
+    /// The gateway's ports could not be opened (the error names the address).
+    #[error("{0}")]
     Listen(std::io::Error),
     /// `attach` found no gateway.
     #[error("{0}\n(is a gateway running? start one with `webctp serve`, or give --url)")]
