@@ -21,15 +21,22 @@
 //!   never reported failed: after the re-login `ReqQryOrder`/`ReqQryTrade` recover what
 //!   the client missed and it is pushed as `RtnOrder`/`RtnTrade`.
 //!
-//! Backend events arrive on the backend's threads; the state is behind one mutex that
-//! is never held while calling into the backend.
+//! The session is a pure state machine ([`state::Machine`]: events in,
+//! [`Actions`](actions::Actions) out — no backend, no outbox, no lock, no task inside)
+//! and this driver around it: [`TdSession`] feeds it the client's requests, the
+//! backend's answers and the front's events (from the backend's threads) with the time
+//! they happen at, under one mutex, and carries out what it decides after releasing
+//! the mutex — so a backend call never runs under the lock, and a backend may answer
+//! on the calling thread. The driver's timers (re-login backoff, the login's wait for
+//! the front, the query pump's pacing) are tokio sleeps that send the machine an event.
 //!
-//! The session is split by concept: [`state`] (phase, pending requests, the
-//! [`Actions`](state::Actions) decided under the lock), `login` (connect, authenticate,
-//! log in, re-login with backoff, the stop after refused credentials), `requests`
-//! (client requests and the RequestID map of answers), `pacing` (the query pump, -2/-3
-//! retry, query timeout) and `recovery` (orders' truth after a re-login).
+//! Split by concept: [`actions`] (what goes in and comes out), [`state`] (phase,
+//! pending requests), `login` (connect, authenticate, log in, re-login with backoff,
+//! the stop after refused credentials), `front_down` (a front that does not connect),
+//! `requests` (client requests and the RequestID map of answers), `pacing` (the query
+//! pump, -2/-3 retry, query timeout) and `recovery` (orders' truth after a re-login).
 
+mod actions;
 mod front_down;
 mod login;
 mod pacing;
@@ -43,15 +50,20 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
-use super::order_tracker::{OrderKey, OrderTracker};
+use super::front_watch;
+use super::order_tracker::OrderTracker;
 use super::outbox::Outbox;
-use crate::ctp::{Backend, FrontEvent, TdEvents};
-use crate::protocol::errors::rsp_info;
-use crate::protocol::fields::{ReqUserLogin, RspUserLogin};
-use crate::protocol::message::call_failed;
+use crate::ctp::{Backend, FrontEvent, TdEvents, TdSession as UpstreamSession};
+use crate::protocol::errors::request;
+use crate::protocol::fields::{Body, ReqUserLogin, RspUserLogin};
 use crate::protocol::{Reply, TdRequest};
-use state::{Actions, Pending, Phase, State};
+use actions::{Actions, CallKind, Event};
+use state::{Config, Machine, Phase};
+
+/// How often the driver asks the machine whether a "front still down" line is due.
+const WATCH_TICK: Duration = Duration::from_secs(1);
 
 /// Settings a session takes from the configuration.
 #[derive(Clone)]
@@ -76,12 +88,12 @@ pub struct TdSettings {
     pub front_wait: Duration,
 }
 
-/// A client's trading session.
+/// A client's trading session: the driver of its [`Machine`].
 pub struct TdSession {
     outbox: Arc<Outbox>,
     backend: Arc<dyn Backend>,
     settings: TdSettings,
-    state: Mutex<State>,
+    inner: Mutex<Inner>,
     pump: Notify,
     runtime: tokio::runtime::Handle,
     me: Weak<TdSession>,
@@ -91,6 +103,12 @@ pub struct TdSession {
     order_clock: crate::metrics::OrderClock,
     /// Counts each pacing wait once, however often the pump looks.
     pacing_clock: crate::metrics::PacingClock,
+}
+
+/// What the mutex guards: the machine, and the upstream session it asked for.
+struct Inner {
+    machine: Machine,
+    upstream: Option<Arc<dyn UpstreamSession>>,
 }
 
 impl Drop for TdSession {
@@ -108,13 +126,20 @@ impl TdSession {
         live: Arc<std::sync::atomic::AtomicUsize>,
     ) -> Arc<TdSession> {
         live.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let tracked = settings.tracked_orders.clone();
+        let machine = Machine::new(
+            Config::from_settings(&settings),
+            OrderTracker::new(settings.tracked_orders.clone()),
+            Instant::now(),
+        );
         let s = Arc::new_cyclic(|me| TdSession {
             live,
             outbox,
             backend,
             settings,
-            state: Mutex::new(State::new(OrderTracker::new(tracked))),
+            inner: Mutex::new(Inner {
+                machine,
+                upstream: None,
+            }),
             pump: Notify::new(),
             runtime: tokio::runtime::Handle::current(),
             me: me.clone(),
@@ -123,169 +148,194 @@ impl TdSession {
         });
         crate::metrics::global().track_td(&s);
         let me = Arc::downgrade(&s);
-        s.runtime.spawn(pacing::query_pump(me));
+        s.runtime.spawn(query_pump(me));
         s
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Whether requests other than login may be sent.
     pub fn is_logged_in(&self) -> bool {
-        self.lock().phase == Phase::LoggedIn
+        self.lock().machine.phase == Phase::LoggedIn
     }
 
     /// Whether the upstream front is connected (logged in or not).
     pub fn front_connected(&self) -> bool {
-        !matches!(self.lock().phase, Phase::Idle | Phase::Connecting)
+        !matches!(self.lock().machine.phase, Phase::Idle | Phase::Connecting)
     }
 
     /// Whether the front dropped after a login and the session waits to reconnect.
     pub fn front_reconnecting(&self) -> bool {
-        let st = self.lock();
-        st.phase == Phase::Connecting && st.was_logged_in && !st.closed
+        let g = self.lock();
+        let m = &g.machine;
+        m.phase == Phase::Connecting && m.was_logged_in && !m.closed
     }
 
     /// Queries queued behind the pacing.
     pub fn queued_queries(&self) -> usize {
-        self.lock().queries.len()
+        self.lock().machine.queries.len()
     }
 
     /// Whether the client's login was refused and none is under way (requests then go
     /// to CTP, which answers them with its error).
     pub fn login_refused(&self) -> bool {
-        let st = self.lock();
-        st.login_refused && st.login_request.is_none() && st.phase != Phase::LoggedIn
+        let g = self.lock();
+        let m = &g.machine;
+        m.login_refused && m.login_request.is_none() && m.phase != Phase::LoggedIn
     }
 
     /// Whether `login` is the login this session is logged in with (same user and
     /// password; the broker when given).
     pub fn same_login(&self, login: &ReqUserLogin) -> bool {
-        let st = self.lock();
-        st.phase == Phase::LoggedIn && st.is_session_login(login)
+        let g = self.lock();
+        g.machine.phase == Phase::LoggedIn && g.machine.is_session_login(login)
     }
 
     /// The login answer, once logged in.
     pub fn login_info(&self) -> Option<RspUserLogin> {
-        let st = self.lock();
-        (st.phase == Phase::LoggedIn)
-            .then(|| st.login.as_ref().map(|l| l.0.clone()))
+        let g = self.lock();
+        (g.machine.phase == Phase::LoggedIn)
+            .then(|| g.machine.login.as_ref().map(|l| l.0.clone()))
             .flatten()
+    }
+
+    /// Handles a client's trading request (the dispatcher checked the login).
+    pub fn request(&self, req: TdRequest, request_id: i32) {
+        self.feed(Event::Request { req, request_id });
     }
 
     /// Ends the session: the upstream session is released.
     pub fn close(&self) {
-        let mut st = self.lock();
-        st.closed = true;
-        st.upstream = None;
-        st.queries.clear();
-        drop(st);
-        self.pump.notify_one();
+        self.feed(Event::Close);
     }
 
-    fn run(&self, a: Actions) {
+    /// Tells the machine what happened now and does what it decides.
+    fn feed(&self, event: Event) -> Option<Duration> {
+        let a = self.lock().machine.handle(Instant::now(), event);
+        self.run(a)
+    }
+
+    /// Carries out the machine's decisions, outside the lock. Returns when the query
+    /// pump should look again, if a refused query says so.
+    fn run(&self, a: Actions) -> Option<Duration> {
+        let mut pump_again = None;
+        if let Some(user) = a.open {
+            pump_again = self.open(&user);
+        }
         for m in a.send {
             self.outbox.push(m);
         }
-        for (rid, req) in a.calls {
-            self.call(rid, &req);
+        if let (Some(bus), Some((msg_type, broker, user, json))) = (&self.settings.bus, a.publish) {
+            bus.td_event(msg_type, &broker, &user, &json);
         }
-        for (rid, req, key) in a.orders {
-            self.call_order(rid, &req, key);
+        if a.release {
+            self.lock().upstream = None;
+        }
+        for call in a.calls {
+            if let TdRequest::ReqOrderInsert(o) = &call.req {
+                self.order_clock.sent(o.OrderRef.trim());
+            }
+            let upstream = self.lock().upstream.clone();
+            let code = upstream.map_or(request::NETWORK_FAILURE, |u| u.request(&call.req, call.id));
+            if code == 0 {
+                continue;
+            }
+            if call.kind == CallKind::Query && request::is_flow_control(code) {
+                crate::metrics::global().flow_control_retries.inc();
+            }
+            if let Some(d) = self.feed(Event::Refused { call, code }) {
+                pump_again = Some(d);
+            }
         }
         if a.wake_pump {
             self.pump.notify_one();
         }
-        if let Some(delay) = a.relogin_after {
+        for (at, timer) in a.timers {
             let me = self.me.clone();
             self.runtime.spawn(async move {
-                tokio::time::sleep(delay).await;
+                tokio::time::sleep_until(at).await;
                 if let Some(s) = me.upgrade() {
-                    let a = {
-                        let mut st = s.lock();
-                        if st.phase == Phase::Connected && !st.closed {
-                            s.start_auth(&mut st)
-                        } else {
-                            Actions::default()
-                        }
-                    };
-                    s.run(a);
+                    s.feed(Event::Timer(timer));
                 }
             });
         }
-        if let Some(delay) = a.front_check_after {
-            let me = self.me.clone();
-            self.runtime.spawn(async move {
-                tokio::time::sleep(delay).await;
-                if let Some(s) = me.upgrade() {
-                    s.front_overdue();
-                }
-            });
+        if a.start_watch {
+            self.runtime.spawn(watch_front(self.me.clone()));
         }
+        for note in a.notes {
+            front_watch::log(note);
+        }
+        if let Some(until) = a.pacing_wait {
+            self.pacing_clock.waiting(until.into_std());
+        }
+        pump_again.or(a.pump_again)
     }
 
-    /// Sends one request upstream; a refused call is answered at once.
-    fn call(&self, rid: i32, req: &TdRequest) {
-        let upstream = self.lock().upstream.clone();
-        let code = match upstream {
-            Some(u) => u.request(req, rid),
-            None => -1,
-        };
-        if code == 0 {
-            return;
-        }
-        let mut st = self.lock();
-        let pending = st.pending.remove(&rid);
-        if matches!(pending, Some(Pending::Client { is_query: true, .. })) {
-            st.query_in_flight = None;
-        }
-        drop(st);
-        match pending {
-            Some(Pending::Client {
-                request_id,
-                response,
-                ..
-            }) => {
-                self.outbox.push(call_failed(response, code, request_id));
-                self.pump.notify_one();
+    /// Opens the upstream session the machine asked for, outside the lock (a backend
+    /// may report the front's connect from its own thread before this returns: the
+    /// machine holds that event until it hears the session is open).
+    fn open(&self, user: &str) -> Option<Duration> {
+        // The session is being dropped when it cannot be upgraded: nothing to open.
+        let events: Arc<dyn TdEvents> = self.me.upgrade()?;
+        let result = match self.backend.td_session(events, user) {
+            Ok(upstream) => {
+                self.lock().upstream = Some(upstream);
+                Ok(())
             }
-            Some(Pending::Auth | Pending::Login | Pending::Confirm) => {
-                let a = {
-                    let mut st = self.lock();
-                    self.fail_login(&mut st, rsp_info(code), "RspUserLogin")
-                };
-                self.run(a);
-            }
-            Some(Pending::Recover { .. }) | None => {}
-        }
-    }
-
-    /// Sends an order insert or cancel with the client's RequestID; a refused call is
-    /// answered at once (CTP did not take it, so that is the truth).
-    fn call_order(&self, request_id: i32, req: &TdRequest, key: Option<OrderKey>) {
-        let upstream = self.lock().upstream.clone();
-        let code = match upstream {
-            Some(u) => u.request(req, request_id),
-            None => -1,
+            Err(e) => Err(e),
         };
-        if code == 0 {
-            return;
-        }
-        if let Some(k) = key {
-            self.lock().orders.refused(&k);
-        }
-        self.outbox
-            .push(call_failed(req.spec().response, code, request_id));
+        self.feed(Event::Opened(result))
     }
 }
 
 impl TdEvents for TdSession {
     fn reply(&self, r: Reply) {
-        self.on_reply(r);
+        if r.request_id.is_none()
+            && let Some(Body::Order(o)) = &r.body
+        {
+            self.order_clock.rtn_order(o.OrderRef.trim());
+        }
+        self.feed(Event::Reply(r));
     }
 
     fn front(&self, event: FrontEvent) {
-        self.on_front(event);
+        self.feed(Event::Front(event));
+    }
+}
+
+/// Sends queued queries one at a time, paced. Runs until the session is closed.
+async fn query_pump(me: Weak<TdSession>) {
+    let Some(s) = me.upgrade() else { return };
+    loop {
+        if s.lock().machine.closed {
+            return;
+        }
+        // Notify keeps a permit, so a wake-up between the check and the wait is not lost.
+        let backed_up = s.outbox.is_backed_up();
+        match s.feed(Event::Pump { backed_up }) {
+            Some(d) if d.is_zero() => continue,
+            Some(d) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(d) => {}
+                    _ = s.pump.notified() => {}
+                }
+            }
+            None => s.pump.notified().await,
+        }
+    }
+}
+
+/// Writes "front still down" lines to the log while the session's front is down; ends
+/// with the session.
+async fn watch_front(me: Weak<TdSession>) {
+    loop {
+        tokio::time::sleep(WATCH_TICK).await;
+        let Some(s) = me.upgrade() else { return };
+        if s.lock().machine.closed {
+            return;
+        }
+        s.feed(Event::WatchTick);
     }
 }

@@ -1,23 +1,24 @@
 //! Queries are queued and sent one at a time, paced at the backend's interval; CTP's
 //! flow-control codes (-2/-3) put the query back, and a query unanswered for
-//! `query_timeout` is reported failed so its client is not stuck.
+//! `query_timeout` is reported failed so its client is not stuck. Pure: the driver's
+//! pump task sends [`Event::Pump`](super::actions::Event::Pump) and sleeps as told.
 
-use std::sync::Weak;
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use super::TdSession;
-use super::state::{Asker, Pending, Phase, State};
-use crate::protocol::TdRequest;
+use super::actions::{Actions, Call, CallKind};
+use super::state::{Asker, Machine, Pending, Phase};
 use crate::protocol::errors::request;
 use crate::protocol::message::call_failed;
 
 /// Queries one session may have waiting; more are refused (-429) rather than held.
 pub(super) const MAX_QUEUED_QUERIES: usize = 512;
 /// How often a paused query pump looks whether its client has read its answers.
-const BACKED_UP_RETRY: Duration = Duration::from_millis(20);
+pub(super) const BACKED_UP_RETRY: Duration = Duration::from_millis(20);
+/// The least wait after CTP's flow control refused a query.
+const FLOW_CONTROL_WAIT: Duration = Duration::from_millis(100);
 
 pub(super) fn too_many_queries(response: &str, request_id: i32) -> Bytes {
     crate::protocol::message::gateway_error(
@@ -29,44 +30,50 @@ pub(super) fn too_many_queries(response: &str, request_id: i32) -> Bytes {
     .into()
 }
 
-impl TdSession {
-    /// Picks the next query to send, if the pacing allows; else how long to wait.
-    pub(super) fn next_query(&self, st: &mut State) -> Result<Option<(i32, TdRequest)>, Duration> {
-        if st.phase != Phase::LoggedIn || st.closed || st.queries.is_empty() {
-            return Ok(None);
+impl Machine {
+    /// One step of the query pump at `now`: fails a query unanswered too long, sends
+    /// the next one when the pacing allows, and says when to look again
+    /// ([`Actions::pump_again`]).
+    pub(super) fn pump(&mut self, now: Instant, backed_up: bool) -> Actions {
+        let mut a = Actions::default();
+        if self.phase != Phase::LoggedIn || self.queries.is_empty() {
+            return a;
         }
-        if let Some((_, since)) = st.query_in_flight {
-            let waited = since.elapsed();
-            if waited < self.settings.query_timeout {
-                return Err(self.settings.query_timeout - waited);
+        if let Some((_, since)) = self.query_in_flight {
+            let waited = now.saturating_duration_since(since);
+            if waited < self.cfg.query_timeout {
+                a.pump_again = Some(self.cfg.query_timeout - waited);
+                return a;
             }
             // The answer is lost (front trouble): fail it so the client is not stuck.
-            if let Some((rid, _)) = st.query_in_flight.take()
+            if let Some((rid, _)) = self.query_in_flight.take()
                 && let Some(Pending::Client {
                     request_id,
                     response,
                     ..
-                }) = st.pending.remove(&rid)
+                }) = self.pending.remove(&rid)
             {
                 tracing::warn!(response, "query unanswered; reported as failed");
-                self.outbox.push(call_failed(response, -1, request_id));
+                a.send
+                    .push(Bytes::from(call_failed(response, -1, request_id)));
             }
         }
         // A client that does not read its answers gets no new ones: the next query
         // waits until it has read most of what is queued for it.
-        if self.outbox.is_backed_up() {
-            return Err(BACKED_UP_RETRY);
+        if backed_up {
+            a.pump_again = Some(BACKED_UP_RETRY);
+            return a;
         }
-        if let Some(last) = st.last_query {
-            let gap = last.elapsed();
-            if gap < self.settings.query_interval {
-                self.pacing_clock
-                    .waiting((last + self.settings.query_interval).into_std());
-                return Err(self.settings.query_interval - gap);
+        if let Some(last) = self.last_query {
+            let gap = now.saturating_duration_since(last);
+            if gap < self.cfg.query_interval {
+                a.pacing_wait = Some(last + self.cfg.query_interval);
+                a.pump_again = Some(self.cfg.query_interval - gap);
+                return a;
             }
         }
-        let Some((req, asker)) = st.queries.pop_front() else {
-            return Ok(None);
+        let Some((req, asker)) = self.queries.pop_front() else {
+            return a;
         };
         let spec = req.spec();
         let pending = match asker {
@@ -78,81 +85,49 @@ impl TdSession {
             },
             Asker::Recover { trades } => Pending::Recover { trades },
         };
-        let rid = st.alloc(pending);
-        let now = Instant::now();
-        st.query_in_flight = Some((rid, now));
-        st.last_query = Some(now);
-        Ok(Some((rid, req)))
+        let rid = self.alloc(pending);
+        self.query_in_flight = Some((rid, now));
+        self.last_query = Some(now);
+        a.calls.push(Call {
+            id: rid,
+            req,
+            kind: CallKind::Query,
+        });
+        a.pump_again = Some(Duration::ZERO);
+        a
     }
 
-    /// Sends a paced query; returns how long to wait before trying again.
-    pub(super) fn pump_once(&self) -> Option<Duration> {
-        let next = {
-            let mut st = self.lock();
-            self.next_query(&mut st)
-        };
-        match next {
-            Ok(Some((rid, req))) => {
-                let upstream = self.lock().upstream.clone();
-                let code = upstream.map_or(request::NETWORK_FAILURE, |u| u.request(&req, rid));
-                match code {
-                    0 => Some(Duration::ZERO),
-                    code if request::is_flow_control(code) => {
-                        // CTP's flow control: put it back and wait; the client never sees it.
-                        crate::metrics::global().flow_control_retries.inc();
-                        let mut st = self.lock();
-                        st.query_in_flight = None;
-                        match st.pending.remove(&rid) {
-                            Some(Pending::Client { request_id, .. }) => {
-                                st.queries.push_front((req, Asker::Client(request_id)));
-                            }
-                            Some(Pending::Recover { trades }) => {
-                                st.queries.push_front((req, Asker::Recover { trades }));
-                            }
-                            _ => {}
-                        }
-                        Some(self.settings.query_interval.max(Duration::from_millis(100)))
-                    }
-                    code => {
-                        let mut st = self.lock();
-                        st.query_in_flight = None;
-                        let p = st.pending.remove(&rid);
-                        drop(st);
-                        if let Some(Pending::Client {
-                            request_id,
-                            response,
-                            ..
-                        }) = p
-                        {
-                            self.outbox.push(call_failed(response, code, request_id));
-                        }
-                        Some(Duration::ZERO)
-                    }
+    /// The backend did not take a paced query: CTP's flow control puts it back (the
+    /// client never sees it); any other code is the client's answer.
+    pub(super) fn query_refused(&mut self, call: Call, code: i32) -> Actions {
+        let mut a = Actions::default();
+        self.query_in_flight = None;
+        let pending = self.pending.remove(&call.id);
+        if request::is_flow_control(code) {
+            match pending {
+                Some(Pending::Client { request_id, .. }) => {
+                    self.queries
+                        .push_front((call.req, Asker::Client(request_id)));
                 }
-            }
-            Ok(None) => None,
-            Err(wait) => Some(wait),
-        }
-    }
-}
-
-/// Sends queued queries one at a time, paced. Runs until the session is closed.
-pub(super) async fn query_pump(me: Weak<TdSession>) {
-    let Some(s) = me.upgrade() else { return };
-    loop {
-        if s.lock().closed {
-            return;
-        }
-        // Notify keeps a permit, so a wake-up between the check and the wait is not lost.
-        match s.pump_once() {
-            Some(d) if d.is_zero() => continue,
-            Some(d) => {
-                tokio::select! {
-                    _ = tokio::time::sleep(d) => {}
-                    _ = s.pump.notified() => {}
+                Some(Pending::Recover { trades }) => {
+                    self.queries
+                        .push_front((call.req, Asker::Recover { trades }));
                 }
+                _ => {}
             }
-            None => s.pump.notified().await,
+            a.pump_again = Some(self.cfg.query_interval.max(FLOW_CONTROL_WAIT));
+            return a;
         }
+        if let Some(Pending::Client {
+            request_id,
+            response,
+            ..
+        }) = pending
+        {
+            a.send
+                .push(Bytes::from(call_failed(response, code, request_id)));
+        }
+        a.pump_again = Some(Duration::ZERO);
+        a
     }
 }

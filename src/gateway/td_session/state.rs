@@ -1,17 +1,19 @@
-//! What a trading session knows: its phase, the requests it waits on, and the work
-//! decided under its lock ([`Actions`]).
+//! What a trading session knows — its phase, the requests it waits on — as a pure
+//! state machine: [`Machine`] holds no backend, no outbox, no lock and no task; it
+//! takes [`Event`](super::actions::Event)s with the time they happen at and returns
+//! [`Actions`](super::actions::Actions) for the driver ([`TdSession`](super::TdSession))
+//! to carry out.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::super::front_watch::FrontWatch;
-use super::super::order_tracker::{OrderKey, OrderTracker};
-use crate::ctp::TdSession as UpstreamSession;
+use super::super::order_tracker::OrderTracker;
+use super::TdSettings;
 use crate::protocol::TdRequest;
+use crate::protocol::clock::BeijingTime;
 use crate::protocol::errors::ctp;
 use crate::protocol::fields::{ReqAuthenticate, ReqUserLogin, RspInfo, RspUserLogin};
 
@@ -76,9 +78,55 @@ pub(super) fn refuses_credentials(code: i32) -> bool {
     )
 }
 
-pub(super) struct State {
+/// What the machine takes from the configuration (the pure part of [`TdSettings`]).
+#[derive(Clone)]
+pub(super) struct Config {
+    pub(super) broker_id: String,
+    pub(super) app_id: Option<String>,
+    pub(super) auth_code: Option<String>,
+    pub(super) user_product_info: String,
+    pub(super) auto_confirm_settlement: bool,
+    pub(super) query_interval: Duration,
+    pub(super) query_timeout: Duration,
+    /// The trading front in words, e.g. "trading front tcp://180.168.146.187:10201".
+    pub(super) front: String,
+    pub(super) front_wait: Duration,
+    /// Whether order events are also published (a bus is configured).
+    pub(super) publishes: bool,
+    /// Today's date and time for the settlement confirm (the wall clock in the driver;
+    /// fixed in tests).
+    pub(super) today: fn() -> BeijingTime,
+}
+
+impl Config {
+    pub(super) fn from_settings(s: &TdSettings) -> Config {
+        Config {
+            broker_id: s.broker_id.clone(),
+            app_id: s.app_id.clone(),
+            auth_code: s.auth_code.clone(),
+            user_product_info: s.user_product_info.clone(),
+            auto_confirm_settlement: s.auto_confirm_settlement,
+            query_interval: s.query_interval,
+            query_timeout: s.query_timeout,
+            front: s.front.clone(),
+            front_wait: s.front_wait,
+            publishes: s.bus.is_some(),
+            today: BeijingTime::now,
+        }
+    }
+}
+
+/// One trading session's state machine (see the module docs).
+pub(super) struct Machine {
+    pub(super) cfg: Config,
+    /// When the event being handled happened.
+    pub(super) now: Instant,
     pub(super) phase: Phase,
-    pub(super) upstream: Option<Arc<dyn UpstreamSession>>,
+    /// The driver was asked to open the upstream session and has not said it did.
+    pub(super) opening: bool,
+    /// The front connected while the upstream session was being opened: handled once
+    /// it is open (its requests would find no session before).
+    pub(super) connected_early: bool,
     /// The login to (re)play, with the password; never logged.
     pub(super) credentials: Option<ReqUserLogin>,
     /// An explicit ReqAuthenticate from the client, sent once connected.
@@ -112,24 +160,14 @@ pub(super) struct State {
     pub(super) told_down: bool,
 }
 
-/// Work decided under the lock and done after releasing it.
-#[derive(Default)]
-pub(super) struct Actions {
-    pub(super) send: Vec<Bytes>,
-    pub(super) calls: Vec<(i32, TdRequest)>,
-    /// Order inserts and cancels, with the client's RequestID and the order's key.
-    pub(super) orders: Vec<(i32, TdRequest, Option<OrderKey>)>,
-    pub(super) wake_pump: bool,
-    pub(super) relogin_after: Option<Duration>,
-    /// Look again after this long whether the front connected for the waiting login.
-    pub(super) front_check_after: Option<Duration>,
-}
-
-impl State {
-    pub(super) fn new(orders: OrderTracker) -> State {
-        State {
+impl Machine {
+    pub(super) fn new(cfg: Config, orders: OrderTracker, now: Instant) -> Machine {
+        Machine {
+            cfg,
+            now,
             phase: Phase::Idle,
-            upstream: None,
+            opening: false,
+            connected_early: false,
             credentials: None,
             explicit_auth: None,
             authenticated: false,
