@@ -9,6 +9,7 @@ use std::time::Duration;
 use common::{Binary, Client, InProcess, TempDir, WAIT};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use webctp::protocol::errors::{BAD_PARAMETERS, ctp};
 
 /// `host:port` of a `ws://host:port/...` URL.
 fn addr_of(url: &str) -> String {
@@ -44,16 +45,21 @@ async fn http(url: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> 
     (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
-/// Tries a WebSocket upgrade with `headers`; Ok, or the error's text.
-async fn upgrade(url: &str, headers: &[(&'static str, String)]) -> Result<(), String> {
+/// Tries a WebSocket upgrade with `headers`: `None` when the gateway accepts it, else
+/// the HTTP status it refused it with. Anything else (no answer, a broken socket)
+/// fails the test.
+async fn upgrade(url: &str, headers: &[(&'static str, String)]) -> Option<u16> {
     let mut req = url.into_client_request().unwrap();
     for (k, v) in headers {
         req.headers_mut().insert(*k, v.parse().unwrap());
     }
     match tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(req)).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("timed out".into()),
+        Ok(Ok(_)) => None,
+        Ok(Err(tokio_tungstenite::tungstenite::Error::Http(refusal))) => {
+            Some(refusal.status().as_u16())
+        }
+        Ok(Err(e)) => panic!("the upgrade to {url} failed without an HTTP answer: {e}"),
+        Err(_) => panic!("the upgrade to {url} had no answer within {WAIT:?}"),
     }
 }
 
@@ -65,16 +71,17 @@ async fn web_pages_from_other_sites_are_refused() {
     let gw = InProcess::start("Sim: {TickRate: 0, AutoSettle: false}").await;
     let own = format!("http://{}", addr_of(&gw.td_url));
     let evil = [("origin", "http://evil.example".to_string())];
-    let err = upgrade(&gw.td_url, &evil).await.unwrap_err();
-    assert!(err.contains("403"), "{err}");
-    let err = upgrade(&gw.md_url, &[("origin", "null".to_string())])
-        .await
-        .unwrap_err();
-    assert!(err.contains("403"), "{err}");
-    upgrade(&gw.td_url, &[]).await.expect("a program connects");
-    upgrade(&gw.td_url, &[("origin", own.clone())])
-        .await
-        .expect("the gateway's own page connects");
+    assert_eq!(upgrade(&gw.td_url, &evil).await, Some(403));
+    assert_eq!(
+        upgrade(&gw.md_url, &[("origin", "null".to_string())]).await,
+        Some(403)
+    );
+    assert_eq!(upgrade(&gw.td_url, &[]).await, None, "a program connects");
+    assert_eq!(
+        upgrade(&gw.td_url, &[("origin", own.clone())]).await,
+        None,
+        "the gateway's own page connects"
+    );
     // The admin endpoints are off by default, for everyone.
     let (status, body) = http(&gw.td_url, "POST", "/admin/settle", &[]).await;
     assert_eq!(status, 403, "{body}");
@@ -101,9 +108,11 @@ async fn web_pages_from_other_sites_are_refused() {
         body["detail"].as_str().unwrap().contains("AllowedOrigins"),
         "{body}"
     );
-    upgrade(&gw.td_url, &[("origin", "https://app.example".to_string())])
-        .await
-        .expect("an allowed page connects");
+    assert_eq!(
+        upgrade(&gw.td_url, &[("origin", "https://app.example".to_string())]).await,
+        None,
+        "an allowed page connects"
+    );
     // Let in: the request reaches the endpoint, which wants a valid duration.
     let (status, body) = http(&gw.td_url, "POST", "/admin/drop-front?seconds=x", &[]).await;
     assert_eq!(status, 400, "{body}");
@@ -193,10 +202,7 @@ async fn no_filter_prints_a_secret_and_clients_cannot_forge_log_lines() {
     );
     let url = format!("{}?token=tok-s3cret-XYZ", gw.td_url);
     let mut c = Client::connect(&url).await;
-    assert_eq!(
-        c.td_login("alice", "s3cr3t-PASS").await["RspInfo"]["ErrorID"],
-        0
-    );
+    c.td_login_ok("alice", "s3cr3t-PASS").await;
     let rsp = c
         .password_update(
             2,
@@ -213,9 +219,9 @@ async fn no_filter_prints_a_secret_and_clients_cannot_forge_log_lines() {
             "ReqUserLogin": {"UserID": user, "Password": "pw"}}))
             .await;
         let e = c
-            .recv_until(|v| v["RequestID"] == 3 || v["RspInfo"]["ErrorID"] == -400)
+            .recv_until(|v| v["RequestID"] == 3 || v["RspInfo"]["ErrorID"] == BAD_PARAMETERS)
             .await;
-        assert_eq!(e["RspInfo"]["ErrorID"], -400, "{e}");
+        assert_eq!(e["RspInfo"]["ErrorID"], BAD_PARAMETERS, "{e}");
         assert!(
             e["Detail"].as_str().unwrap().contains("UserID")
                 && e["Detail"].as_str().unwrap().contains("control character"),
@@ -274,10 +280,10 @@ async fn automatic_account_opening_is_limited() {
         let mut c = Client::connect(&gw.td_url).await;
         codes.push(c.td_login(&format!("new-{i}"), "pw").await["RspInfo"]["ErrorID"].clone());
     }
-    assert_eq!(codes, vec![0, 0, 0, 3, 3]);
+    assert_eq!(codes, vec![0, 0, 0, ctp::INVALID_LOGIN, ctp::INVALID_LOGIN]);
     // An account that exists still logs in.
     let mut c = Client::connect(&gw.td_url).await;
-    assert_eq!(c.td_login("new-1", "pw").await["RspInfo"]["ErrorID"], 0);
+    c.td_login_ok("new-1", "pw").await;
 
     let gw = InProcess::start(
         "Sim: {TickRate: 0, AutoSettle: false, AutoOpenMax: 2, Accounts: [{UserID: cfg, Password: pw}]}",
@@ -288,7 +294,7 @@ async fn automatic_account_opening_is_limited() {
         let mut c = Client::connect(&gw.td_url).await;
         codes.push(c.td_login(&format!("more-{i}"), "pw").await["RspInfo"]["ErrorID"].clone());
     }
-    assert_eq!(codes, vec![0, 3, 3]);
+    assert_eq!(codes, vec![0, ctp::INVALID_LOGIN, ctp::INVALID_LOGIN]);
 }
 
 /// A WebSocket client whose connection comes from `source` (another loopback address).
@@ -325,19 +331,27 @@ async fn wrong_passwords_cannot_lock_the_owner_out() {
             "ReqUserLogin": {"UserID": "victim", "Password": "guess", "ClientIPAddress": "127.0.0.1"}}))
             .await;
         let r = c.recv_until(|v| v["MsgType"] == "RspUserLogin").await;
-        codes.push(r["RspInfo"]["ErrorID"].as_i64().unwrap());
+        codes.push(r["RspInfo"]["ErrorID"].clone());
     }
-    assert_eq!(codes, vec![3, 3, 3, 3, 75, 75, 75]);
+    assert_eq!(
+        codes,
+        vec![
+            ctp::INVALID_LOGIN,
+            ctp::INVALID_LOGIN,
+            ctp::INVALID_LOGIN,
+            ctp::INVALID_LOGIN,
+            ctp::LOGIN_FORBIDDEN,
+            ctp::LOGIN_FORBIDDEN,
+            ctp::LOGIN_FORBIDDEN
+        ]
+    );
     // The right password from that address is refused too, for now...
     let mut c = client_from("127.0.0.2", &gw.td_url).await;
     assert_eq!(
         c.td_login("victim", "right-pw").await["RspInfo"]["ErrorID"],
-        75
+        ctp::LOGIN_FORBIDDEN
     );
     // ...but the owner, elsewhere, logs in.
     let mut owner = Client::connect(&gw.td_url).await;
-    assert_eq!(
-        owner.td_login("victim", "right-pw").await["RspInfo"]["ErrorID"],
-        0
-    );
+    owner.td_login_ok("victim", "right-pw").await;
 }

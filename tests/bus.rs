@@ -213,8 +213,7 @@ async fn ticks_and_order_events_are_published_and_read_back() {
 
     // Order events of a trading session, in its account's stream, as the client got them.
     let mut td = Client::connect(&gw.td_url).await;
-    let login = td.td_login("bus-user", "123456").await;
-    assert_eq!(login["RspInfo"]["ErrorID"], 0, "{login}");
+    td.td_login_ok("bus-user", "123456").await;
     let (bid, ask, up, _) = td.book("rb2605").await;
     td.send(order(5, "rb2605", "0", "0", bid, 1)).await;
     td.send(order(6, "rb2605", "0", "0", ask, 1)).await;

@@ -55,6 +55,17 @@ impl Repl {
         self.stdin.flush().unwrap();
     }
 
+    /// Like [`Repl::expect`]; some line read must also hold every one of `parts` (a
+    /// table row, a field and its value).
+    fn expect_row(&mut self, needle: &str, parts: &[&str]) -> Vec<String> {
+        let got = self.expect(needle);
+        assert!(
+            got.iter().any(|l| parts.iter().all(|p| l.contains(p))),
+            "no line holds all of {parts:?} up to `{needle}`: {got:?}"
+        );
+        got
+    }
+
     /// Reads output until a line contains `needle`; returns everything read.
     fn expect(&mut self, needle: &str) -> Vec<String> {
         let deadline = Instant::now() + common::WAIT;
@@ -102,11 +113,7 @@ fn repl_session_logs_in_subscribes_trades_and_cancels() {
     let dir = TempDir::new("repl");
     let mut r = Repl::start(&dir, &["--no-server"]);
     // The banner says which sessions mode runs and the sim's day.
-    let banner = r.expect("type `help`");
-    assert!(
-        banner.iter().any(|l| l.contains("sim sessions: always")),
-        "{banner:?}"
-    );
+    let banner = r.expect_row("type `help`", &["sim sessions: always"]);
     assert!(
         banner.iter().any(|l| l.contains("Sim.StartDate 20251203")),
         "{banner:?}"
@@ -116,19 +123,10 @@ fn repl_session_logs_in_subscribes_trades_and_cancels() {
     r.send("sub rb2605 au2602");
     r.expect("subscribed rb2605 au2602");
     r.send("quote rb2605");
-    let q = r.expect("rb2605");
-    assert!(
-        q.iter()
-            .any(|l| l.contains("Last") && l.contains("Bid") && l.contains("Ask")),
-        "{q:?}"
-    );
+    r.expect_row("rb2605", &["Last", "Bid", "Ask"]);
     // A buy at the ask fills; a buy far below rests and is cancelled.
     r.send("buy rb2605 1");
-    let fill = r.expect("AllTraded");
-    assert!(
-        fill.iter().any(|l| l.contains("Buy") && l.contains("Open")),
-        "{fill:?}"
-    );
+    r.expect_row("AllTraded", &["Buy", "Open"]);
     r.send("buy rb2605 1 @3000");
     let rest = r.expect("NoTradeQueueing");
     let id = first_order_id(&rest);
@@ -136,24 +134,11 @@ fn repl_session_logs_in_subscribes_trades_and_cancels() {
     r.send(&format!("cancel {id}"));
     r.expect(&format!("canceled order {id}"));
     r.send("orders");
-    let orders = r.expect("Canceled");
-    assert!(
-        orders.iter().any(|l| l.contains("OrderSysID")),
-        "{orders:?}"
-    );
+    r.expect_row("Canceled", &["OrderSysID"]);
     r.send("positions");
-    let pos = r.expect("Long");
-    assert!(
-        pos.iter()
-            .any(|l| l.contains("rb2605") && l.contains("SHFE")),
-        "{pos:?}"
-    );
+    r.expect_row("Long", &["rb2605", "SHFE"]);
     r.send("account");
-    let acc = r.expect("Withdraw quota");
-    assert!(
-        acc.iter().any(|l| l.contains("Balance") && l.contains(',')),
-        "{acc:?}"
-    );
+    r.expect_row("Withdraw quota", &["Balance", ","]);
     // Mistakes get a usage line and the session goes on.
     r.send("buy rb2605");
     r.expect("usage: buy");

@@ -16,6 +16,7 @@ use std::time::Duration;
 use common::{Binary, Client, TempDir, order};
 use serde::Serialize;
 use serde_json::{Value, json};
+use webctp::protocol::errors::{BAD_PARAMETERS, NOT_IMPLEMENTED, NOT_LOGGED_IN, ctp};
 use webctp::protocol::fields::{
     DepthMarketData, InputOrder, InputOrderAction, Instrument, InvestorPosition, Order,
     OrderAction, RspUserLogin, SettlementInfoConfirm, SpecificInstrument, Trade, TradingAccount,
@@ -517,7 +518,7 @@ fn check_body<T: Struct>(what: &str, body: &Value, python_keys: &[&str], unset_p
 
 /// An answer's envelope: MsgType, RspInfo (null or ErrorID/ErrorMsg), the client's
 /// RequestID and IsLast.
-fn check_envelope(v: &Value, msg_type: &str, request_id: i64, error_id: i64) {
+fn check_envelope(v: &Value, msg_type: &str, request_id: i64, error_id: i32) {
     assert_eq!(v["MsgType"], msg_type, "{v}");
     assert_eq!(v["RequestID"], request_id, "{v}");
     assert!(v["IsLast"].is_boolean(), "{v}");
@@ -564,10 +565,7 @@ async fn md_flow(backend: Backend) {
     )
     .await;
     let subs = c.recv_all("RspSubMarketData").await;
-    let ids: Vec<&str> = subs
-        .iter()
-        .map(|v| v["SpecificInstrument"]["InstrumentID"].as_str().unwrap())
-        .collect();
+    let ids = common::instrument_ids(&subs);
     assert_eq!(ids, ["rb2605", "au2602"]);
     for (i, s) in subs.iter().enumerate() {
         check_envelope(s, "RspSubMarketData", 2, 0);
@@ -635,7 +633,7 @@ async fn md_flow(backend: Backend) {
     let e = c.recv().await;
     assert_eq!(
         (&e["MsgType"], &e["RspInfo"]["ErrorID"]),
-        (&json!("ReqFly"), &json!(-404)),
+        (&json!("ReqFly"), &json!(NOT_IMPLEMENTED)),
         "{e}"
     );
     assert_eq!(e["RspInfo"]["ErrorMsg"], "Not implemented");
@@ -645,7 +643,7 @@ async fn md_flow(backend: Backend) {
     let e = c.recv().await;
     assert_eq!(
         (&e["MsgType"], &e["RspInfo"]["ErrorID"]),
-        (&json!(""), &json!(-400)),
+        (&json!(""), &json!(BAD_PARAMETERS)),
         "{e}"
     );
     assert_eq!(e["RspInfo"]["ErrorMsg"], "参数有误");
@@ -654,15 +652,7 @@ async fn md_flow(backend: Backend) {
     c.send(json!({"MsgType": "SubscribeMarketData", "RequestID": 6, "InstrumentID": [7]}))
         .await;
     let e = c.recv().await;
-    assert_eq!(e["RspInfo"]["ErrorID"], -400, "{e}");
-}
-
-/// Logs a fresh connection in as `user`.
-async fn td_client(gw: &Binary, user: &str) -> Client {
-    let mut c = Client::connect(&gw.td_url).await;
-    let login = c.td_login(user, "123456").await;
-    assert_eq!(login["RspInfo"]["ErrorID"], 0, "{login}");
-    c
+    assert_eq!(e["RspInfo"]["ErrorID"], BAD_PARAMETERS, "{e}");
 }
 
 /// td: login, settlement confirm, account, positions, the instrument query with both
@@ -745,7 +735,7 @@ async fn td_session_flow(backend: Backend) {
 
     // CTP pushes a user's orders to each of the user's sessions: an order from another
     // connection of the same user reaches this one too ...
-    let mut first = td_client(&gw, "u-compat").await;
+    let mut first = Client::td_client(&gw.td_url, "u-compat").await;
     let (_, _, _, low) = first.book("rb2605").await;
     first.send(order(7, "rb2605", "0", "0", low, 1)).await;
     let seen = c
@@ -806,7 +796,7 @@ async fn td_session_flow(backend: Backend) {
         "ReqUserLogin": {"UserID": "u-compat", "Password": "wrong"}}))
         .await;
     let refused = w.recv_until(|v| v["MsgType"] == "RspUserLogin").await;
-    check_envelope(&refused, "RspUserLogin", 19, 3);
+    check_envelope(&refused, "RspUserLogin", 19, ctp::INVALID_LOGIN);
     assert_eq!(refused["RspInfo"]["ErrorMsg"], "CTP:不合法的登录");
     assert_eq!(refused["IsLast"], true);
     assert!(refused["RspUserLogin"].is_null(), "{refused}");
@@ -815,7 +805,7 @@ async fn td_session_flow(backend: Backend) {
     w.send(json!({"MsgType": "ReqQryTradingAccount", "RequestID": 10, "QryTradingAccount": {}}))
         .await;
     let q = w.recv().await;
-    check_envelope(&q, "RspQryTradingAccount", 10, 6);
+    check_envelope(&q, "RspQryTradingAccount", 10, ctp::NOT_LOGIN_YET);
     assert_eq!(q["RspInfo"]["ErrorMsg"], "CTP:还没有登录");
     assert_eq!(q["IsLast"], true);
     assert!(q["TradingAccount"].is_null(), "{q}");
@@ -827,7 +817,7 @@ async fn td_session_flow(backend: Backend) {
     let e = fresh.recv().await;
     assert_eq!(
         (&e["MsgType"], &e["RspInfo"]["ErrorID"]),
-        (&json!("ReqQryTradingAccount"), &json!(-401)),
+        (&json!("ReqQryTradingAccount"), &json!(NOT_LOGGED_IN)),
         "{e}"
     );
 }
@@ -851,7 +841,7 @@ fn sequence(msgs: &[Value]) -> Vec<(String, String)> {
 /// order and its cancel, a volume-0 order, a second cancel.
 async fn td_order_flow(backend: Backend) {
     let (gw, _dir) = gateway(backend, "compat-orders", false);
-    let mut c = td_client(&gw, "u-orders").await;
+    let mut c = Client::td_client(&gw.td_url, "u-orders").await;
     let (_, ask, _, low) = c.book("rb2605").await;
 
     // Row 2: an unknown field inside the body; the order is placed.
@@ -921,7 +911,7 @@ async fn td_order_flow(backend: Backend) {
     // A second cancel: CTP's 26 in RspOrderAction, then ErrRtnOrderAction.
     c.send(cancel).await;
     let rsp = c.recv().await;
-    check_envelope(&rsp, "RspOrderAction", 22, 26);
+    check_envelope(&rsp, "RspOrderAction", 22, ctp::INSUITABLE_ORDER_STATUS);
     check_body::<InputOrderAction>(
         "RspOrderAction",
         &rsp["InputOrderAction"],
@@ -931,7 +921,10 @@ async fn td_order_flow(backend: Backend) {
     let err = c.recv().await;
     assert_eq!(
         (&err["MsgType"], &err["RspInfo"]["ErrorID"]),
-        (&json!("ErrRtnOrderAction"), &json!(26)),
+        (
+            &json!("ErrRtnOrderAction"),
+            &json!(ctp::INSUITABLE_ORDER_STATUS)
+        ),
         "{err}"
     );
     check_body::<OrderAction>(
@@ -944,12 +937,12 @@ async fn td_order_flow(backend: Backend) {
     // Volume 0: CTP's 15 in RspOrderInsert, then ErrRtnOrderInsert.
     c.send(order(23, "rb2605", "0", "0", ask, 0)).await;
     let rsp = c.recv().await;
-    check_envelope(&rsp, "RspOrderInsert", 23, 15);
+    check_envelope(&rsp, "RspOrderInsert", 23, ctp::BAD_FIELD);
     check_body::<InputOrder>("RspOrderInsert", &rsp["InputOrder"], INPUT_ORDER, false);
     let err = c.recv().await;
     assert_eq!(
         (&err["MsgType"], &err["RspInfo"]["ErrorID"]),
-        (&json!("ErrRtnOrderInsert"), &json!(15)),
+        (&json!("ErrRtnOrderInsert"), &json!(ctp::BAD_FIELD)),
         "{err}"
     );
     check_body::<InputOrder>("ErrRtnOrderInsert", &err["InputOrder"], INPUT_ORDER, false);

@@ -21,10 +21,7 @@ async fn kill_9_mid_burst_loses_no_acknowledged_order() {
     let dir = TempDir::new("crash");
     let mut gw = start(&dir);
     let mut c = Client::connect(&gw.td_url).await;
-    assert_eq!(
-        c.td_login("u-crash", "123456").await["RspInfo"]["ErrorID"],
-        0
-    );
+    c.td_login_ok("u-crash", "123456").await;
     let (_, _, up, low) = c.book("rb2605").await;
 
     let (mut tx, mut rx) = {
@@ -91,10 +88,7 @@ async fn kill_9_mid_burst_loses_no_acknowledged_order() {
     let log = gw.stderr();
     assert!(log.contains("replayed and checked"), "{log}");
     let mut c = Client::connect(&gw.td_url).await;
-    assert_eq!(
-        c.td_login("u-crash", "123456").await["RspInfo"]["ErrorID"],
-        0
-    );
+    c.td_login_ok("u-crash", "123456").await;
     let orders = c.ask("ReqQryOrder", 1, json!({})).await;
     let known = order_sys_ids(&orders);
     eprintln!("after restart: {} orders known", known.len());
@@ -110,15 +104,8 @@ async fn kill_9_mid_burst_loses_no_acknowledged_order() {
         .map(|t| t["Trade"]["TradeID"].as_str().unwrap().trim().to_string())
         .collect();
     assert!(trades.is_subset(&listed_ids), "trades lost");
-    let volume: i64 = listed
-        .iter()
-        .map(|t| t["Trade"]["Volume"].as_i64().unwrap())
-        .sum();
+    let (volume, cost) = common::trades_volume_and_cost(&listed);
     assert!(volume >= traded_volume);
-    let cost: f64 = listed
-        .iter()
-        .map(|t| t["Trade"]["Price"].as_f64().unwrap() * t["Trade"]["Volume"].as_f64().unwrap())
-        .sum();
     // Positions equal the sum of trades; funds equal the sum of their movements.
     let pos = c
         .ask(

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::{Binary, Client, TempDir};
 use serde_json::json;
+use webctp::protocol::errors::request;
 
 /// The front address `Binary::native` gives the gateway.
 const FRONT: &str = "tcp://127.0.0.1:1";
@@ -53,7 +54,11 @@ async fn a_login_on_a_down_front_is_answered_naming_it_and_a_second_is_not_a_dup
         );
         let answer = td.recv_until(|m| m["MsgType"] == "RspUserLogin").await;
         assert_eq!(answer["RequestID"], rid, "{answer}");
-        assert_eq!(answer["RspInfo"]["ErrorID"], -1, "{answer}");
+        assert_eq!(
+            answer["RspInfo"]["ErrorID"],
+            request::NETWORK_FAILURE,
+            "{answer}"
+        );
         let detail = answer["Detail"].as_str().unwrap_or_default();
         assert!(
             detail.contains(&format!("trading front {FRONT} (user u1) is down")),

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
+use webctp::protocol::errors::BAD_PARAMETERS;
 
 /// Polls `cond` every 10 ms until it holds; panics with `what` after [`WAIT`].
 async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
@@ -152,7 +153,7 @@ async fn a_huge_subscribe_frame_is_one_error() {
     c.send(json!({"MsgType": "SubscribeMarketData", "RequestID": 7, "InstrumentID": ids}))
         .await;
     let e = c.recv().await;
-    assert_eq!(e["RspInfo"]["ErrorID"], -400, "{e}");
+    assert_eq!(e["RspInfo"]["ErrorID"], BAD_PARAMETERS, "{e}");
     assert_eq!(e["RequestID"], 7);
     assert!(
         e["Detail"].as_str().unwrap().contains("100000 instruments"),
@@ -160,7 +161,7 @@ async fn a_huge_subscribe_frame_is_one_error() {
     );
     c.send(json!({"MsgType": "UnSubscribeMarketData", "RequestID": 8, "InstrumentID": ids}))
         .await;
-    assert_eq!(c.recv().await["RspInfo"]["ErrorID"], -400);
+    assert_eq!(c.recv().await["RspInfo"]["ErrorID"], BAD_PARAMETERS);
     c.send(json!({"MsgType": "SubscribeMarketData", "RequestID": 9, "InstrumentID": ["rb2605"]}))
         .await;
     let ok = c.recv().await;

@@ -86,7 +86,7 @@ async fn build() -> Pristine {
     let dir = TempDir::new("damage-pristine");
     let mut gw = Binary::serve(&dir, &config(), &[]);
     let mut c = Client::connect(&gw.td_url).await;
-    assert_eq!(c.td_login(USER, "123456").await["RspInfo"]["ErrorID"], 0);
+    c.td_login_ok(USER, "123456").await;
     let (_, _, up, _) = c.book("rb2605").await;
     let (mut orders, mut trades) = (HashSet::new(), HashSet::new());
     // Day 1: three lots bought; the day ends.
@@ -97,7 +97,7 @@ async fn build() -> Pristine {
     assert!(http(&gw.td_url, "POST", "/admin/settle").contains("settled"));
     // Day 2 (a new login confirms its settlement): buys, resting buys, a cancel, closes.
     let mut c = Client::connect(&gw.td_url).await;
-    assert_eq!(c.td_login(USER, "123456").await["RspInfo"]["ErrorID"], 0);
+    c.td_login_ok(USER, "123456").await;
     // The day's end moved the price limits.
     let (_, _, up, low) = c.book("rb2605").await;
     let (mut orders, mut trades) = (HashSet::new(), HashSet::new());
@@ -203,7 +203,7 @@ async fn starts_whole_or_refuses(dir: &TempDir, what: &str) -> bool {
     match Binary::try_serve(dir, &config(), &[]) {
         Ok(gw) => {
             let mut c = Client::connect(&gw.td_url).await;
-            assert_eq!(c.td_login(USER, "123456").await["RspInfo"]["ErrorID"], 0);
+            c.td_login_ok(USER, "123456").await;
             let known = order_sys_ids(&c.ask("ReqQryOrder", 1, json!({})).await);
             let lost: Vec<_> = p.orders.difference(&known).collect();
             assert!(lost.is_empty(), "{what}: started without orders {lost:?}");
@@ -384,5 +384,5 @@ async fn an_undamaged_copy_starts_and_check_then_repair_handle_damage() {
     assert_eq!(code, Some(0), "{out}");
     let gw = Binary::serve(&dir, &config(), &[]);
     let mut c = Client::connect(&gw.td_url).await;
-    assert_eq!(c.td_login(USER, "123456").await["RspInfo"]["ErrorID"], 0);
+    c.td_login_ok(USER, "123456").await;
 }

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use common::{Binary, Client, TempDir, http, order_sys_ids, sim_config};
 use serde_json::{Value, json};
+use webctp::protocol::errors::ctp;
 
 const FIXTURE: &[u8] = include_bytes!("fixtures/ledger-v1.journal");
 
@@ -27,15 +28,10 @@ async fn account(c: &mut Client) -> Value {
     c.ask("ReqQryTradingAccount", 5, json!({})).await[0]["TradingAccount"].clone()
 }
 
+/// A logged-in client and the trading day it logged in on.
 async fn login(url: &str) -> (Client, String) {
-    let mut c = Client::connect(url).await;
-    let rsp = c.td_login("u-v1", "123456").await;
-    assert_eq!(rsp["RspInfo"]["ErrorID"], 0, "{rsp}");
-    let day = rsp["RspUserLogin"]["TradingDay"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    (c, day)
+    let (c, login) = Client::td_session(url, "u-v1", "123456").await;
+    (c, common::trading_day(&login))
 }
 
 /// Lots held per instrument.
@@ -115,7 +111,11 @@ async fn a_first_format_ledger_is_migrated_and_kept() {
         let v = c
             .recv_until(|v| v["MsgType"] == "RspOrderInsert" && v["RequestID"] == rid)
             .await;
-        assert_eq!(v["RspInfo"]["ErrorID"], 16, "{inst}: {v}");
+        assert_eq!(
+            v["RspInfo"]["ErrorID"],
+            ctp::INSTRUMENT_NOT_FOUND,
+            "{inst}: {v}"
+        );
     }
     // A listed month of the same product is, and the IDs continue.
     let (_, _, _, low) = c.book("m2705").await;

@@ -8,6 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use common::{Client, InProcess};
 use serde_json::{Value, json};
+use webctp::protocol::errors::ctp;
 
 /// `webctp exec instruments --json` on `date`: the Instrument records.
 fn instruments_on(date: &str) -> Vec<Value> {
@@ -262,7 +263,11 @@ async fn at_22_20_in_exchange_sessions_rebar_ticks_and_index_futures_do_not() {
     let refused = td
         .recv_until(|v| v["MsgType"] == "RspOrderInsert" && v["RequestID"] == 2)
         .await;
-    assert_eq!(refused["RspInfo"]["ErrorID"], 162, "{refused}");
+    assert_eq!(
+        refused["RspInfo"]["ErrorID"],
+        ctp::NOT_TRADING_PERIOD,
+        "{refused}"
+    );
 }
 
 /// `webctp exec <args>` on `date` with the data in `dir`: (exit code, stdout).

@@ -8,6 +8,7 @@ use std::time::Duration;
 use common::{Client, InProcess};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
+use webctp::protocol::errors::{BAD_PARAMETERS, NOT_IMPLEMENTED, NOT_LOGGED_IN, ctp};
 
 /// The instrument and the sim's tick number (`reserve2` is `<ns>:<tick number>`).
 fn tick_number(tick: &serde_json::Value) -> (String, u64) {
@@ -38,10 +39,7 @@ async fn seed_examples_verbatim() {
     )
     .await;
     let subs = c.recv_all("RspSubMarketData").await;
-    let ids: Vec<&str> = subs
-        .iter()
-        .map(|v| v["SpecificInstrument"]["InstrumentID"].as_str().unwrap())
-        .collect();
+    let ids = common::instrument_ids(&subs);
     assert_eq!(ids, ["au2602", "rb2605", "TA601"]);
     assert!(subs.iter().all(|v| v["RspInfo"]["ErrorID"] == 0));
     assert_eq!(subs[0]["IsLast"], false);
@@ -112,7 +110,7 @@ async fn unknown_instrument_gets_ctp_error_16() {
     assert_eq!(subs.len(), 2);
     assert_eq!(subs[0]["RspInfo"]["ErrorID"], 0);
     assert_eq!(subs[1]["SpecificInstrument"]["InstrumentID"], "zz9999");
-    assert_eq!(subs[1]["RspInfo"]["ErrorID"], 16);
+    assert_eq!(subs[1]["RspInfo"]["ErrorID"], ctp::INSTRUMENT_NOT_FOUND);
     assert_eq!(subs[1]["RspInfo"]["ErrorMsg"], "CTP:找不到合约");
     assert_eq!(gw.dispatcher.md.upstream_subscriptions(), 1);
 }
@@ -125,7 +123,7 @@ async fn gateway_errors_keep_the_connection_open() {
     c.send(json!({"MsgType": "SubscribeMarketData", "InstrumentID": ["rb2605"], "RequestID": 4}))
         .await;
     let e = c.recv().await;
-    assert_eq!(e["RspInfo"]["ErrorID"], -401);
+    assert_eq!(e["RspInfo"]["ErrorID"], NOT_LOGGED_IN);
     assert_eq!(e["MsgType"], "SubscribeMarketData");
     assert_eq!(e["RequestID"], 4);
     // -400: malformed JSON, wrong types, missing fields.
@@ -137,19 +135,19 @@ async fn gateway_errors_keep_the_connection_open() {
     ] {
         c.send_text(bad).await;
         let e = c.recv().await;
-        assert_eq!(e["RspInfo"]["ErrorID"], -400, "{bad}: {e}");
+        assert_eq!(e["RspInfo"]["ErrorID"], BAD_PARAMETERS, "{bad}: {e}");
         assert!(e["Detail"].as_str().unwrap().len() > 3);
     }
     c.send_raw(Message::binary(vec![1u8, 2, 3])).await;
-    assert_eq!(c.recv().await["RspInfo"]["ErrorID"], -400);
+    assert_eq!(c.recv().await["RspInfo"]["ErrorID"], BAD_PARAMETERS);
     // -404: unknown MsgType, and a trading request on /md/.
     c.send(json!({"MsgType": "ReqFly", "RequestID": 2})).await;
     let e = c.recv().await;
-    assert_eq!(e["RspInfo"]["ErrorID"], -404);
+    assert_eq!(e["RspInfo"]["ErrorID"], NOT_IMPLEMENTED);
     c.send(json!({"MsgType": "ReqQryOrder", "QryOrder": {}}))
         .await;
     let e = c.recv().await;
-    assert_eq!(e["RspInfo"]["ErrorID"], -404);
+    assert_eq!(e["RspInfo"]["ErrorID"], NOT_IMPLEMENTED);
     assert!(e["Detail"].as_str().unwrap().contains("/td/"));
     // Still usable.
     c.send(json!({"MsgType": "Ping", "Timestamp": 42})).await;
@@ -320,7 +318,7 @@ async fn seed_two_port_layout() {
     let mut md = Client::connect(&gw.md_url).await;
     md.md_login().await;
     let mut td = Client::connect(&gw.td_url).await;
-    assert_eq!(td.td_login("u-2port", "pw").await["RspInfo"]["ErrorID"], 0);
+    td.td_login_ok("u-2port", "pw").await;
     // Each port serves only its endpoint.
     let wrong = format!("ws://127.0.0.1:{md_port}/td/");
     assert!(

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use common::{Binary, Client, RawWs, TempDir, WAIT, order};
 use prometheus_parse::{Scrape, Value};
 use serde_json::json;
+use webctp::protocol::errors::BAD_PARAMETERS;
 
 const TOKEN: &str = "metrics-secret";
 
@@ -136,8 +137,7 @@ async fn metrics_are_guarded_parsed_present_and_moving() {
     // A trading client: an order (insert -> RtnOrder), a query, bad requests.
     let td_url = format!("{}?token={TOKEN}", gw.td_url);
     let mut td = Client::connect(&td_url).await;
-    let login = td.td_login("metrics-user", "123456").await;
-    assert_eq!(login["RspInfo"]["ErrorID"], 0, "{login}");
+    td.td_login_ok("metrics-user", "123456").await;
     let (bid, _, _, _) = td.book("rb2605").await;
     td.send(order(7, "rb2605", "0", "0", bid, 1)).await;
     td.recv_until(|v| v["MsgType"] == "RtnOrder").await;
@@ -146,7 +146,8 @@ async fn metrics_are_guarded_parsed_present_and_moving() {
         .await;
     td.recv_until(|v| v["RequestID"] == 9).await;
     td.send_text("{not json").await;
-    td.recv_until(|v| v["RspInfo"]["ErrorID"] == -400).await;
+    td.recv_until(|v| v["RspInfo"]["ErrorID"] == BAD_PARAMETERS)
+        .await;
     let mut anon = Client::connect(&td_url).await;
     anon.send(common::query("ReqQryInvestor", 10, json!({})))
         .await;

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::{Binary, Client, TempDir, WAIT, fake_lib_dir, order};
 use serde_json::{Value, json};
+use webctp::protocol::errors::ctp;
 
 /// A gateway on the native backend over the fake library.
 struct Gateway {
@@ -78,10 +79,7 @@ async fn market_data_through_the_library() {
     c.send(json!({"MsgType": "SubscribeMarketData", "InstrumentID": wanted, "RequestID": 3}))
         .await;
     let subs = c.recv_all("RspSubMarketData").await;
-    let ids: Vec<&str> = subs
-        .iter()
-        .map(|v| v["SpecificInstrument"]["InstrumentID"].as_str().unwrap())
-        .collect();
+    let ids = common::instrument_ids(&subs);
     assert_eq!(ids, wanted);
     assert!(subs.iter().all(|v| v["RspInfo"]["ErrorID"] == 0));
 
@@ -103,7 +101,7 @@ async fn market_data_through_the_library() {
     c.send(json!({"MsgType": "SubscribeMarketData", "InstrumentID": ["zz9999"]}))
         .await;
     let bad = c.recv_until(|v| v["MsgType"] == "RspSubMarketData").await;
-    assert_eq!(bad["RspInfo"]["ErrorID"], 16);
+    assert_eq!(bad["RspInfo"]["ErrorID"], ctp::INSTRUMENT_NOT_FOUND);
     assert_eq!(bad["RspInfo"]["ErrorMsg"], "CTP:找不到合约");
 
     c.send(json!({"MsgType": "UnSubscribeMarketData", "InstrumentID": wanted}))
@@ -143,8 +141,7 @@ async fn gateway_paces_queries_against_the_librarys_flow_control() {
         ],
     );
     let mut c = Client::connect(&gw.bin.td_url).await;
-    let login = c.td_login("u-flow", "123456").await;
-    assert_eq!(login["RspInfo"]["ErrorID"], 0, "{login}");
+    c.td_login_ok("u-flow", "123456").await;
     let queries = [
         ("ReqQryTradingAccount", "TradingAccount"),
         ("ReqQryInvestor", "Investor"),
@@ -207,8 +204,7 @@ async fn metrics_count_query_pacing() {
         &[("FAKECTP_TICK_RATE", "0")],
     );
     let mut c = Client::connect(&gw.bin.td_url).await;
-    let login = c.td_login("u-pace", "123456").await;
-    assert_eq!(login["RspInfo"]["ErrorID"], 0, "{login}");
+    c.td_login_ok("u-pace", "123456").await;
     assert_eq!(metric(&gw, "webctp_query_pacing_waits_total"), 0.0);
     c.send(common::query("ReqQryTradingAccount", 1, json!({})))
         .await;
@@ -235,8 +231,7 @@ async fn trading_through_the_library() {
         ],
     );
     let mut c = Client::connect(&gw.bin.td_url).await;
-    let login = c.td_login("u-native", "123456").await;
-    assert_eq!(login["RspInfo"]["ErrorID"], 0, "{login}");
+    let login = c.td_login_ok("u-native", "123456").await;
     assert_eq!(login["RspInfo"]["ErrorMsg"], "CTP:正确");
     let body = &login["RspUserLogin"];
     assert_eq!(body["UserID"], "u-native");
@@ -251,10 +246,7 @@ async fn trading_through_the_library() {
 
     // A second session of the same user gets flow files of its own.
     let mut c2 = Client::connect(&gw.bin.td_url).await;
-    assert_eq!(
-        c2.td_login("u-native", "123456").await["RspInfo"]["ErrorID"],
-        0
-    );
+    c2.td_login_ok("u-native", "123456").await;
     assert!(
         gw.data
             .join("native/td/u-native/tcp___127.0.0.1_1-2/DialogRsp.con")
@@ -310,7 +302,7 @@ async fn trading_through_the_library() {
     c.send(order(13, "zz9999", "0", "0", 100.0, 1)).await;
     let rsp = c.recv_until(|v| v["MsgType"] == "RspOrderInsert").await;
     assert_eq!(rsp["RequestID"], 13);
-    assert_eq!(rsp["RspInfo"]["ErrorID"], 16);
+    assert_eq!(rsp["RspInfo"]["ErrorID"], ctp::INSTRUMENT_NOT_FOUND);
     assert_eq!(rsp["RspInfo"]["ErrorMsg"], "CTP:找不到合约");
     let err = c.recv_until(|v| v["MsgType"] == "ErrRtnOrderInsert").await;
     assert_eq!(err["RspInfo"]["ErrorMsg"], "CTP:找不到合约");
@@ -353,8 +345,7 @@ async fn trading_through_the_library() {
     let out = c.recv_until(|v| v["MsgType"] == "RspUserLogout").await;
     assert_eq!(out["RspInfo"]["ErrorID"], 0, "{out}");
     eventually("the trader API to be released", || released_td(&gw) == 2);
-    let again = c.td_login("u-native", "123456").await;
-    assert_eq!(again["RspInfo"]["ErrorID"], 0, "{again}");
+    c.td_login_ok("u-native", "123456").await;
     let acc = c.ask("ReqQryTradingAccount", 31, json!({})).await;
     assert!(acc[0]["TradingAccount"].is_object());
 }
@@ -373,7 +364,7 @@ async fn front_outage_disconnects_and_reconnects() {
     md.recv_until(|v| v["MsgType"] == "RtnDepthMarketData")
         .await;
     let mut td = Client::connect(&gw.bin.td_url).await;
-    assert_eq!(td.td_login("u-outage", "pw").await["RspInfo"]["ErrorID"], 0);
+    td.td_login_ok("u-outage", "pw").await;
 
     let down = md
         .recv_until(|v| v["MsgType"] == "OnFrontDisconnected")
@@ -510,30 +501,12 @@ async fn official_libraries_start_against_an_unreachable_front() {
     let dir = TempDir::new("native-official");
     let data = dir.path().join("data");
     // /healthz shows the front's state and the library's version to the operator.
-    let config = dir.path().join("webctp.yaml");
-    std::fs::write(&config, "AdminEndpoints: true\n").unwrap();
-    let mut bin = Binary::spawn(
-        &[
-            "serve",
-            "--config",
-            config.to_str().unwrap(),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--backend",
-            "native",
-            "--ctp-lib-dir",
-            lib_dir.to_str().unwrap(),
-            "--td-front",
-            &front,
-            "--md-front",
-            &front,
-            "--data-dir",
-            data.to_str().unwrap(),
-        ],
+    let mut bin = Binary::native_serve(
+        &dir,
+        &lib_dir,
+        &front,
+        "AdminEndpoints: true\n",
         &[("WEBCTP_LOG_LEVEL", "debug")],
-        dir.path(),
     );
     let err = bin.stderr();
     assert!(err.contains("v6.7.11"), "{err}");

@@ -6,9 +6,10 @@ mod common;
 
 use std::collections::HashSet;
 
-use common::truth::{self, View, collect_until};
+use common::truth::{self, collect_until};
 use common::{Client, InProcess, order};
 use serde_json::{Value, json};
+use webctp::protocol::errors::request;
 
 /// A still market (tick rate 0), so prices are known when orders go in.
 /// The admin endpoints are on: the tests drop the front and read /healthz through them.
@@ -37,7 +38,7 @@ async fn fills_during_a_front_drop_reach_the_client_after_the_relogin() {
     )
     .await;
     let mut c = Client::connect(&gw.td_url).await;
-    assert_eq!(c.td_login("u-truth-3", "pw").await["RspInfo"]["ErrorID"], 0);
+    c.td_login_ok("u-truth-3", "pw").await;
     let (_, _, up, _) = c.book("rb2605").await;
     // More than the book holds: the first fill at once, the rest over a few seconds
     // of ticks (each redraws the book, up to 1,500 lots).
@@ -45,36 +46,11 @@ async fn fills_during_a_front_drop_reach_the_client_after_the_relogin() {
     for &rid in &rids {
         c.send(order(rid, "rb2605", "0", "0", up, 500)).await;
     }
-    let mut seen = collect_until(&mut c, |v| {
+    let seen = collect_until(&mut c, |v| {
         v["MsgType"] == "RtnOrder" && v["Order"]["OrderStatus"] == "3"
     })
     .await;
-    truth::drop_front(&gw.url, 1.0).await;
-    seen.extend(collect_until(&mut c, |v| v["MsgType"] == "OnFrontConnected").await);
-    // Until every order is all traded in the client's view and its trades add up.
-    let total = 500 * rids.len() as i64;
-    loop {
-        let mut view = View::default();
-        view.add(&seen);
-        let all_traded = view.orders.len() == rids.len()
-            && view.orders.values().all(|o| o.0 == "0" && o.1 == 500);
-        let traded: i64 = view.trades.values().map(|t| t.1).sum();
-        if all_traded && traded >= total {
-            break;
-        }
-        seen.push(c.recv().await);
-    }
-    let mut view = View::default();
-    view.add(&seen);
-    assert!(view.refusals.is_empty(), "{:?}", view.refusals);
-    let ledger_orders = c.ask("ReqQryOrder", 900, json!({})).await;
-    let ledger_trades = c.ask("ReqQryTrade", 901, json!({})).await;
-    let ids: HashSet<String> = common::order_sys_ids(&ledger_orders);
-    assert_eq!(ids.len(), rids.len());
-    view.check_against(&ledger_orders, &ledger_trades, &ids);
-    let requested: HashSet<i64> = view.orders.values().map(|o| o.2).collect();
-    assert_eq!(requested, rids.iter().copied().collect());
-    truth::no_order_tracked(&gw.td_url).await;
+    truth::all_fill_across_a_front_drop(&gw.url, &gw.td_url, &mut c, seen, &rids, 500).await;
     // Nothing more arrives: no trade repeated late.
     let late: Vec<Value> = c
         .drain_for(std::time::Duration::from_millis(300))
@@ -100,7 +76,7 @@ async fn filled_orders_leave_no_state_behind() {
     )
     .await;
     let mut c = Client::connect(&gw.td_url).await;
-    assert_eq!(c.td_login("u-truth-4", "pw").await["RspInfo"]["ErrorID"], 0);
+    c.td_login_ok("u-truth-4", "pw").await;
     let (_, _, up, _) = c.book("m2605").await;
     let batch = 200;
     let mut sent = 0;
@@ -163,7 +139,7 @@ async fn around_a_drop_at_an_order(
 async fn an_order_lost_in_a_front_drop_is_answered_not_placed_and_nothing_else() {
     let gw = InProcess::start(STILL).await;
     let mut c = Client::connect(&gw.td_url).await;
-    assert_eq!(c.td_login("u-truth-5", "pw").await["RspInfo"]["ErrorID"], 0);
+    c.td_login_ok("u-truth-5", "pw").await;
     let (_, _, _, low) = c.book("rb2605").await;
     let seen =
         around_a_drop_at_an_order(&gw, &mut c, "lost", order(41, "rb2605", "0", "0", low, 1)).await;
@@ -179,7 +155,7 @@ async fn an_order_lost_in_a_front_drop_is_answered_not_placed_and_nothing_else()
     assert_eq!(about.len(), 1, "one answer and nothing else: {seen:?}");
     let a = about[0];
     assert_eq!(a["MsgType"], "RspOrderInsert", "{a}");
-    assert_eq!(a["RspInfo"]["ErrorID"], -1, "{a}");
+    assert_eq!(a["RspInfo"]["ErrorID"], request::NETWORK_FAILURE, "{a}");
     assert_eq!(a["RequestID"], 41, "{a}");
     assert_eq!(a["IsLast"], true, "{a}");
     assert!(
@@ -204,7 +180,7 @@ async fn an_order_lost_in_a_front_drop_is_answered_not_placed_and_nothing_else()
 async fn an_order_placed_as_the_front_drops_is_never_answered_not_placed() {
     let gw = InProcess::start(STILL).await;
     let mut c = Client::connect(&gw.td_url).await;
-    assert_eq!(c.td_login("u-truth-6", "pw").await["RspInfo"]["ErrorID"], 0);
+    c.td_login_ok("u-truth-6", "pw").await;
     let (_, _, _, low) = c.book("rb2605").await;
     let seen =
         around_a_drop_at_an_order(&gw, &mut c, "placed", order(51, "rb2605", "0", "0", low, 1))
@@ -243,9 +219,9 @@ async fn another_session_learns_the_truth_after_the_relogin() {
     )
     .await;
     let mut a = Client::connect(&gw.td_url).await;
-    assert_eq!(a.td_login("u-truth-7", "pw").await["RspInfo"]["ErrorID"], 0);
+    a.td_login_ok("u-truth-7", "pw").await;
     let mut b = Client::connect(&gw.td_url).await;
-    assert_eq!(b.td_login("u-truth-7", "pw").await["RspInfo"]["ErrorID"], 0);
+    b.td_login_ok("u-truth-7", "pw").await;
     let (_, _, up, _) = a.book("rb2605").await;
     // More than the book holds: they fill over a few seconds of ticks.
     let rids: Vec<i64> = (200..210).collect();
@@ -268,29 +244,5 @@ async fn another_session_learns_the_truth_after_the_relogin() {
         }
         seen_b.push(v);
     }
-    truth::drop_front(&gw.url, 1.0).await;
-    seen_b.extend(collect_until(&mut b, |v| v["MsgType"] == "OnFrontConnected").await);
-    let total = 500 * rids.len() as i64;
-    loop {
-        let mut view = View::default();
-        view.add(&seen_b);
-        let all_traded = view.orders.len() == rids.len()
-            && view.orders.values().all(|o| o.0 == "0" && o.1 == 500);
-        let traded: i64 = view.trades.values().map(|t| t.1).sum();
-        if all_traded && traded >= total {
-            break;
-        }
-        seen_b.push(b.recv().await);
-    }
-    let mut view = View::default();
-    view.add(&seen_b);
-    assert!(view.refusals.is_empty(), "{:?}", view.refusals);
-    let ledger_orders = b.ask("ReqQryOrder", 900, json!({})).await;
-    let ledger_trades = b.ask("ReqQryTrade", 901, json!({})).await;
-    let ids: HashSet<String> = common::order_sys_ids(&ledger_orders);
-    assert_eq!(ids.len(), rids.len());
-    view.check_against(&ledger_orders, &ledger_trades, &ids);
-    let requested: HashSet<i64> = view.orders.values().map(|o| o.2).collect();
-    assert_eq!(requested, rids.iter().copied().collect());
-    truth::no_order_tracked(&gw.td_url).await;
+    truth::all_fill_across_a_front_drop(&gw.url, &gw.td_url, &mut b, seen_b, &rids, 500).await;
 }

@@ -5,6 +5,7 @@
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use webctp::cli::commands;
+use webctp::protocol::errors::{BAD_PARAMETERS, NOT_IMPLEMENTED};
 use webctp::protocol::{Endpoint, parse};
 
 /// JSON values with a bias towards the protocol's shapes.
@@ -64,7 +65,10 @@ fn check(text: &str) {
         match parse(text, ep) {
             Ok(_) => {}
             Err(e) => {
-                assert!(matches!(e.code, -400 | -404), "{text}: {e:?}");
+                assert!(
+                    matches!(e.code, BAD_PARAMETERS | NOT_IMPLEMENTED),
+                    "{text}: {e:?}"
+                );
                 // The error message is valid JSON naming the code.
                 let v: Value = serde_json::from_str(&e.to_json()).unwrap();
                 assert_eq!(v["RspInfo"]["ErrorID"], e.code);
@@ -159,7 +163,7 @@ proptest! {
             req[k] = v.clone();
         }
         let e = parse(&req.to_string(), Endpoint::Td).unwrap_err();
-        prop_assert_eq!(e.code, -400);
+        prop_assert_eq!(e.code, BAD_PARAMETERS);
         let path = format!("InputOrder.{field}");
         prop_assert!(e.detail.contains(&path), "{}", e.detail);
     }

@@ -5,8 +5,9 @@ mod common;
 use std::time::Duration;
 
 use common::{Binary, Client, InProcess, RawWs, TempDir, order, order_sys_ids};
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
+use webctp::protocol::errors::{BAD_PARAMETERS, LIMIT_EXCEEDED, RATE_LIMITED, ctp};
 
 #[tokio::test]
 async fn every_bad_input_class_is_400_and_the_session_survives() {
@@ -53,7 +54,7 @@ async fn every_bad_input_class_is_400_and_the_session_survives() {
     for (text, needle) in &cases {
         c.send_text(text).await;
         let e = c.recv().await;
-        assert_eq!(e["RspInfo"]["ErrorID"], -400, "{text}: {e}");
+        assert_eq!(e["RspInfo"]["ErrorID"], BAD_PARAMETERS, "{text}: {e}");
         let detail = e["Detail"].as_str().unwrap();
         assert!(detail.contains(needle), "{text}: {detail}");
         assert!(!detail.contains("654321"), "a password came back: {detail}");
@@ -61,11 +62,11 @@ async fn every_bad_input_class_is_400_and_the_session_survives() {
     // Binary frames, valid UTF-8 or not.
     c.send_raw(Message::binary(b"{\"MsgType\":\"Ping\"}".to_vec()))
         .await;
-    assert_eq!(c.recv().await["RspInfo"]["ErrorID"], -400);
+    assert_eq!(c.recv().await["RspInfo"]["ErrorID"], BAD_PARAMETERS);
     c.send_raw(Message::binary(vec![0xff, 0xfe, 0x00])).await;
-    assert_eq!(c.recv().await["RspInfo"]["ErrorID"], -400);
+    assert_eq!(c.recv().await["RspInfo"]["ErrorID"], BAD_PARAMETERS);
     // Still usable.
-    assert_eq!(c.td_login("u-robust", "pw").await["RspInfo"]["ErrorID"], 0);
+    c.td_login_ok("u-robust", "pw").await;
     c.send(json!({"MsgType": "Ping"})).await;
     assert_eq!(
         c.recv_until(|v| v["MsgType"] == "Pong").await["MsgType"],
@@ -164,7 +165,7 @@ async fn limits_answer_with_errors_not_disconnects() {
         let m = c.recv().await;
         if m["MsgType"] == "Pong" {
             pongs += 1;
-        } else if m["RspInfo"]["ErrorID"] == -429 {
+        } else if m["RspInfo"]["ErrorID"] == RATE_LIMITED {
             limited += 1;
         }
     }
@@ -186,11 +187,8 @@ async fn limits_answer_with_errors_not_disconnects() {
     )
     .await;
     let subs = c.recv_all("RspSubMarketData").await;
-    let codes: Vec<i64> = subs
-        .iter()
-        .map(|m| m["RspInfo"]["ErrorID"].as_i64().unwrap())
-        .collect();
-    assert_eq!(codes, vec![0, 0, -413]);
+    let codes: Vec<&Value> = subs.iter().map(|m| &m["RspInfo"]["ErrorID"]).collect();
+    assert_eq!(codes, vec![0, 0, LIMIT_EXCEEDED]);
     // Connections: two more fit, the fourth is refused before its upgrade.
     let _b = Client::connect(&gw.md_url).await;
     let _c = Client::connect(&gw.td_url).await;
@@ -212,7 +210,7 @@ async fn front_drop_and_recovery_resubscribes_and_relogs_in() {
     md.recv_until(|v| v["MsgType"] == "RtnDepthMarketData")
         .await;
     let mut td = Client::connect(&gw.td_url).await;
-    assert_eq!(td.td_login("u-front", "pw").await["RspInfo"]["ErrorID"], 0);
+    td.td_login_ok("u-front", "pw").await;
 
     gw.dispatcher
         .backend
@@ -240,16 +238,10 @@ async fn front_drop_and_recovery_resubscribes_and_relogs_in() {
 async fn refused_relogin_stops_instead_of_locking_the_account() {
     let gw = InProcess::start("Sim: {TickRate: 0, AutoSettle: false}").await;
     let mut a = Client::connect(&gw.td_url).await;
-    assert_eq!(
-        a.td_login("u-lock", "old-pw").await["RspInfo"]["ErrorID"],
-        0
-    );
+    a.td_login_ok("u-lock", "old-pw").await;
     // Another session changes the password; then the front drops.
     let mut b = Client::connect(&gw.td_url).await;
-    assert_eq!(
-        b.td_login("u-lock", "old-pw").await["RspInfo"]["ErrorID"],
-        0
-    );
+    b.td_login_ok("u-lock", "old-pw").await;
     assert_eq!(
         b.password_update(
             2,
@@ -268,7 +260,7 @@ async fn refused_relogin_stops_instead_of_locking_the_account() {
                 && v["Detail"].as_str().is_some_and(|d| d.contains("refused"))
         })
         .await;
-    assert_eq!(down["RspInfo"]["ErrorID"], 3);
+    assert_eq!(down["RspInfo"]["ErrorID"], ctp::INVALID_LOGIN);
     assert!(down["Detail"].as_str().unwrap().contains("not retrying"));
     // No further attempts: another drop brings no second refusal.
     gw.dispatcher
@@ -289,10 +281,7 @@ async fn clients_leaving_mid_flow_leak_no_session() {
     let gw = InProcess::start("Sim: {TickRate: 50, AutoSettle: false}").await;
     for i in 0..20 {
         let mut c = Client::connect(&gw.td_url).await;
-        assert_eq!(
-            c.td_login(&format!("u-leak-{i}"), "pw").await["RspInfo"]["ErrorID"],
-            0
-        );
+        c.td_login_ok(&format!("u-leak-{i}"), "pw").await;
         c.send(order(1, "m2605", "0", "0", 2900.0, 1)).await;
         c.send(json!({"MsgType": "ReqQryInstrument", "RequestID": 2, "QryInstrument": {}}))
             .await;
@@ -322,7 +311,7 @@ async fn sigterm_closes_clients_with_1001_and_keeps_every_acknowledged_order() {
     const CONFIG: &str = "Sim: {TickRate: 20, AutoSettle: false}\n";
     let mut gw = Binary::serve(&dir, CONFIG, &[]);
     let mut c = Client::connect(&gw.td_url).await;
-    assert_eq!(c.td_login("u-term", "pw").await["RspInfo"]["ErrorID"], 0);
+    c.td_login_ok("u-term", "pw").await;
     let mut acked = std::collections::HashSet::new();
     let mut sent = 0;
     let mut signalled = false;
@@ -394,10 +383,7 @@ async fn passwords_never_reach_the_logs_and_dirs_are_private() {
         )
     };
     let mut c = Client::connect(&url("td")).await;
-    assert_eq!(
-        c.td_login("u-secret", "pw-SECRET-1").await["RspInfo"]["ErrorID"],
-        0
-    );
+    c.td_login_ok("u-secret", "pw-SECRET-1").await;
     let r = c.password_update(2, json!({"UserID": "u-secret", "OldPassword": "pw-SECRET-1", "NewPassword": "pw-SECRET-2"})).await;
     assert!(!r.to_string().contains("SECRET"), "{r}");
     c.send_text(r#"{"MsgType":"ReqUserLogin","RequestID":3,"ReqUserLogin":{"UserID":"x","Password":["pw-SECRET-3"]}}"#)

@@ -39,15 +39,10 @@ impl Seeded {
     }
 }
 
+/// A logged-in client and the trading day it logged in on.
 async fn login(url: &str) -> (Client, String) {
-    let mut c = Client::connect(url).await;
-    let rsp = c.td_login(USER, "123456").await;
-    assert_eq!(rsp["RspInfo"]["ErrorID"], 0, "{rsp}");
-    let day = rsp["RspUserLogin"]["TradingDay"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    (c, day)
+    let (c, login) = Client::td_session(url, USER, "123456").await;
+    (c, common::trading_day(&login))
 }
 
 async fn position(c: &mut Client) -> i64 {

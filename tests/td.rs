@@ -6,15 +6,13 @@ use std::collections::HashMap;
 
 use common::{Client, InProcess, order};
 use serde_json::{Value, json};
+use webctp::protocol::errors::{NOT_IMPLEMENTED, NOT_LOGGED_IN, ctp};
 
 /// A sim with a still market (tick rate 0), so prices are known when orders go in.
 const STILL: &str = "Sim: {TickRate: 0, AutoSettle: false}";
 
 async fn logged_in(gw: &InProcess, user: &str) -> Client {
-    let mut c = Client::connect(&gw.td_url).await;
-    let login = c.td_login(user, "123456").await;
-    assert_eq!(login["RspInfo"]["ErrorID"], 0, "{login}");
-    c
+    Client::td_client(&gw.td_url, user).await
 }
 
 #[tokio::test]
@@ -70,19 +68,12 @@ async fn buy_close_today_and_funds_stay_consistent() {
     assert!(!accepted["OrderSysID"].as_str().unwrap().trim().is_empty());
     assert!(!accepted["OrderLocalID"].as_str().unwrap().trim().is_empty());
     assert_eq!(accepted["InsertTime"].as_str().unwrap().len(), 8);
-    let volume: i64 = trades
-        .iter()
-        .map(|t| t["Trade"]["Volume"].as_i64().unwrap())
-        .sum();
+    let (volume, open_cost) = common::trades_volume_and_cost(&trades);
     assert_eq!(volume, 2);
     for t in &trades {
         assert!(!t["Trade"]["TradeID"].as_str().unwrap().trim().is_empty());
         assert!(t["Trade"]["Price"].as_f64().unwrap() <= ask + 3.0);
     }
-    let open_cost: f64 = trades
-        .iter()
-        .map(|t| t["Trade"]["Price"].as_f64().unwrap() * t["Trade"]["Volume"].as_f64().unwrap())
-        .sum();
 
     let pos = c
         .ask(
@@ -187,7 +178,10 @@ async fn resting_order_is_cancelled_and_cancel_errors_are_ctps() {
     assert_eq!(acc[0]["TradingAccount"]["FrozenCommission"], 0.0);
 
     // Cancelling it again: 26. An unknown order: 25. Both as RspOrderAction and ErrRtnOrderAction.
-    for (sys, code) in [(sys_id.as_str(), 26), ("999999999", 25)] {
+    for (sys, code) in [
+        (sys_id.as_str(), ctp::INSUITABLE_ORDER_STATUS),
+        ("999999999", ctp::ORDER_NOT_FOUND),
+    ] {
         c.send(
             json!({"MsgType": "ReqOrderAction", "RequestID": 24, "InputOrderAction": {
             "ExchangeID": "DCE", "OrderSysID": sys, "ActionFlag": "0"}}),
@@ -243,14 +237,17 @@ async fn resting_order_fills_on_a_later_tick() {
     assert_eq!(traded, 3);
 }
 
-async fn rejected(c: &mut Client, req: Value) -> i64 {
+async fn rejected(c: &mut Client, req: Value) -> i32 {
     let rid = req["RequestID"].clone();
     c.send(req).await;
     let rsp = c.recv_until(|v| v["MsgType"] == "RspOrderInsert").await;
     assert_eq!(rsp["RequestID"], rid);
-    let code = rsp["RspInfo"]["ErrorID"].as_i64().unwrap();
+    let code = rsp["RspInfo"]["ErrorID"]
+        .as_i64()
+        .and_then(|c| i32::try_from(c).ok())
+        .unwrap_or_else(|| panic!("an ErrorID that is a CTP code: {rsp}"));
     let err = c.recv_until(|v| v["MsgType"] == "ErrRtnOrderInsert").await;
-    assert_eq!(err["RspInfo"]["ErrorID"].as_i64().unwrap(), code);
+    assert_eq!(err["RspInfo"]["ErrorID"], code);
     assert!(
         err["RspInfo"]["ErrorMsg"]
             .as_str()
@@ -267,41 +264,44 @@ async fn rejections_carry_ctp_error_ids() {
     let (bid, ask, up, _) = c.book("rb2605").await;
     assert_eq!(
         rejected(&mut c, order(40, "zz9999", "0", "0", 100.0, 1)).await,
-        16
+        ctp::INSTRUMENT_NOT_FOUND
     );
     assert_eq!(
         rejected(&mut c, order(41, "rb2605", "0", "0", ask + 0.5, 1)).await,
-        165
+        ctp::PRICE_WRONG_TICK
     );
     assert_eq!(
         rejected(&mut c, order(42, "rb2605", "0", "0", up + 10.0, 1)).await,
-        163
+        ctp::PRICE_OVER_LIMIT
     );
     assert_eq!(
         rejected(&mut c, order(43, "rb2605", "1", "3", bid, 1)).await,
-        50
+        ctp::OVER_CLOSETODAY_POSITION
     );
     assert_eq!(
         rejected(&mut c, order(44, "rb2605", "1", "1", bid, 1)).await,
-        51
+        ctp::OVER_CLOSEYESTERDAY_POSITION
     );
     assert_eq!(
         rejected(&mut c, order(45, "m2605", "1", "1", 2948.0, 1)).await,
-        30
+        ctp::OVER_CLOSE_POSITION
     );
     assert_eq!(
         rejected(&mut c, order(46, "au2602", "0", "0", 952.4, 300)).await,
-        31
+        ctp::INSUFFICIENT_MONEY
     );
     let mut market = order(47, "rb2605", "0", "0", 0.0, 1);
     market["InputOrder"]["OrderPriceType"] = json!("1");
-    assert_eq!(rejected(&mut c, market).await, 80);
+    assert_eq!(
+        rejected(&mut c, market).await,
+        ctp::PRICETYPE_NOTSUPPORT_BYEXCHANGE
+    );
     let mut dup = order(48, "rb2605", "0", "0", bid - 20.0, 1);
     dup["InputOrder"]["OrderRef"] = json!("42");
     c.send(dup.clone()).await;
     c.recv_until(|v| v["MsgType"] == "RtnOrder" && v["Order"]["OrderStatus"] == "3")
         .await;
-    assert_eq!(rejected(&mut c, dup).await, 22);
+    assert_eq!(rejected(&mut c, dup).await, ctp::DUPLICATE_ORDER_REF);
     // The error IDs name CTP's own messages.
     c.send(order(49, "zz9999", "0", "0", 1.0, 1)).await;
     let rsp = c.recv_until(|v| v["MsgType"] == "RspOrderInsert").await;
@@ -316,16 +316,16 @@ async fn login_errors_not_logged_in_and_unconfirmed_settlement() {
     let mut c = Client::connect(&gw.td_url).await;
     c.send(json!({"MsgType": "ReqQryTradingAccount", "RequestID": 1, "QryTradingAccount": {}}))
         .await;
-    assert_eq!(c.recv().await["RspInfo"]["ErrorID"], -401);
-    assert_eq!(c.td_login("u-pw", "right").await["RspInfo"]["ErrorID"], 0);
+    assert_eq!(c.recv().await["RspInfo"]["ErrorID"], NOT_LOGGED_IN);
+    c.td_login_ok("u-pw", "right").await;
     let mut other = Client::connect(&gw.td_url).await;
     let bad = other.td_login("u-pw", "wrong").await;
-    assert_eq!(bad["RspInfo"]["ErrorID"], 3);
+    assert_eq!(bad["RspInfo"]["ErrorID"], ctp::INVALID_LOGIN);
     assert_eq!(bad["RspInfo"]["ErrorMsg"], "CTP:不合法的登录");
     // Without the automatic confirm, orders need an explicit one.
     assert_eq!(
         rejected(&mut c, order(2, "rb2605", "0", "0", 3100.0, 1)).await,
-        42
+        ctp::SETTLEMENT_INFO_NOT_CONFIRMED
     );
     c.send(
         json!({"MsgType": "ReqSettlementInfoConfirm", "RequestID": 3,
@@ -348,7 +348,7 @@ async fn password_update_changes_the_login() {
     let gw = InProcess::start(STILL).await;
     let mut c = logged_in(&gw, "u-chpw").await;
     let r = c.password_update(5, json!({"BrokerID": "9999", "UserID": "u-chpw", "OldPassword": "nope", "NewPassword": "654321"})).await;
-    assert_eq!(r["RspInfo"]["ErrorID"], 14);
+    assert_eq!(r["RspInfo"]["ErrorID"], ctp::OLD_PASSWORD_MISMATCH);
     let r = c.password_update(6, json!({"BrokerID": "9999", "UserID": "u-chpw", "OldPassword": "123456", "NewPassword": "654321"})).await;
     assert_eq!(r["RspInfo"]["ErrorID"], 0);
     assert!(
@@ -358,13 +358,10 @@ async fn password_update_changes_the_login() {
     let mut again = Client::connect(&gw.td_url).await;
     assert_eq!(
         again.td_login("u-chpw", "123456").await["RspInfo"]["ErrorID"],
-        3
+        ctp::INVALID_LOGIN
     );
     let mut again = Client::connect(&gw.td_url).await;
-    assert_eq!(
-        again.td_login("u-chpw", "654321").await["RspInfo"]["ErrorID"],
-        0
-    );
+    again.td_login_ok("u-chpw", "654321").await;
 }
 
 #[tokio::test]
@@ -541,7 +538,7 @@ async fn every_query_answers_with_is_last() {
     c.send(json!({"MsgType": "ReqQryNotice", "RequestID": 5, "QryNotice": {}}))
         .await;
     let e = c.recv_until(|v| v["RequestID"] == 5).await;
-    assert_eq!(e["RspInfo"]["ErrorID"], -404);
+    assert_eq!(e["RspInfo"]["ErrorID"], NOT_IMPLEMENTED);
 }
 
 #[tokio::test]
@@ -606,7 +603,7 @@ async fn two_sessions_of_one_user_both_get_pushes() {
 async fn authentication_runs_when_an_app_id_is_configured() {
     let gw = InProcess::start("AppID: simnow_client_test\nAuthCode: \"0000000000000000\"\nSim: {TickRate: 0, AutoSettle: false}").await;
     let mut c = Client::connect(&gw.td_url).await;
-    assert_eq!(c.td_login("u-auth", "pw").await["RspInfo"]["ErrorID"], 0);
+    c.td_login_ok("u-auth", "pw").await;
     // A client's own ReqAuthenticate is answered too.
     let mut d = Client::connect(&gw.td_url).await;
     d.send(
@@ -615,7 +612,7 @@ async fn authentication_runs_when_an_app_id_is_configured() {
     )
     .await;
     let a = d.recv_until(|v| v["MsgType"] == "RspAuthenticate").await;
-    assert_eq!(a["RspInfo"]["ErrorID"], 63);
+    assert_eq!(a["RspInfo"]["ErrorID"], ctp::AUTH_FAILED);
     assert_eq!(a["RequestID"], 4);
 
     // An AppID without an AuthCode is refused by the sim: the client gets
@@ -626,8 +623,8 @@ async fn authentication_runs_when_an_app_id_is_configured() {
     c.send(json!({"MsgType": "ReqUserLogin", "RequestID": 9, "ReqUserLogin": {"UserID": "u-auth", "Password": "pw"}}))
         .await;
     let auth = c.recv_until(|v| v["MsgType"] == "RspAuthenticate").await;
-    assert_eq!(auth["RspInfo"]["ErrorID"], 63);
+    assert_eq!(auth["RspInfo"]["ErrorID"], ctp::AUTH_FAILED);
     let login = c.recv_until(|v| v["MsgType"] == "RspUserLogin").await;
-    assert_eq!(login["RspInfo"]["ErrorID"], 63);
+    assert_eq!(login["RspInfo"]["ErrorID"], ctp::AUTH_FAILED);
     assert_eq!(login["RequestID"], 9);
 }

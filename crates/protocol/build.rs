@@ -42,11 +42,33 @@ fn main() {
     }
 }
 
+/// Why the bindings could not be regenerated (the build then fails with it). A plain
+/// enum with its own `Display`: a build script's dependencies are not worth adding
+/// for three sentences.
+enum RegenError {
+    NoOutDir,
+    Cargo(std::io::Error),
+    Codegen { stdout: String, stderr: String },
+}
+
+impl std::fmt::Display for RegenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RegenError::NoOutDir => f.write_str("cargo did not set OUT_DIR for the build script"),
+            RegenError::Cargo(e) => write!(f, "cannot run cargo to build ctp-codegen: {e}"),
+            RegenError::Codegen { stdout, stderr } => write!(
+                f,
+                "ctp-codegen failed (bindgen needs libclang: apt-get install libclang-dev)\n{stdout}\n{stderr}"
+            ),
+        }
+    }
+}
+
 /// Runs ctp-codegen in its own target directory (the outer build holds the lock of
 /// the workspace's).
-fn regenerate(root: &Path, headers: &Path) -> Result<(), String> {
+fn regenerate(root: &Path, headers: &Path) -> Result<(), RegenError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out_dir = std::env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?;
+    let out_dir = std::env::var_os("OUT_DIR").ok_or(RegenError::NoOutDir)?;
     let out = Command::new(cargo)
         .args([
             "run",
@@ -65,13 +87,13 @@ fn regenerate(root: &Path, headers: &Path) -> Result<(), String> {
         .arg(root)
         .env_remove("CARGO_TARGET_DIR")
         .output()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
+        .map_err(RegenError::Cargo)?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
-        return Err(format!(
-            "ctp-codegen failed (bindgen needs libclang: apt-get install libclang-dev)\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
+        return Err(RegenError::Codegen {
+            stdout: stdout.into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        });
     }
     for line in stdout.lines() {
         println!("cargo:warning=regen-bindings: {line}");

@@ -9,11 +9,13 @@ use webctp_config::{Durability, FrontOutage, SessionsMode, SimAccount, SimConfig
 use webctp_sim::SimBackend;
 use webctp_sim::clock::StartAt;
 
-static SIM: OnceLock<Result<SimBackend, String>> = OnceLock::new();
+use crate::error::FakeError;
+
+static SIM: OnceLock<Result<SimBackend, FakeError>> = OnceLock::new();
 
 /// The process's sim, started on the first call.
-pub fn sim() -> Result<&'static SimBackend, &'static str> {
-    SIM.get_or_init(start).as_ref().map_err(String::as_str)
+pub fn sim() -> Result<&'static SimBackend, &'static FakeError> {
+    SIM.get_or_init(start).as_ref()
 }
 
 fn var(name: &str) -> Option<String> {
@@ -32,21 +34,23 @@ pub fn init_logging() {
 }
 
 /// `FAKECTP_OUTAGE=after,for` in seconds.
-fn parse_outage(text: &str) -> Result<FrontOutage, String> {
+fn parse_outage(text: &str) -> Result<FrontOutage, FakeError> {
     let mut parts = text.split(',').map(|p| p.trim().parse::<f64>());
     match (parts.next(), parts.next(), parts.next()) {
         (Some(Ok(after_secs)), Some(Ok(for_secs)), None) => Ok(FrontOutage {
             after_secs,
             for_secs,
         }),
-        _ => Err(format!(
-            "FAKECTP_OUTAGE={text:?}: expected after_secs,for_secs"
+        _ => Err(FakeError::env(
+            "FAKECTP_OUTAGE",
+            text,
+            "two numbers of seconds: after_secs,for_secs",
         )),
     }
 }
 
 /// `FAKECTP_ACCOUNTS=user:password,...`.
-fn parse_accounts(text: &str) -> Result<Vec<SimAccount>, String> {
+fn parse_accounts(text: &str) -> Result<Vec<SimAccount>, FakeError> {
     text.split(',')
         .map(str::trim)
         .filter(|a| !a.is_empty())
@@ -56,12 +60,16 @@ fn parse_accounts(text: &str) -> Result<Vec<SimAccount>, String> {
                 password: pw.to_string(),
                 funds: None,
             }),
-            _ => Err(format!("FAKECTP_ACCOUNTS: {a:?} is not user:password")),
+            _ => Err(FakeError::env(
+                "FAKECTP_ACCOUNTS",
+                text,
+                "a list of user:password (an account without a user)",
+            )),
         })
         .collect()
 }
 
-fn config() -> Result<SimConfig, String> {
+fn config() -> Result<SimConfig, FakeError> {
     let mut cfg = SimConfig {
         // The tests restart often; the OS cache is durable enough for them.
         durability: Durability::Os,
@@ -74,7 +82,13 @@ fn config() -> Result<SimConfig, String> {
             .parse()
             .ok()
             .filter(|r: &f64| r.is_finite() && *r >= 0.0)
-            .ok_or_else(|| format!("FAKECTP_TICK_RATE={rate:?} is not a rate"))?;
+            .ok_or_else(|| {
+                FakeError::env(
+                    "FAKECTP_TICK_RATE",
+                    &rate,
+                    "a rate (ticks per second per instrument, 0 or more)",
+                )
+            })?;
     }
     if let Some(o) = var("FAKECTP_OUTAGE") {
         cfg.front_outage = Some(parse_outage(&o)?);
@@ -83,18 +97,20 @@ fn config() -> Result<SimConfig, String> {
         cfg.accounts = parse_accounts(&a)?;
     }
     if let Some(d) = var("FAKECTP_START_DATE") {
-        cfg.start = Some(
-            StartAt::parse(&d).ok_or_else(|| format!("FAKECTP_START_DATE={d:?} is not a date"))?,
-        );
+        cfg.start = Some(StartAt::parse(&d).ok_or_else(|| {
+            FakeError::env(
+                "FAKECTP_START_DATE",
+                &d,
+                "a date such as 20251203 or 2026-11-25 22:20",
+            )
+        })?);
     }
     if let Some(m) = var("FAKECTP_SESSIONS") {
         cfg.sessions = match m.trim() {
             "always" => SessionsMode::Always,
             "exchange" => SessionsMode::Exchange,
             _ => {
-                return Err(format!(
-                    "FAKECTP_SESSIONS={m:?}: expected always or exchange"
-                ));
+                return Err(FakeError::env("FAKECTP_SESSIONS", &m, "always or exchange"));
             }
         };
     }
@@ -125,12 +141,12 @@ pub fn flow_limits() -> FlowLimits {
     })
 }
 
-fn start() -> Result<SimBackend, String> {
+fn start() -> Result<SimBackend, FakeError> {
     init_logging();
     let dir = var("FAKECTP_DATA_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join(format!("fakectp-{}", std::process::id())));
-    let sim = SimBackend::start(config()?, &dir).map_err(|e| e.to_string())?;
+    let sim = SimBackend::start(config()?, &dir)?;
     if var("FAKECTP_SETTLE").as_deref() == Some("1") {
         let day = sim.settle();
         tracing::info!(trading_day = %day, "fakectp settled the day at start");

@@ -47,6 +47,7 @@
 mod api;
 mod control;
 mod engine;
+mod error;
 mod exports;
 mod generated;
 mod settlement;

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::BenchError;
+
 /// A running gateway process, stopped (SIGTERM, then kill) on drop.
 pub struct GatewayProcess {
     pub child: Child,
@@ -21,7 +23,7 @@ pub struct GatewayProcess {
 
 impl GatewayProcess {
     /// Starts `webctp serve` with `yaml` as its config file.
-    pub fn start(yaml: &str) -> Result<GatewayProcess, String> {
+    pub fn start(yaml: &str) -> Result<GatewayProcess, BenchError> {
         GatewayProcess::start_binary(yaml, None)
     }
 
@@ -29,7 +31,7 @@ impl GatewayProcess {
     pub fn start_binary(
         yaml: &str,
         exe: Option<&std::path::Path>,
-    ) -> Result<GatewayProcess, String> {
+    ) -> Result<GatewayProcess, BenchError> {
         GatewayProcess::start_limited(yaml, exe, None)
     }
 
@@ -39,21 +41,22 @@ impl GatewayProcess {
         yaml: &str,
         exe: Option<&std::path::Path>,
         files: Option<u32>,
-    ) -> Result<GatewayProcess, String> {
+    ) -> Result<GatewayProcess, BenchError> {
         let dir = std::env::temp_dir().join(format!(
             "webctp-bench-{}-{}",
             std::process::id(),
             super::stats::now_ns()
         ));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(&dir).map_err(BenchError::io("create", &dir))?;
         let cfg = dir.join("bench.yaml");
-        std::fs::write(&cfg, yaml).map_err(|e| format!("cannot write {}: {e}", cfg.display()))?;
+        std::fs::write(&cfg, yaml).map_err(BenchError::io("write", &cfg))?;
         let exe = match exe {
             Some(e) => e.to_path_buf(),
-            None => {
-                std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?
-            }
+            None => std::env::current_exe().map_err(|source| BenchError::Spawn {
+                program: "the gateway",
+                source,
+                hint: " (the path of this executable is unknown)",
+            })?,
         };
         let (child, url, startup) = GatewayProcess::spawn(&exe, &dir, files)?;
         Ok(GatewayProcess {
@@ -68,7 +71,7 @@ impl GatewayProcess {
 
     /// Stops the gateway (SIGTERM: it flushes its ledger) and starts it again on the
     /// same data; returns the time from spawn to accepting connections.
-    pub fn restart(&mut self) -> Result<Duration, String> {
+    pub fn restart(&mut self) -> Result<Duration, BenchError> {
         self.stop(Duration::from_secs(120))?;
         let (child, url, startup) = GatewayProcess::spawn(&self.exe, &self.dir, self.files)?;
         self.child = child;
@@ -77,7 +80,7 @@ impl GatewayProcess {
         Ok(startup)
     }
 
-    fn stop(&mut self, wait: Duration) -> Result<(), String> {
+    fn stop(&mut self, wait: Duration) -> Result<(), BenchError> {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
@@ -88,14 +91,17 @@ impl GatewayProcess {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Err(format!("the gateway did not stop within {wait:?}"))
+        Err(BenchError::timeout(
+            "the gateway under test did not stop",
+            wait,
+        ))
     }
 
     fn spawn(
         exe: &std::path::Path,
         dir: &std::path::Path,
         files: Option<u32>,
-    ) -> Result<(Child, String, Duration), String> {
+    ) -> Result<(Child, String, Duration), BenchError> {
         let cfg = dir.join("bench.yaml");
         let started = Instant::now();
         let mut cmd = match files {
@@ -127,8 +133,15 @@ impl GatewayProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .map_err(|e| format!("cannot start the gateway: {e}"))?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
+            .map_err(|source| BenchError::Spawn {
+                program: "the gateway",
+                source,
+                hint: "",
+            })?;
+        // Piped just above, so it is there.
+        let Some(stdout) = child.stdout.take() else {
+            return Err(BenchError::NoBanner);
+        };
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
@@ -138,15 +151,18 @@ impl GatewayProcess {
                 }
             }
         });
-        let line = rx
-            .recv_timeout(Duration::from_secs(120))
-            .map_err(|_| "the gateway did not start within 120 s".to_string())?;
+        let line = rx.recv_timeout(Duration::from_secs(120)).map_err(|_| {
+            BenchError::timeout(
+                "the gateway under test did not start",
+                Duration::from_secs(120),
+            )
+        })?;
         let startup = started.elapsed();
         let url = line
             .split_whitespace()
             .find(|w| w.starts_with("ws://"))
             .map(|u| u.trim_end_matches("/md/").to_string())
-            .ok_or("no URL in the gateway's banner")?;
+            .ok_or(BenchError::NoBanner)?;
         Ok((child, url, startup))
     }
 

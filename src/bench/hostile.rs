@@ -17,6 +17,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
+use super::BenchError;
 use super::gateway::GatewayProcess;
 use super::md::{BENCH_DAY, client as md_client};
 use super::stats::{Percentiles, Samples, proc_stats};
@@ -217,7 +218,7 @@ fn tcp_closed(ws: &tokio_tungstenite::WebSocketStream<TcpStream>) -> bool {
 }
 
 /// Runs `bench hostile`.
-pub async fn run(a: &HostileArgs) -> Result<HostileReport, String> {
+pub async fn run(a: &HostileArgs) -> Result<HostileReport, BenchError> {
     let all = main_contracts_on(BENCH_DAY);
     let k = a.instruments.clamp(1, all.len().max(1));
     let per_instrument = a.rate / k as f64;
@@ -244,7 +245,10 @@ pub async fn run(a: &HostileArgs) -> Result<HostileReport, String> {
             .await
             .is_err()
         {
-            return Err("normal clients did not subscribe within 30 s".into());
+            return Err(BenchError::timeout(
+                "the normal clients did not subscribe",
+                Duration::from_secs(30),
+            ));
         }
     }
     let start = proc_stats(gw.pid());

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::BenchError;
 use super::gateway::GatewayProcess;
 use super::stats::proc_stats;
 
@@ -41,7 +42,7 @@ pub struct IdleReport {
 }
 
 /// Runs `bench idle`.
-pub async fn idle(a: &IdleArgs) -> Result<IdleReport, String> {
+pub async fn idle(a: &IdleArgs) -> Result<IdleReport, BenchError> {
     let gw = GatewayProcess::start(&format!(
         "Limits: {{MaxConnections: {}}}\nSim: {{AutoSettle: false}}\n",
         a.connections + 64
@@ -51,9 +52,15 @@ pub async fn idle(a: &IdleArgs) -> Result<IdleReport, String> {
     let mut conns = Vec::with_capacity(a.connections);
     for i in 0..a.connections {
         let path = if i % 2 == 0 { "md" } else { "td" };
-        match tokio_tungstenite::connect_async(format!("{}/{path}/", gw.url)).await {
+        let url = format!("{}/{path}/", gw.url);
+        match tokio_tungstenite::connect_async(&url).await {
             Ok((ws, _)) => conns.push(ws),
-            Err(e) => return Err(format!("connection {i} failed: {e} (raise `ulimit -n`?)")),
+            Err(e) => {
+                return Err(BenchError::connect(
+                    format!("{url} (connection {})", i + 1),
+                    " (raise `ulimit -n`?)",
+                )(e));
+            }
         }
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -98,14 +105,15 @@ pub struct StartupReport {
 }
 
 /// Runs `bench startup`.
-pub async fn startup(a: &StartupArgs) -> Result<StartupReport, String> {
+pub async fn startup(a: &StartupArgs) -> Result<StartupReport, BenchError> {
     let mut times = Vec::with_capacity(a.runs);
     for _ in 0..a.runs.max(1) {
         let started = Instant::now();
         let gw = GatewayProcess::start("Sim: {AutoSettle: false}\n")?;
-        tokio_tungstenite::connect_async(format!("{}/md/", gw.url))
+        let url = format!("{}/md/", gw.url);
+        tokio_tungstenite::connect_async(&url)
             .await
-            .map_err(|e| format!("cannot connect: {e}"))?;
+            .map_err(BenchError::connect(url, ""))?;
         times.push(started.elapsed().as_secs_f64() * 1000.0);
         drop(gw);
     }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
+use super::BenchError;
 use super::gateway::GatewayProcess;
 use super::stats::{Percentiles, ProcStats, Samples, now_ns, proc_stats};
 use crate::ctp::sim::instruments::main_contracts_on;
@@ -219,7 +220,7 @@ pub(super) async fn client(
 }
 
 /// Runs `bench md` once per `--edges` value.
-pub async fn run_all(a: &MdArgs) -> Result<Vec<MdReport>, String> {
+pub async fn run_all(a: &MdArgs) -> Result<Vec<MdReport>, BenchError> {
     let mut out = Vec::new();
     for &edges in &a.edges {
         out.push(run_with(a, edges).await?);
@@ -228,12 +229,12 @@ pub async fn run_all(a: &MdArgs) -> Result<Vec<MdReport>, String> {
 }
 
 /// Runs `bench md` against the direct gateway.
-pub async fn run(a: &MdArgs) -> Result<MdReport, String> {
+pub async fn run(a: &MdArgs) -> Result<MdReport, BenchError> {
     run_with(a, 0).await
 }
 
 /// Runs `bench md` through `edges` edge gateways (0: direct).
-async fn run_with(a: &MdArgs, edges: usize) -> Result<MdReport, String> {
+async fn run_with(a: &MdArgs, edges: usize) -> Result<MdReport, BenchError> {
     let all = main_contracts_on(BENCH_DAY);
     let k = a.instruments.clamp(1, all.len().max(1));
     let per_instrument = a.rate / k as f64;
@@ -289,7 +290,10 @@ async fn run_with(a: &MdArgs, edges: usize) -> Result<MdReport, String> {
             .await
             .is_err()
         {
-            return Err("clients did not subscribe within 30 s".into());
+            return Err(BenchError::timeout(
+                "the clients did not subscribe",
+                Duration::from_secs(30),
+            ));
         }
     }
     // Let queues settle, then measure a window.

@@ -3,6 +3,7 @@
 //! Each run prints a summary, or one JSON object with `--json`, and exits non-zero if
 //! a correctness check fails (a tick out of order, an order without a final state).
 
+mod error;
 pub mod gateway;
 pub mod hostile;
 pub mod idle;
@@ -13,6 +14,8 @@ pub mod stats;
 pub mod td;
 
 use std::process::ExitCode;
+
+pub use error::BenchError;
 
 /// `webctp bench` subcommands.
 #[derive(Debug, Clone, clap::Subcommand)]

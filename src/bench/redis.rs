@@ -4,6 +4,8 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::BenchError;
+
 /// A running redis-server.
 pub struct RedisProcess {
     child: Child,
@@ -13,11 +15,15 @@ pub struct RedisProcess {
 
 impl RedisProcess {
     /// Starts `redis-server` from the PATH and waits until it answers PING.
-    pub fn start() -> Result<RedisProcess, String> {
+    pub fn start() -> Result<RedisProcess, BenchError> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
-            .map_err(|e| format!("no free port for redis-server: {e}"))?;
+            .map_err(|source| BenchError::Spawn {
+                program: "redis-server",
+                source,
+                hint: " (no free loopback port for it)",
+            })?;
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -32,8 +38,10 @@ impl RedisProcess {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| {
-                format!("cannot start redis-server ({e}); --edges needs it (apt-get install redis-server)")
+            .map_err(|source| BenchError::Spawn {
+                program: "redis-server",
+                source,
+                hint: "; --edges needs it (apt-get install redis-server)",
             })?;
         let url = format!("redis://127.0.0.1:{port}/0");
         let mut r = RedisProcess { child, url };
@@ -48,7 +56,10 @@ impl RedisProcess {
             }
             if Instant::now() > deadline {
                 r.stop();
-                return Err("redis-server did not answer within 10 s".into());
+                return Err(BenchError::timeout(
+                    "redis-server did not answer",
+                    Duration::from_secs(10),
+                ));
             }
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
+use super::BenchError;
 use super::gateway::GatewayProcess;
 use super::md::BENCH_DAY;
 use super::stats::proc_stats;
@@ -135,7 +136,7 @@ async fn life(url: &str, n: u64, rng: &mut Rng) -> (u64, u64) {
 }
 
 /// Runs `bench soak`.
-pub async fn run(a: &SoakArgs) -> Result<SoakReport, String> {
+pub async fn run(a: &SoakArgs) -> Result<SoakReport, BenchError> {
     let gw = GatewayProcess::start(&format!(
         "AdminEndpoints: true\nSim: {{TickRate: 20, AutoSettle: false, Durability: os, StartDate: \"{BENCH_DAY}\"}}\nLimits: {{MaxConnections: {}, RequestsPerSecond: 100000}}\n",
         a.clients * 4 + 64

@@ -14,6 +14,7 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
+use super::BenchError;
 use super::gateway::GatewayProcess;
 use super::stats::{Percentiles, Samples, now_ns, proc_stats};
 
@@ -304,9 +305,13 @@ async fn client(
 }
 
 /// Runs `bench td`.
-pub async fn run(a: &TdArgs) -> Result<TdReport, String> {
+pub async fn run(a: &TdArgs) -> Result<TdReport, BenchError> {
     if !matches!(a.durability.as_str(), "fsync" | "os") {
-        return Err("--durability is fsync or os".into());
+        return Err(BenchError::Arg {
+            flag: "--durability",
+            allowed: "fsync or os",
+            given: a.durability.clone(),
+        });
     }
     let yaml = format!(
         "AdminEndpoints: true\nSim: {{TickRate: 100, AutoSettle: false, Durability: {}, StartDate: \"{}\"}}\nLimits: {{RequestsPerSecond: 1000000, TdQueueDepth: 1000000}}\n",
@@ -409,29 +414,29 @@ fn dir_bytes(dir: &std::path::Path) -> u64 {
 }
 
 /// Counts the records of one client's ReqQryOrder.
-async fn query_orders(url: &str, user: &str) -> Result<u64, String> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{url}/td/"))
+async fn query_orders(url: &str, user: &str) -> Result<u64, BenchError> {
+    let url = format!("{url}/td/");
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url)
         .await
-        .map_err(|e| format!("connect failed: {e}"))?;
+        .map_err(BenchError::connect(url, ""))?;
     let login = json!({"MsgType": "ReqUserLogin", "RequestID": 1, "ReqUserLogin": {"UserID": user, "Password": "bench"}});
     let query = json!({"MsgType": "ReqQryOrder", "RequestID": 2, "QryOrder": {}});
-    ws.send(Message::text(login.to_string()))
-        .await
-        .map_err(|e| e.to_string())?;
+    ws.send(Message::text(login.to_string())).await?;
     let mut rows = 0;
     loop {
         let m = tokio::time::timeout(Duration::from_secs(60), ws.next())
             .await
-            .map_err(|_| "the order query did not finish within 60 s".to_string())?;
+            .map_err(|_| {
+                BenchError::timeout("the order query did not finish", Duration::from_secs(60))
+            })?;
         let Some(Ok(m)) = m else {
-            return Err("connection closed during the order query".into());
+            return Err(BenchError::Closed {
+                during: "the order query",
+            });
         };
         let Ok(text) = m.to_text() else { continue };
         match field(text, r#"{"MsgType":""#).unwrap_or("") {
-            "RspUserLogin" => ws
-                .send(Message::text(query.to_string()))
-                .await
-                .map_err(|e| e.to_string())?,
+            "RspUserLogin" => ws.send(Message::text(query.to_string())).await?,
             "RspQryOrder" => {
                 rows += 1;
                 if text.contains(r#""IsLast":true"#) {
@@ -444,7 +449,7 @@ async fn query_orders(url: &str, user: &str) -> Result<u64, String> {
 }
 
 /// Restart, query, end the day, restart again: time and memory of each.
-async fn measure_restarts(gw: &mut GatewayProcess) -> Result<RestartReport, String> {
+async fn measure_restarts(gw: &mut GatewayProcess) -> Result<RestartReport, BenchError> {
     let sim = gw.dir.join("data/sim");
     let mut r = RestartReport {
         data_bytes: dir_bytes(&sim),

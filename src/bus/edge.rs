@@ -25,10 +25,12 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
+use super::BusError;
 use super::demand::unix_ms;
 use super::keys;
 use crate::ctp::{Backend, BackendError, FrontEvent, MdEvents, MdSession, TdEvents, TdSession};
 use crate::protocol::Reply;
+use crate::protocol::errors::ctp::FRONT_NOT_ACTIVE;
 use crate::protocol::errors::rsp_info;
 use crate::protocol::fields::{Body, ReqUserLogin, RspInfo, RspUserLogin, SpecificInstrument};
 
@@ -36,10 +38,11 @@ use crate::protocol::fields::{Body, ReqUserLogin, RspInfo, RspUserLogin, Specifi
 const WANT_TTL: Duration = Duration::from_secs(30);
 /// How often held instruments are renewed in `md:wanted`.
 const RENEW: Duration = Duration::from_secs(10);
-/// CTP's FRONT_NOT_ACTIVE.
-const FRONT_NOT_ACTIVE: i32 = 8;
 /// The reason reported when Redis drops (CTP's "network read failed").
 const REDIS_LOST: i32 = 0x1001;
+
+/// How long connecting to Redis may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The edge backend.
 pub struct EdgeBackend {
@@ -50,7 +53,7 @@ pub struct EdgeBackend {
 impl EdgeBackend {
     /// A backend reading market data from the bus at `url`.
     pub fn new(url: &str) -> Result<EdgeBackend, BackendError> {
-        let client = super::client(url, "--md-from").map_err(BackendError::Session)?;
+        let client = super::client(url, "--md-from")?;
         Ok(EdgeBackend {
             client,
             url: super::publisher::redact(url),
@@ -179,14 +182,14 @@ impl Driver {
     async fn run(mut self) {
         let mut backoff = Duration::from_millis(100);
         loop {
-            let conns = tokio::time::timeout(Duration::from_secs(5), self.connect()).await;
+            let conns = match tokio::time::timeout(CONNECT_TIMEOUT, self.connect()).await {
+                Ok(Ok(c)) => Ok(c),
+                Ok(Err(e)) => Err(BusError::Redis(e)),
+                Err(_) => Err(BusError::Timeout(CONNECT_TIMEOUT)),
+            };
             let (conn, pubsub) = match conns {
-                Ok(Ok(c)) => c,
-                other => {
-                    let e = match other {
-                        Ok(Err(e)) => e.to_string(),
-                        _ => "timed out".into(),
-                    };
+                Ok(c) => c,
+                Err(e) => {
                     if backoff == Duration::from_millis(100) {
                         tracing::warn!(url = %self.url, error = %e, "edge: Redis bus unreachable; retrying");
                     }
@@ -280,7 +283,7 @@ impl Driver {
         &mut self,
         mut conn: redis::aio::MultiplexedConnection,
         pubsub: redis::aio::PubSub,
-    ) -> Result<(), String> {
+    ) -> Result<(), BusError> {
         let (mut sink, mut stream) = pubsub.split();
         let mut renew = tokio::time::interval(RENEW);
         loop {
@@ -293,7 +296,7 @@ impl Driver {
                                 .arg(keys::MD_SESSION)
                                 .query_async(&mut conn)
                                 .await
-                                .map_err(|e| e.to_string())?;
+                                ?;
                             let login = body.and_then(|b| serde_json::from_slice::<RspUserLogin>(&b).ok());
                             self.login_reply(login, rid);
                         }
@@ -307,14 +310,14 @@ impl Driver {
                                 continue;
                             }
                             let names: Vec<String> = fresh.iter().map(|i| keys::tick_channel(i)).collect();
-                            sink.subscribe(&names).await.map_err(|e| e.to_string())?;
+                            sink.subscribe(&names).await?;
                             self.channels.extend(fresh.iter().cloned());
-                            want(&mut conn, &fresh, true).await.map_err(|e| e.to_string())?;
+                            want(&mut conn, &fresh, true).await?;
                             let snaps: Vec<Option<Vec<u8>>> = if fresh.len() == 1 {
-                                vec![redis::cmd("GET").arg(keys::snapshot_key(&fresh[0])).query_async(&mut conn).await.map_err(|e| e.to_string())?]
+                                vec![redis::cmd("GET").arg(keys::snapshot_key(&fresh[0])).query_async(&mut conn).await?]
                             } else {
                                 let keys: Vec<String> = fresh.iter().map(|i| keys::snapshot_key(i)).collect();
-                                redis::cmd("MGET").arg(&keys).query_async(&mut conn).await.map_err(|e| e.to_string())?
+                                redis::cmd("MGET").arg(&keys).query_async(&mut conn).await?
                             };
                             // The hub joins clients to the route on the answer; then the
                             // snapshot reaches them first.
@@ -339,13 +342,13 @@ impl Driver {
                                 self.guards.remove(i);
                             }
                             let names: Vec<String> = gone.iter().map(|i| keys::tick_channel(i)).collect();
-                            sink.unsubscribe(&names).await.map_err(|e| e.to_string())?;
+                            sink.unsubscribe(&names).await?;
                         }
                     }
                 }
                 m = stream.next() => {
                     let Some(m) = m else {
-                        return Err("the pub/sub connection closed".into());
+                        return Err(BusError::PubSubClosed);
                     };
                     let Some(inst) = m.get_channel_name().strip_prefix(keys::TICK_PREFIX) else {
                         continue;
@@ -367,7 +370,7 @@ impl Driver {
                 _ = renew.tick() => {
                     let held: Vec<String> = self.channels.iter().cloned().collect();
                     if !held.is_empty() {
-                        want(&mut conn, &held, false).await.map_err(|e| e.to_string())?;
+                        want(&mut conn, &held, false).await?;
                     }
                 }
             }

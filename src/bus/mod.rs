@@ -22,6 +22,7 @@
 
 pub mod demand;
 pub mod edge;
+mod error;
 pub mod keys;
 pub mod publisher;
 
@@ -31,11 +32,16 @@ use bytes::Bytes;
 
 use crate::gateway::Dispatcher;
 
+pub use error::BusError;
 pub use publisher::Publisher;
 
 /// Opens the Redis client for `url`, with a message that names the setting.
-pub fn client(url: &str, setting: &str) -> Result<redis::Client, String> {
-    redis::Client::open(url).map_err(|e| format!("{setting} {url:?} is not a Redis URL: {e}"))
+pub fn client(url: &str, setting: &'static str) -> Result<redis::Client, BusError> {
+    redis::Client::open(url).map_err(|source| BusError::Url {
+        setting,
+        url: publisher::redact(url),
+        source,
+    })
 }
 
 /// The ingest side, attached to a gateway.
@@ -49,7 +55,7 @@ pub struct Bus {
 impl Bus {
     /// Starts publishing to `url`. Must be called inside a tokio runtime. Redis need not
     /// be up yet: the publisher connects (and reconnects) on its own.
-    pub fn start(url: &str) -> Result<Arc<Bus>, String> {
+    pub fn start(url: &str) -> Result<Arc<Bus>, BusError> {
         let client = client(url, "Bus")?;
         Ok(Arc::new(Bus {
             publisher: Publisher::start(client.clone(), url),

@@ -16,6 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use super::BusError;
 use super::keys;
 
 /// Order events kept per account stream (`XADD … MAXLEN ~`).
@@ -129,12 +130,12 @@ fn is_refusal(e: &redis::RedisError) -> bool {
 }
 
 impl Task {
-    async fn connect(&self) -> Result<redis::aio::MultiplexedConnection, String> {
+    async fn connect(&self) -> Result<redis::aio::MultiplexedConnection, BusError> {
         match tokio::time::timeout(IO_TIMEOUT, self.client.get_multiplexed_async_connection()).await
         {
             Ok(Ok(c)) => Ok(c),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err("connecting timed out".into()),
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Err(BusError::Timeout(IO_TIMEOUT)),
         }
     }
 
@@ -210,7 +211,7 @@ impl Task {
         retry_td: &mut Vec<(String, Bytes)>,
         latest_session: &mut Option<Bytes>,
         reported: &mut (u64, u64),
-    ) -> Result<(), String> {
+    ) -> Result<(), BusError> {
         let mut ticks: Vec<(Box<str>, Bytes)> = Vec::with_capacity(BATCH);
         let mut td: Vec<(String, Bytes)> = std::mem::take(retry_td);
         let mut report = tokio::time::interval(Duration::from_secs(1));
@@ -283,7 +284,7 @@ impl Task {
             let sent = tokio::time::timeout(IO_TIMEOUT, pipe.query_async::<()>(conn)).await;
             let failure = match sent {
                 Ok(Ok(())) => None,
-                Ok(Err(e)) if !is_refusal(&e) => Some(e.to_string()),
+                Ok(Err(e)) if !is_refusal(&e) => Some(BusError::Redis(e)),
                 Ok(Err(e)) => {
                     // Redis refused a command (e.g. a key of another type): retrying the
                     // same batch would fail forever.
@@ -299,7 +300,7 @@ impl Task {
                     session = None;
                     continue;
                 }
-                Err(_) => Some(format!("no answer within {} s", IO_TIMEOUT.as_secs())),
+                Err(_) => Some(BusError::Timeout(IO_TIMEOUT)),
             };
             if let Some(e) = failure {
                 self.stats

@@ -59,7 +59,7 @@ impl Dispatcher {
         // Sets the metrics' hooks (the ledger's sync observer) before traffic starts.
         crate::metrics::global();
         let bus = match &config.bus {
-            Some(url) => Some(crate::bus::Bus::start(url).map_err(BackendError::Session)?),
+            Some(url) => Some(crate::bus::Bus::start(url)?),
             None => None,
         };
         let front = |what: &str, address: &Option<String>| match address {

@@ -3,6 +3,7 @@
 
 pub mod admission;
 pub mod auth;
+mod error;
 pub mod heartbeat;
 pub mod tls;
 pub mod upgrade;
@@ -18,6 +19,8 @@ use warp::Filter;
 
 use crate::gateway::Dispatcher;
 use crate::protocol::Endpoint;
+
+pub use error::ServerError;
 
 /// The addresses the gateway listens on.
 #[derive(Debug, Clone)]
@@ -101,7 +104,7 @@ fn admin(
     access: Arc<auth::Access>,
 ) -> warp::filters::BoxedFilter<(AnyReply,)> {
     use std::collections::HashMap;
-    let answer = |r: Result<String, String>| -> AnyReply {
+    let answer = |r: Result<String, ServerError>| -> AnyReply {
         let (status, body) = match r {
             Ok(detail) => (
                 warp::http::StatusCode::OK,
@@ -109,7 +112,7 @@ fn admin(
             ),
             Err(e) => (
                 warp::http::StatusCode::BAD_REQUEST,
-                serde_json::json!({"ok": false, "detail": e}),
+                serde_json::json!({"ok": false, "detail": e.to_string()}),
             ),
         };
         Box::new(warp::reply::with_status(warp::reply::json(&body), status))
@@ -124,12 +127,14 @@ fn admin(
                 .filter(|s| s.is_finite() && *s > 0.0 && *s <= 3600.0);
             let at_next_order = q.get("at_next_order").map(String::as_str);
             answer(match (secs, at_next_order) {
-                (None, _) => Err("give ?seconds=N (0 < N <= 3600)".into()),
+                (None, _) => Err(ServerError::AdminQuery(
+                    "give ?seconds=N (0 < N <= 3600)".into(),
+                )),
                 (Some(s), None) => d1
                     .backend
                     .drop_front(std::time::Duration::from_secs_f64(s))
                     .map(|()| format!("front dropped for {s} s"))
-                    .map_err(|e| e.to_string()),
+                    .map_err(ServerError::from),
                 (Some(s), Some(fate @ ("lost" | "placed"))) => d1
                     .backend
                     .drop_front_at_next_order(
@@ -139,10 +144,10 @@ fn admin(
                     .map(|()| {
                         format!("the front drops for {s} s at the next order insert ({fate})")
                     })
-                    .map_err(|e| e.to_string()),
-                (Some(_), Some(other)) => {
-                    Err(format!("at_next_order is lost or placed, not {other:?}"))
-                }
+                    .map_err(ServerError::from),
+                (Some(_), Some(other)) => Err(ServerError::AdminQuery(format!(
+                    "at_next_order is lost or placed, not {other:?}"
+                ))),
             })
         });
     let settle = warp::path!("settle").map(move || {
@@ -151,7 +156,7 @@ fn admin(
                 .backend
                 .settle()
                 .map(|day| format!("settled; the new trading day is {day}"))
-                .map_err(|e| e.to_string()),
+                .map_err(ServerError::from),
         )
     });
     // The path first, so that other paths are still 404; then who may.

@@ -8,36 +8,43 @@ use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+use super::ServerError;
 use crate::config::TlsConfig;
 
 /// Builds the acceptor, or says which file is wrong and why.
-pub fn acceptor(cfg: &TlsConfig) -> Result<TlsAcceptor, String> {
+pub fn acceptor(cfg: &TlsConfig) -> Result<TlsAcceptor, ServerError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cfg.cert_file)
-        .map_err(|e| {
-            format!(
-                "cannot read the TLS certificate {}: {e}",
-                cfg.cert_file.display()
-            )
+        .map_err(|source| ServerError::TlsRead {
+            what: "certificate",
+            path: cfg.cert_file.clone(),
+            source,
         })?
         .collect::<Result<_, _>>()
-        .map_err(|e| format!("bad PEM in {}: {e}", cfg.cert_file.display()))?;
+        .map_err(|source| ServerError::TlsPem {
+            path: cfg.cert_file.clone(),
+            source,
+        })?;
     if certs.is_empty() {
-        return Err(format!("no certificate in {}", cfg.cert_file.display()));
+        return Err(ServerError::NoCertificate {
+            path: cfg.cert_file.clone(),
+        });
     }
-    let key = PrivateKeyDer::from_pem_file(&cfg.key_file)
-        .map_err(|e| format!("cannot read the TLS key {}: {e}", cfg.key_file.display()))?;
+    let key =
+        PrivateKeyDer::from_pem_file(&cfg.key_file).map_err(|source| ServerError::TlsRead {
+            what: "key",
+            path: cfg.key_file.clone(),
+            source,
+        })?;
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     let config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup failed: {e}"))?
+        .map_err(ServerError::TlsSetup)?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|e| {
-            format!(
-                "the TLS key {} does not fit the certificate {}: {e}",
-                cfg.key_file.display(),
-                cfg.cert_file.display()
-            )
+        .map_err(|source| ServerError::TlsKeyMismatch {
+            key: cfg.key_file.clone(),
+            cert: cfg.cert_file.clone(),
+            source,
         })?;
     Ok(TlsAcceptor::from(Arc::new(config)))
 }

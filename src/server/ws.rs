@@ -20,6 +20,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
+use super::ServerError;
 use super::heartbeat::{Beat, Heartbeat};
 use crate::gateway::{Connection, Dispatcher, Handled, Outbox};
 use crate::protocol::Endpoint;
@@ -31,7 +32,6 @@ const BATCH: usize = 256;
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a closed connection waits for the client's close frame.
 const CLOSE_REPLY_WAIT: Duration = Duration::from_secs(2);
-const WRITE_TIMED_OUT: &str = "the client has not read anything for 30 s";
 
 fn unix_ms() -> u64 {
     std::time::SystemTime::now()
@@ -40,7 +40,7 @@ fn unix_ms() -> u64 {
 }
 
 /// Writes a batch of messages and flushes once.
-async fn write_batch<S>(sink: &mut S, batch: &mut Vec<Bytes>) -> Result<(), String>
+async fn write_batch<S>(sink: &mut S, batch: &mut Vec<Bytes>) -> Result<(), ServerError>
 where
     S: Sink<Message, Error = WsError> + Unpin,
 {
@@ -51,15 +51,13 @@ where
             let Ok(text) = Utf8Bytes::try_from(bytes) else {
                 continue;
             };
-            sink.feed(Message::Text(text))
-                .await
-                .map_err(|e| e.to_string())?;
+            sink.feed(Message::Text(text)).await?;
         }
-        sink.flush().await.map_err(|e| e.to_string())
+        Ok(sink.flush().await?)
     };
     tokio::time::timeout(WRITE_TIMEOUT, write)
         .await
-        .map_err(|_| WRITE_TIMED_OUT.to_string())?
+        .map_err(|_| ServerError::WriteTimeout(WRITE_TIMEOUT))?
 }
 
 fn close(code: u16, reason: impl Into<String>) -> Message {
@@ -90,7 +88,7 @@ where
             Ok(()) => {
                 let n = batch.len();
                 if let Err(e) = write_batch(sink, &mut batch).await {
-                    if e == WRITE_TIMED_OUT {
+                    if matches!(e, ServerError::WriteTimeout(_)) {
                         crate::metrics::global().dropped(crate::metrics::reason::WRITE_TIMEOUT);
                     }
                     tracing::info!(client = id, error = %e, "dropping the client");

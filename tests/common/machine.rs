@@ -526,7 +526,9 @@ async fn verify(peers: &mut [Peer], others: bool, step: usize) -> Result<(), Str
     Ok(())
 }
 
-/// Runs one sequence against a fresh gateway.
+/// Runs one sequence against a fresh gateway. `Err` is the broken promise as the test
+/// reports it: plain text, because proptest takes it as the failure's reason and shrinks
+/// the sequence on it (a panic would print at every shrinking step).
 pub async fn run_case(target: &Target, steps: &[Step], others: bool) -> Result<(), String> {
     let mut gw = Gateway::start(target).await;
     let mut peers = vec![Peer::new(), Peer::new()];

@@ -394,6 +394,31 @@ impl Client {
         self.recv_until(|v| v["MsgType"] == "RspUserLogin").await
     }
 
+    /// Logs in as `user`; a refused login fails the test. Returns the answer (its
+    /// TradingDay, SessionID...).
+    pub async fn td_login_ok(&mut self, user: &str, password: &str) -> Value {
+        let login = self.td_login(user, password).await;
+        assert_eq!(
+            login["RspInfo"]["ErrorID"], 0,
+            "the login as {user} was refused: {login}"
+        );
+        login
+    }
+
+    /// A fresh connection to `td_url`, logged in as `user` (see [`Client::td_login_ok`]),
+    /// and the login's answer.
+    pub async fn td_session(td_url: &str, user: &str, password: &str) -> (Client, Value) {
+        let mut c = Client::connect(td_url).await;
+        let login = c.td_login_ok(user, password).await;
+        (c, login)
+    }
+
+    /// A fresh connection to `td_url`, logged in as `user` with the password the sim
+    /// opens new accounts with in the tests (`123456`).
+    pub async fn td_client(td_url: &str, user: &str) -> Client {
+        Client::td_session(td_url, user, "123456").await.0
+    }
+
     pub fn into_inner(self) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
         self.ws
     }
@@ -600,17 +625,31 @@ impl Binary {
     /// endpoints are turned on unless `yaml` says otherwise: tests settle through them).
     pub fn native_with(dir: &TempDir, yaml: &str, fake_env: &[(&str, &str)]) -> Binary {
         let lib_dir = fake_lib_dir();
-        let data = dir.path().join("data");
         let fake_data = dir.path().join("fake");
-        let config = dir.path().join("webctp.yaml");
         let yaml = if yaml.contains("AdminEndpoints") {
             yaml.to_string()
         } else {
             format!("AdminEndpoints: true\n{yaml}")
         };
-        std::fs::write(&config, yaml).unwrap();
         let mut env: Vec<(&str, &str)> = vec![("FAKECTP_DATA_DIR", fake_data.to_str().unwrap())];
         env.extend_from_slice(fake_env);
+        // The fake ignores the front's address: its sim is the front.
+        Binary::native_serve(dir, lib_dir, "tcp://127.0.0.1:1", &yaml, &env)
+    }
+
+    /// `webctp serve` on the native backend with the CTP libraries in `lib_dir` (the
+    /// fake's or the official ones), both fronts at `front`, the config `yaml` in
+    /// `dir/webctp.yaml` and the data dir `dir/data`.
+    pub fn native_serve(
+        dir: &TempDir,
+        lib_dir: &Path,
+        front: &str,
+        yaml: &str,
+        env: &[(&str, &str)],
+    ) -> Binary {
+        let data = dir.path().join("data");
+        let config = dir.path().join("webctp.yaml");
+        std::fs::write(&config, yaml).unwrap();
         Binary::spawn(
             &[
                 "serve",
@@ -625,13 +664,13 @@ impl Binary {
                 "--ctp-lib-dir",
                 lib_dir.to_str().unwrap(),
                 "--td-front",
-                "tcp://127.0.0.1:1",
+                front,
                 "--md-front",
-                "tcp://127.0.0.1:1",
+                front,
                 "--data-dir",
                 data.to_str().unwrap(),
             ],
-            &env,
+            env,
             dir.path(),
         )
     }
@@ -657,6 +696,38 @@ pub fn order(
 pub fn query(msg_type: &str, rid: i64, filter: Value) -> Value {
     let key = msg_type.trim_start_matches("Req");
     json!({"MsgType": msg_type, "RequestID": rid, key: filter})
+}
+
+/// The InstrumentIDs of `RspSubMarketData` (or `RspUnSubMarketData`) answers, in order.
+pub fn instrument_ids(answers: &[Value]) -> Vec<&str> {
+    answers
+        .iter()
+        .map(|v| {
+            v["SpecificInstrument"]["InstrumentID"]
+                .as_str()
+                .unwrap_or_else(|| panic!("an answer naming its instrument: {v}"))
+        })
+        .collect()
+}
+
+/// What `RtnTrade` pushes (or `RspQryTrade` records) add up to: lots, and their cost
+/// (price times lots, before the volume multiple).
+pub fn trades_volume_and_cost(trades: &[Value]) -> (i64, f64) {
+    trades.iter().fold((0, 0.0), |(volume, cost), t| {
+        let t = &t["Trade"];
+        let (Some(lots), Some(price)) = (t["Volume"].as_i64(), t["Price"].as_f64()) else {
+            panic!("a trade with a Volume and a Price: {t}");
+        };
+        (volume + lots, cost + price * lots as f64)
+    })
+}
+
+/// The TradingDay of an `RspUserLogin`.
+pub fn trading_day(login: &Value) -> String {
+    login["RspUserLogin"]["TradingDay"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a login answer with a TradingDay: {login}"))
+        .to_string()
 }
 
 /// The OrderSysIDs of a ReqQryOrder answer.

@@ -65,12 +65,53 @@ pub async fn drop_front(ws_url: &str, seconds: f64) {
     assert!(r.contains("\"ok\":true"), "{r}");
 }
 
+/// Drops the front for a second, then reads `c` until every order of `rids` (`lots`
+/// lots each, sent by this client or another session of its user) is all traded in
+/// what the client was told — `seen` so far and what follows — and its trades add up.
+/// Then that view is checked against the ledger (the client's own ReqQryOrder and
+/// ReqQryTrade): nothing reported refused, exactly these orders, each with its final
+/// state and every trade told once, each under its sender's RequestID; and the gateway
+/// follows no order any more.
+pub async fn all_fill_across_a_front_drop(
+    url: &str,
+    td_url: &str,
+    c: &mut Client,
+    mut seen: Vec<Value>,
+    rids: &[i64],
+    lots: i64,
+) {
+    drop_front(url, 1.0).await;
+    seen.extend(collect_until(c, |v| v["MsgType"] == "OnFrontConnected").await);
+    let total = lots * rids.len() as i64;
+    loop {
+        let mut view = View::default();
+        view.add(&seen);
+        let all_traded = view.orders.len() == rids.len()
+            && view.orders.values().all(|o| o.0 == "0" && o.1 == lots);
+        let traded: i64 = view.trades.values().map(|t| t.1).sum();
+        if all_traded && traded >= total {
+            break;
+        }
+        seen.push(c.recv().await);
+    }
+    let mut view = View::default();
+    view.add(&seen);
+    assert!(view.refusals.is_empty(), "{:?}", view.refusals);
+    let ledger_orders = c.ask("ReqQryOrder", 900, json!({})).await;
+    let ledger_trades = c.ask("ReqQryTrade", 901, json!({})).await;
+    let ids: HashSet<String> = super::order_sys_ids(&ledger_orders);
+    assert_eq!(ids.len(), rids.len());
+    view.check_against(&ledger_orders, &ledger_trades, &ids);
+    let requested: HashSet<i64> = view.orders.values().map(|o| o.2).collect();
+    assert_eq!(requested, rids.iter().copied().collect());
+    no_order_tracked(td_url).await;
+}
+
 /// Finding 1: three orders fill, the front drops, the session logs in again — and the
 /// client is never told that one of them failed.
 pub async fn filled_orders_are_not_reported_failed(td_url: &str, user: &str, password: &str) {
     let mut c = Client::connect(td_url).await;
-    let login = c.td_login(user, password).await;
-    assert_eq!(login["RspInfo"]["ErrorID"], 0, "{login}");
+    c.td_login_ok(user, password).await;
     let (_, ask, _, _) = c.book("rb2605").await;
     for rid in 10..13 {
         c.send(order(rid, "rb2605", "0", "0", ask + 5.0, 1)).await;
@@ -140,11 +181,9 @@ fn request_ids_by_order(msgs: &[Value]) -> HashMap<(i64, String), HashSet<i64>> 
 /// other client's.
 pub async fn every_session_sees_the_senders_request_ids(td_url: &str, user: &str, password: &str) {
     let mut a = Client::connect(td_url).await;
-    let la = a.td_login(user, password).await;
-    assert_eq!(la["RspInfo"]["ErrorID"], 0, "{la}");
+    let la = a.td_login_ok(user, password).await;
     let mut b = Client::connect(td_url).await;
-    let lb = b.td_login(user, password).await;
-    assert_eq!(lb["RspInfo"]["ErrorID"], 0, "{lb}");
+    let lb = b.td_login_ok(user, password).await;
     let sa = la["RspUserLogin"]["SessionID"].as_i64().unwrap();
     let sb = lb["RspUserLogin"]["SessionID"].as_i64().unwrap();
     assert_ne!(sa, sb);

@@ -8,6 +8,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use super::account::{Account, Position, Side};
+use super::error::SimError;
 use super::exchange::Exchange;
 use super::instruments::{InstrumentSpec, InstrumentTable};
 use super::ledger::Replay;
@@ -51,7 +52,7 @@ pub struct DayState {
 }
 
 impl Replay for Exchange {
-    fn restore(&mut self, s: &DayState) -> Result<(), String> {
+    fn restore(&mut self, s: &DayState) -> Result<(), SimError> {
         self.trading_day = s.trading_day.clone();
         self.next_sys_id = s.next_sys_id;
         self.next_trade_id = s.next_trade_id;
@@ -67,10 +68,10 @@ impl Replay for Exchange {
             let name = self.name(&account.user_id);
             for p in &a.positions {
                 let inst = self.instruments.index_of(&p.instrument).ok_or_else(|| {
-                    format!(
-                        "{} holds a position in {}, which the product table does not list",
-                        account.user_id, p.instrument
-                    )
+                    SimError::UnlistedPosition {
+                        user: account.user_id.clone(),
+                        instrument: p.instrument.clone(),
+                    }
                 })?;
                 let total = i64::from(p.position.total());
                 if total != 0 {
@@ -143,7 +144,7 @@ impl Replay for Exchange {
         }
     }
 
-    fn verify(&self) -> Result<(), String> {
+    fn verify(&self) -> Result<(), SimError> {
         Exchange::verify(self)
     }
 
@@ -180,7 +181,7 @@ impl Exchange {
     /// instruments first (same specs, same order), then the day's listing, which adds
     /// what the product table lists besides (everything, for a snapshot written before
     /// the product table), then the held contracts the table no longer lists.
-    fn restore_instruments(&mut self, s: &DayState) -> Result<(), String> {
+    fn restore_instruments(&mut self, s: &DayState) -> Result<(), SimError> {
         let held: HashSet<&str> = s
             .accounts
             .iter()
@@ -191,10 +192,10 @@ impl Exchange {
             if let Err(problem) = table.restore(spec.clone())
                 && held.contains(spec.id.as_str())
             {
-                return Err(format!(
-                    "a position is held in {}, which cannot be restored: {problem}",
-                    spec.id
-                ));
+                return Err(SimError::UnrestorablePosition {
+                    instrument: spec.id.clone(),
+                    problem: Box::new(problem),
+                });
             }
             // Else nobody holds it: a contract of a product the table no longer
             // lists is simply not listed any more.
@@ -354,6 +355,6 @@ mod tests {
         // A product the table does not have is refused, naming the contract.
         state.accounts[0].positions[0].instrument = "zz2701".into();
         let err = Replay::restore(&mut back, &state).unwrap_err();
-        assert!(err.contains("zz2701"), "{err}");
+        assert!(err.to_string().contains("zz2701"), "{err}");
     }
 }

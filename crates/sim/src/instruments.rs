@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 pub use webctp_protocol::price::{decimals_of, round_decimals};
 
+use super::error::SimError;
 use super::listing::{self, Contract};
 use super::options;
 use super::products::{Product, ProductTable, fill_code};
@@ -233,7 +234,7 @@ impl InstrumentTable {
     /// Adds (unlisted) an instrument kept by a snapshot, linking it to the product table
     /// and, for an option, to its underlying (which must come first). `Err` says why it
     /// cannot be linked.
-    pub fn restore(&mut self, mut spec: InstrumentSpec) -> Result<usize, String> {
+    pub fn restore(&mut self, mut spec: InstrumentSpec) -> Result<usize, SimError> {
         if let Some(i) = self.index_of(&spec.id) {
             return Ok(i);
         }
@@ -246,16 +247,16 @@ impl InstrumentTable {
                 .position(|p| p.options.as_ref().is_some_and(|o| o.id == spec.product)),
         }
         .filter(|&pi| products.products[pi].exchange == spec.exchange)
-        .ok_or_else(|| {
-            format!(
-                "the product table has no product {} on {}",
-                spec.product, spec.exchange
-            )
+        .ok_or_else(|| SimError::UnknownProduct {
+            product: spec.product.clone(),
+            exchange: spec.exchange.to_string(),
         })?;
         if let Some(o) = &mut spec.option {
-            o.underlying = self.index_of(&o.underlying_id).ok_or_else(|| {
-                format!("its underlying {} is not in the snapshot", o.underlying_id)
-            })?;
+            o.underlying =
+                self.index_of(&o.underlying_id)
+                    .ok_or_else(|| SimError::MissingUnderlying {
+                        underlying: o.underlying_id.clone(),
+                    })?;
         }
         Ok(self.push(spec))
     }

@@ -21,6 +21,7 @@ mod catalog;
 pub use webctp_protocol::clock;
 pub mod day_state;
 pub mod decide;
+pub mod error;
 pub mod exchange;
 #[cfg(test)]
 mod exchange_tests;
@@ -53,6 +54,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use self::clock::SimClock;
+pub use self::error::SimError;
 use self::exchange::{Exchange, Record};
 use self::ledger::{Ledger, Replay};
 use self::market::Quote;
@@ -314,11 +316,9 @@ impl SimCore {
 }
 
 /// The product table a sim config names (`Sim.Products`), else the built-in one.
-pub fn product_table(config: &SimConfig) -> Result<Arc<ProductTable>, BackendError> {
+pub fn product_table(config: &SimConfig) -> Result<Arc<ProductTable>, SimError> {
     match &config.products {
-        Some(path) => Ok(Arc::new(
-            ProductTable::load(path).map_err(|e| BackendError::Session(e.to_string()))?,
-        )),
+        Some(path) => Ok(Arc::new(ProductTable::load(path)?)),
         None => Ok(ProductTable::embedded()),
     }
 }
@@ -336,7 +336,7 @@ pub struct SimBackend {
 impl SimBackend {
     /// Opens the ledger in `data_dir/sim` (replaying and checking it) and starts the
     /// exchange's threads.
-    pub fn start(config: SimConfig, data_dir: &Path) -> Result<SimBackend, BackendError> {
+    pub fn start(config: SimConfig, data_dir: &Path) -> Result<SimBackend, SimError> {
         let dir = data_dir.join("sim");
         let products = product_table(&config)?;
         let clock = clock_of(&config);
@@ -348,8 +348,7 @@ impl SimBackend {
             durability: config.durability,
             keep_closed: config.closed_journals == ClosedJournals::Archive,
         };
-        let opened =
-            Ledger::open(&dir, opts, &mut ex).map_err(|e| BackendError::Session(e.to_string()))?;
+        let opened = Ledger::open(&dir, opts, &mut ex)?;
         let ledger = opened.ledger;
         let listed_in = started.elapsed();
         ex.sessions = config.sessions;
@@ -410,9 +409,7 @@ impl SimBackend {
             }
         }
         if !initial.is_empty() {
-            ledger
-                .append(&initial, Vec::new())
-                .map_err(|e| BackendError::Session(e.to_string()))?;
+            ledger.append(&initial, Vec::new())?;
         }
         tracing::info!(
             trading_day = %ex.trading_day,
@@ -450,12 +447,18 @@ impl SimBackend {
                     job();
                 }
             })
-            .map_err(|e| BackendError::Session(format!("cannot start the sim: {e}")))?;
+            .map_err(|source| SimError::Thread {
+                name: "delivery",
+                source,
+            })?;
         let weak = Arc::downgrade(&core);
         thread::Builder::new()
             .name("sim-market".into())
             .spawn(move || ticker::market_thread(weak))
-            .map_err(|e| BackendError::Session(format!("cannot start the sim: {e}")))?;
+            .map_err(|source| SimError::Thread {
+                name: "market",
+                source,
+            })?;
         if let Some(outage) = core.config.front_outage {
             let weak = Arc::downgrade(&core);
             thread::spawn(move || {

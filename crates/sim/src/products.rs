@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::calendar::Calendar;
 use super::clock;
+use super::error::SimError;
 use super::instruments::Commission;
 pub use super::rules::{DayRule, LastDay, Listing, Span, StrikeSteps, add_months};
 use super::rules::{parse_months, parse_span};
@@ -20,19 +21,11 @@ use super::rules::{parse_months, parse_span};
 /// The built-in table.
 pub const EMBEDDED: &str = include_str!("../../../config/products.yaml");
 
-/// A problem with a product table, worded for the person editing it.
-#[derive(Debug, thiserror::Error)]
-pub enum TableError {
-    #[error("cannot read the product table {path}: {error}")]
-    Read { path: String, error: std::io::Error },
-    #[error("the product table is not valid YAML: {0}")]
-    Yaml(String),
-    #[error("product table: {0}")]
-    Invalid(String),
-}
-
-fn invalid(msg: impl Into<String>) -> TableError {
-    TableError::Invalid(msg.into())
+fn invalid(msg: impl Into<String>) -> SimError {
+    SimError::ProductTableInvalid {
+        file: None,
+        message: msg.into(),
+    }
 }
 
 // ------------------------------------------------------------------ the file
@@ -277,7 +270,7 @@ pub fn static_exchange(id: &str) -> Option<&'static str> {
     EXCHANGE_IDS.iter().copied().find(|e| *e == id)
 }
 
-fn listing(l: Option<FileListing>, what: &str) -> Result<Listing, TableError> {
+fn listing(l: Option<FileListing>, what: &str) -> Result<Listing, SimError> {
     let l = l.unwrap_or(FileListing {
         consecutive: 0,
         window: Some(12),
@@ -316,22 +309,21 @@ impl ProductTable {
     }
 
     /// The table in `path`.
-    pub fn load(path: &Path) -> Result<ProductTable, TableError> {
-        let text = std::fs::read_to_string(path).map_err(|error| TableError::Read {
-            path: path.display().to_string(),
-            error,
+    pub fn load(path: &Path) -> Result<ProductTable, SimError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SimError::ProductTableRead {
+            path: path.to_path_buf(),
+            source,
         })?;
-        ProductTable::parse(&text).map_err(|e| match e {
-            TableError::Yaml(m) => TableError::Yaml(format!("{}: {m}", path.display())),
-            TableError::Invalid(m) => TableError::Invalid(format!("{}: {m}", path.display())),
-            other => other,
-        })
+        ProductTable::parse(&text).map_err(|e| e.in_table_file(path))
     }
 
     /// Parses and checks a table.
-    pub fn parse(text: &str) -> Result<ProductTable, TableError> {
+    pub fn parse(text: &str) -> Result<ProductTable, SimError> {
         let file: FileTable =
-            yaml_serde::from_str(text).map_err(|e| TableError::Yaml(e.to_string()))?;
+            yaml_serde::from_str(text).map_err(|e| SimError::ProductTableYaml {
+                file: None,
+                message: e.to_string(),
+            })?;
         let mut sessions = Vec::new();
         for (name, spans) in &file.sessions {
             let parsed = spans
@@ -494,7 +486,7 @@ impl ProductTable {
     }
 }
 
-fn check_template(t: &str, required: &[&str], what: &str) -> Result<(), TableError> {
+fn check_template(t: &str, required: &[&str], what: &str) -> Result<(), SimError> {
     for r in required {
         if !t.contains(r) {
             return Err(invalid(format!("{what}: Code `{t}` must contain {r}")));
@@ -513,7 +505,7 @@ fn option_rules(
     what: &str,
     multiple: i32,
     _futures_code: &str,
-) -> Result<OptionRules, TableError> {
+) -> Result<OptionRules, SimError> {
     let what = format!("{what} Options");
     check_template(&o.code, &["{cp}", "{strike}"], &what)?;
     if !(o.tick > 0.0 && o.vol > 0.0 && o.vol < 5.0) || o.strikes == 0 || o.strikes > 50 {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::{Exchange, FastMap};
 use crate::account::Side;
+use crate::error::SimError;
 
 /// Running totals kept while replaying, to check the rebuilt state independently.
 #[derive(Debug, Clone, Default)]
@@ -20,7 +21,7 @@ pub struct Audit {
 impl Exchange {
     /// Checks the rebuilt state against the journal's own totals: positions against
     /// the sum of fills, funds against the sum of their movements.
-    pub fn verify(&self) -> Result<(), String> {
+    pub fn verify(&self) -> Result<(), SimError> {
         let mut problems = self.audit.mismatches.clone();
         for a in self.accounts.values() {
             let (funds, commission, close_profit, settled) = self
@@ -70,7 +71,7 @@ impl Exchange {
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(problems.join("; "))
+            Err(SimError::DoesNotAddUp { problems })
         }
     }
 }

@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::error::LedgerError;
 use super::format::{self, FileHeader, Tail};
 use super::recover::{self, Report};
 use super::{files, legacy};
 use crate::clock::{self, BeijingTime};
+use crate::error::SimError;
 use crate::exchange::Exchange;
 use crate::products::ProductTable;
 use crate::rng::Rng;
@@ -38,9 +38,9 @@ pub fn check(
     dir: &Path,
     products: std::sync::Arc<ProductTable>,
     now: &BeijingTime,
-) -> Result<Check, LedgerError> {
+) -> Result<Check, SimError> {
     if !dir.exists() {
-        return Err(LedgerError::Io {
+        return Err(SimError::Io {
             action: "read",
             path: dir.to_path_buf(),
             source: std::io::Error::from(std::io::ErrorKind::NotFound),
@@ -87,7 +87,7 @@ pub struct Repaired {
 /// Drops everything from `offset` on in the damaged (or given) journal, after copying
 /// the file to `repair/`. `offset` must be where a record starts or where the valid
 /// records end, as `check` reports them.
-pub fn repair(dir: &Path, offset: u64, file: Option<&str>) -> Result<Repaired, LedgerError> {
+pub fn repair(dir: &Path, offset: u64, file: Option<&str>) -> Result<Repaired, SimError> {
     let _lock = files::lock_dir(dir)?;
     let path = match file {
         Some(f) => dir.join(f),
@@ -99,8 +99,8 @@ pub fn repair(dir: &Path, offset: u64, file: Option<&str>) -> Result<Repaired, L
                 files::list_journals(dir)?
                     .into_values()
                     .next_back()
-                    .ok_or_else(|| {
-                        LedgerError::Write(format!("there is no journal in {}", dir.display()))
+                    .ok_or_else(|| SimError::NothingToRepair {
+                        dir: dir.to_path_buf(),
                     })?
             }
         }
@@ -113,20 +113,16 @@ pub fn repair(dir: &Path, offset: u64, file: Option<&str>) -> Result<Repaired, L
         let l = legacy::read(&data, |at, _| starts.push(at));
         (l.end, None)
     } else {
-        let s = format::scan(&data, |at, _| starts.push(at)).map_err(|e| {
-            LedgerError::Write(format!(
-                "{} cannot be repaired here: {e}; restore it from a backup",
-                path.display()
-            ))
-        })?;
+        let s =
+            format::scan(&data, |at, _| starts.push(at)).map_err(|e| SimError::Unrepairable {
+                file: path.clone(),
+                problem: Box::new(e),
+            })?;
         if matches!(s.tail, Tail::Clean)
             && offset == s.end
             && (data.len() as u64).is_multiple_of(u64::from(s.header.unit))
         {
-            return Err(LedgerError::Write(format!(
-                "{} ends cleanly at byte {offset}; there is nothing to drop",
-                path.display()
-            )));
+            return Err(SimError::RepairClean { file: path, offset });
         }
         (s.end, Some(s.header))
     };
@@ -137,15 +133,15 @@ pub fn repair(dir: &Path, offset: u64, file: Option<&str>) -> Result<Repaired, L
             .filter(|&&s| s.abs_diff(offset) < 4096)
             .map(|s| s.to_string())
             .collect();
-        return Err(LedgerError::Write(format!(
-            "byte {offset} of {} is not where a record starts{}; nothing was changed",
-            path.display(),
-            if near.is_empty() {
-                format!(" (the valid records end at byte {end})")
+        return Err(SimError::RepairOffset {
+            file: path,
+            offset,
+            hint: if near.is_empty() {
+                format!("the valid records end at byte {end}")
             } else {
-                format!(" (records start near it at bytes {})", near.join(", "))
-            }
-        )));
+                format!("records start near it at bytes {}", near.join(", "))
+            },
+        });
     }
     let dropped_records = starts.iter().filter(|&&s| s >= offset).count() as u64;
     let dropped_bytes = data[offset as usize..]
@@ -154,7 +150,7 @@ pub fn repair(dir: &Path, offset: u64, file: Option<&str>) -> Result<Repaired, L
         .map_or(0, |i| i as u64 + 1);
     // Keep a copy first.
     let copies = dir.join(files::REPAIR);
-    super::create_private_dir(&copies).map_err(LedgerError::io("create", &copies))?;
+    super::create_private_dir(&copies).map_err(SimError::io("create", &copies))?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -165,28 +161,28 @@ pub fn repair(dir: &Path, offset: u64, file: Option<&str>) -> Result<Repaired, L
     ));
     std::fs::write(&copy, &data)
         .and_then(|_| std::fs::File::open(&copy)?.sync_all())
-        .map_err(LedgerError::io("copy to", &copy))?;
+        .map_err(SimError::io("copy to", &copy))?;
     files::sync_dir(&copies)?;
     let f = std::fs::OpenOptions::new()
         .write(true)
         .open(&path)
-        .map_err(LedgerError::io("open", &path))?;
+        .map_err(SimError::io("open", &path))?;
     let mut len = data.len() as u64;
     if let Some(FileHeader { unit, headroom, .. }) = header {
         // Restore the writer's invariants: whole units, headroom after the records.
         let want = (offset + u64::from(headroom)).max(len);
         len = want.div_ceil(u64::from(unit)) * u64::from(unit);
-        f.set_len(len).map_err(LedgerError::io("extend", &path))?;
+        f.set_len(len).map_err(SimError::io("extend", &path))?;
     }
     let zeros = vec![0u8; 1 << 20];
     let mut at = offset;
     while at < len {
         let n = (len - at).min(zeros.len() as u64) as usize;
         f.write_all_at(&zeros[..n], at)
-            .map_err(LedgerError::io("write", &path))?;
+            .map_err(SimError::io("write", &path))?;
         at += n as u64;
     }
-    f.sync_all().map_err(LedgerError::io("sync", &path))?;
+    f.sync_all().map_err(SimError::io("sync", &path))?;
     Ok(Repaired {
         file: path,
         copy,

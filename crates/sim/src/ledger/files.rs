@@ -17,9 +17,9 @@ use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::error::LedgerError;
 use super::failpoint;
 use super::format::FileHeader;
+use crate::error::SimError;
 
 pub const ARCHIVE: &str = "archive";
 pub const REPAIR: &str = "repair";
@@ -37,9 +37,9 @@ fn parse_journal_name(name: &str) -> Option<u64> {
 }
 
 /// The journals in `dir` by generation.
-pub fn list_journals(dir: &Path) -> Result<BTreeMap<u64, PathBuf>, LedgerError> {
+pub fn list_journals(dir: &Path) -> Result<BTreeMap<u64, PathBuf>, SimError> {
     let mut out = BTreeMap::new();
-    let entries = std::fs::read_dir(dir).map_err(LedgerError::io("list", dir))?;
+    let entries = std::fs::read_dir(dir).map_err(SimError::io("list", dir))?;
     for e in entries.flatten() {
         let name = e.file_name();
         if let Some(g) = name.to_str().and_then(parse_journal_name) {
@@ -62,33 +62,28 @@ pub fn temporaries(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Makes a directory's entries (new, renamed, removed files) durable.
-pub fn sync_dir(dir: &Path) -> Result<(), LedgerError> {
+pub fn sync_dir(dir: &Path) -> Result<(), SimError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(LedgerError::io("sync", dir))
+        .map_err(SimError::io("sync", dir))
 }
 
 /// Writes `name` in `dir` whole or not at all: a temporary file, fsync, rename, fsync
 /// of the directory. `point` names the kill points of crash tests.
-pub fn write_atomically(
-    dir: &Path,
-    name: &str,
-    bytes: &[u8],
-    point: &str,
-) -> Result<(), LedgerError> {
+pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8], point: &str) -> Result<(), SimError> {
     let tmp = dir.join(format!("{name}.tmp"));
     let path = dir.join(name);
-    let mut f = File::create(&tmp).map_err(LedgerError::io("create", &tmp))?;
+    let mut f = File::create(&tmp).map_err(SimError::io("create", &tmp))?;
     if let Some(n) = failpoint::partial(&format!("{point}-partial")) {
         let _ = f.write_all(&bytes[..n.min(bytes.len())]);
         failpoint::die();
     }
     f.write_all(bytes)
         .and_then(|_| f.sync_all())
-        .map_err(LedgerError::io("write", &tmp))?;
+        .map_err(SimError::io("write", &tmp))?;
     drop(f);
     failpoint::reached(&format!("{point}-synced"));
-    std::fs::rename(&tmp, &path).map_err(LedgerError::io("rename", &tmp))?;
+    std::fs::rename(&tmp, &path).map_err(SimError::io("rename", &tmp))?;
     failpoint::reached(&format!("{point}-renamed"));
     sync_dir(dir)?;
     failpoint::reached(&format!("{point}-durable"));
@@ -96,30 +91,30 @@ pub fn write_atomically(
 }
 
 /// Reads a whole file.
-pub fn read(path: &Path) -> Result<Vec<u8>, LedgerError> {
+pub fn read(path: &Path) -> Result<Vec<u8>, SimError> {
     let mut data = Vec::new();
     File::open(path)
         .and_then(|mut f| f.read_to_end(&mut data))
-        .map_err(LedgerError::io("read", path))?;
+        .map_err(SimError::io("read", path))?;
     Ok(data)
 }
 
 /// Moves a closed journal out of the way: into `archive/` (the audit trail), or gone.
-pub fn retire(dir: &Path, path: &Path, archived_name: &str, keep: bool) -> Result<(), LedgerError> {
+pub fn retire(dir: &Path, path: &Path, archived_name: &str, keep: bool) -> Result<(), SimError> {
     if keep {
         let archive = dir.join(ARCHIVE);
-        super::create_private_dir(&archive).map_err(LedgerError::io("create", &archive))?;
+        super::create_private_dir(&archive).map_err(SimError::io("create", &archive))?;
         let to = archive.join(archived_name);
-        std::fs::rename(path, &to).map_err(LedgerError::io("archive", path))?;
+        std::fs::rename(path, &to).map_err(SimError::io("archive", path))?;
         sync_dir(&archive)?;
     } else {
-        std::fs::remove_file(path).map_err(LedgerError::io("remove", path))?;
+        std::fs::remove_file(path).map_err(SimError::io("remove", path))?;
     }
     sync_dir(dir)
 }
 
 /// Locks `dir` for this process (another webctp on it is refused) and writes our pid.
-pub fn lock_dir(dir: &Path) -> Result<File, LedgerError> {
+pub fn lock_dir(dir: &Path) -> Result<File, SimError> {
     let path = dir.join("LOCK");
     let mut f = OpenOptions::new()
         .create(true)
@@ -127,12 +122,12 @@ pub fn lock_dir(dir: &Path) -> Result<File, LedgerError> {
         .read(true)
         .write(true)
         .open(&path)
-        .map_err(LedgerError::io("open", &path))?;
+        .map_err(SimError::io("open", &path))?;
     if f.try_lock().is_err() {
         let mut owner = String::new();
         let _ = f.read_to_string(&mut owner);
         let owner = owner.trim();
-        return Err(LedgerError::Busy {
+        return Err(SimError::Busy {
             dir: dir.to_path_buf(),
             owner: if owner.is_empty() {
                 String::new()
@@ -159,16 +154,13 @@ pub struct Journal {
 
 impl Journal {
     /// Opens an existing journal whose records end at `end`.
-    pub fn open(path: &Path, header: FileHeader, end: u64) -> Result<Journal, LedgerError> {
+    pub fn open(path: &Path, header: FileHeader, end: u64) -> Result<Journal, SimError> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .open(path)
-            .map_err(LedgerError::io("open", path))?;
-        let capacity = file
-            .metadata()
-            .map_err(LedgerError::io("read", path))?
-            .len();
+            .map_err(SimError::io("open", path))?;
+        let capacity = file.metadata().map_err(SimError::io("read", path))?.len();
         let mut j = Journal {
             file,
             path: path.to_path_buf(),
@@ -176,13 +168,13 @@ impl Journal {
             end,
             capacity,
         };
-        j.reserve(0).map_err(LedgerError::io("preallocate", path))?;
+        j.reserve(0).map_err(SimError::io("preallocate", path))?;
         Ok(j)
     }
 
     /// Creates journal `header.generation` in `dir` whole (header, zeros) or not at
     /// all, with `records` (already framed) after the header.
-    pub fn create(dir: &Path, header: FileHeader, records: &[u8]) -> Result<Journal, LedgerError> {
+    pub fn create(dir: &Path, header: FileHeader, records: &[u8]) -> Result<Journal, SimError> {
         let name = journal_name(header.generation);
         let tmp = dir.join(format!("{name}.tmp"));
         let path = dir.join(&name);
@@ -192,7 +184,7 @@ impl Journal {
             .read(true)
             .write(true)
             .open(&tmp)
-            .map_err(LedgerError::io("create", &tmp))?;
+            .map_err(SimError::io("create", &tmp))?;
         let head = header.encode();
         let mut j = Journal {
             file,
@@ -208,8 +200,8 @@ impl Journal {
         j.write(&head)
             .and_then(|_| j.write(records))
             .and_then(|_| j.file.sync_all())
-            .map_err(LedgerError::io("write", &tmp))?;
-        std::fs::rename(&tmp, &path).map_err(LedgerError::io("rename", &tmp))?;
+            .map_err(SimError::io("write", &tmp))?;
+        std::fs::rename(&tmp, &path).map_err(SimError::io("rename", &tmp))?;
         sync_dir(dir)?;
         failpoint::reached("journal-created");
         j.path = path;

@@ -24,6 +24,7 @@
 //! therefore never acknowledged. Anything else is damage, and the caller refuses.
 
 use super::super::record::Record;
+use crate::error::SimError;
 
 pub const MAGIC: &[u8; 8] = b"webctpJ2";
 pub const VERSION: u32 = 2;
@@ -101,30 +102,34 @@ impl FileHeader {
     }
 
     /// Reads a header; `Err` says what is wrong with it.
-    pub fn decode(data: &[u8]) -> Result<FileHeader, String> {
+    pub fn decode(data: &[u8]) -> Result<FileHeader, SimError> {
         if data.len() < FILE_HEADER {
-            return Err(format!(
-                "the file is {} bytes long, shorter than a journal header",
-                data.len()
-            ));
+            return Err(SimError::Short {
+                len: data.len(),
+                header: "a journal header",
+            });
         }
         let h = &data[..FILE_HEADER];
         if &h[..8] != MAGIC {
-            return Err("it does not start with a webctp journal header".into());
+            return Err(SimError::NotOurs {
+                header: "a webctp journal header",
+            });
         }
         if crc32fast::hash(&h[..60]) != u32_at(h, 60) {
-            return Err("its header does not match its checksum".into());
+            return Err(SimError::Checksum { part: "header" });
         }
         let version = u32_at(h, 8);
         if version != VERSION {
-            return Err(format!(
-                "it is version {version} of the journal format; this webctp reads version {VERSION}"
-            ));
+            return Err(SimError::Version {
+                format: "journal",
+                found: version,
+                reads: VERSION,
+            });
         }
         let unit = u32_at(h, 12);
         let headroom = u32_at(h, 16);
         if unit == 0 || headroom >= unit {
-            return Err("its header gives an impossible preallocation unit".into());
+            return Err(SimError::Preallocation { unit, headroom });
         }
         let day_bytes = &h[28..36];
         let n = day_bytes.iter().position(|&b| b == 0).unwrap_or(8);
@@ -254,7 +259,7 @@ impl Scan {
 
 /// Reads a journal, handing each whole record to `each` with its offset. `Err` is a
 /// damaged file header.
-pub fn scan(data: &[u8], mut each: impl FnMut(u64, &Record)) -> Result<Scan, String> {
+pub fn scan(data: &[u8], mut each: impl FnMut(u64, &Record)) -> Result<Scan, SimError> {
     let header = FileHeader::decode(data)?;
     let mut pos = FILE_HEADER;
     let mut seq = 1u64;
@@ -504,7 +509,10 @@ mod tests {
         assert_eq!(FileHeader::decode(&b).unwrap(), h);
         let mut bad = b;
         bad[22] ^= 1;
-        assert!(FileHeader::decode(&bad).unwrap_err().contains("checksum"));
+        assert!(matches!(
+            FileHeader::decode(&bad),
+            Err(SimError::Checksum { part: "header" })
+        ));
         assert!(FileHeader::decode(&b[..10]).is_err());
     }
 }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::super::account::CloseSplit;
 use super::super::record::{InsertRecord, Record, Stamp, StatusMsg, parse_id};
+use crate::error::SimError;
 
 /// The file name of a first-format journal.
 pub const FILE: &str = "ledger.journal";
@@ -88,12 +89,12 @@ struct V1Insert {
     commission_per_lot: f64,
 }
 
-fn id(s: &str) -> Result<u64, String> {
-    parse_id(s).ok_or_else(|| format!("the ID {s:?} is not a number"))
+fn id(s: &str) -> Result<u64, SimError> {
+    parse_id(s).ok_or_else(|| SimError::NotANumber { id: s.to_string() })
 }
 
 impl V1Record {
-    fn into_record(self) -> Result<Record, String> {
+    fn into_record(self) -> Result<Record, SimError> {
         Ok(match self {
             V1Record::Start { day } => Record::Start { day },
             V1Record::Open {
@@ -236,13 +237,17 @@ pub fn read(data: &[u8], mut each: impl FnMut(u64, Record)) -> Legacy {
             break bad(pos, "a record does not match its checksum".into());
         }
         let rec = serde_json::from_slice::<V1Record>(body)
-            .map_err(|e| e.to_string())
+            .map_err(|source| SimError::Json {
+                what: "a record",
+                source,
+            })
             .and_then(V1Record::into_record);
         match rec {
             Ok(r) => {
                 each(pos as u64, r);
                 records += 1;
             }
+            Err(e @ SimError::Json { .. }) => break bad(pos, e.to_string()),
             Err(e) => break bad(pos, format!("a record cannot be read: {e}")),
         }
         pos += 8 + len;

@@ -17,13 +17,13 @@
 //! and writes the snapshot.
 
 pub mod check;
-mod error;
 pub mod failpoint;
 pub mod files;
 pub mod format;
 pub mod legacy;
 pub mod observe;
 pub mod recover;
+mod refusal;
 pub mod snapshot;
 #[cfg(test)]
 mod tests;
@@ -33,12 +33,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 
-pub use self::error::{LedgerError, Refusal};
 use self::files::Journal;
 use self::format::FileHeader;
 pub use self::recover::Report;
+pub use self::refusal::Refusal;
 pub use super::day_state::DayState;
 use super::record::Record;
+pub use crate::error::SimError;
 use webctp_config::Durability;
 
 /// Something to run once the records before it are durable.
@@ -47,14 +48,14 @@ pub type Delivery = Box<dyn FnOnce() + Send>;
 /// What the ledger replays into (the exchange).
 pub trait Replay {
     /// Starts from a snapshot's state.
-    fn restore(&mut self, state: &DayState) -> Result<(), String>;
+    fn restore(&mut self, state: &DayState) -> Result<(), SimError>;
     fn apply(&mut self, rec: &Record);
     /// A journal of `bytes` is about to be replayed (room can be made at once).
     fn reserve(&mut self, _bytes: u64) {}
     /// The state right after a day's end.
     fn day_state(&self) -> DayState;
     /// Checks the rebuilt state against the journal's own totals.
-    fn verify(&self) -> Result<(), String>;
+    fn verify(&self) -> Result<(), SimError>;
     fn summary(&self) -> StateSummary;
 }
 
@@ -180,8 +181,8 @@ pub struct Opened {
 impl Ledger {
     /// Locks `dir`, replays it into `sink` (refusing what cannot be proven) and
     /// starts the writer.
-    pub fn open(dir: &Path, opts: Options, sink: &mut dyn Replay) -> Result<Opened, LedgerError> {
-        create_private_dir(dir).map_err(LedgerError::io("create", dir))?;
+    pub fn open(dir: &Path, opts: Options, sink: &mut dyn Replay) -> Result<Opened, SimError> {
+        create_private_dir(dir).map_err(SimError::io("create", dir))?;
         let lock = files::lock_dir(dir)?;
         let recovered = recover::recover(
             dir,
@@ -192,10 +193,12 @@ impl Ledger {
             },
         )?;
         if let Some(r) = recovered.report.refusal {
-            return Err(LedgerError::Refused(r));
+            return Err(SimError::Refused(r));
         }
         let Some((journal, next_seq)) = recovered.active else {
-            return Err(LedgerError::Write("no journal to append to".into()));
+            return Err(SimError::NoJournal {
+                dir: dir.to_path_buf(),
+            });
         };
         let direct = opts.durability == Durability::Os;
         let shared = Arc::new(Shared {
@@ -218,7 +221,7 @@ impl Ledger {
                     writer_loop(s)
                 }
             })
-            .map_err(LedgerError::io("start the writer of", dir))?;
+            .map_err(SimError::io("start the writer of", dir))?;
         Ok(Opened {
             ledger: Ledger {
                 shared,
@@ -236,10 +239,10 @@ impl Ledger {
     /// deliveries of successive calls keep their order. With `Durability: os` the
     /// records are written at once, and the caller should [`Ledger::drain`] after
     /// releasing its locks, so answers leave without a thread hop.
-    pub fn append(&self, records: &[Record], deliveries: Vec<Delivery>) -> Result<(), LedgerError> {
+    pub fn append(&self, records: &[Record], deliveries: Vec<Delivery>) -> Result<(), SimError> {
         let mut p = self.shared.lock();
         if let Some(e) = &p.failed {
-            return Err(LedgerError::Stopped(e.clone()));
+            return Err(SimError::Stopped(e.clone()));
         }
         let mut buf = if self.shared.direct {
             Vec::with_capacity(128 * records.len())
@@ -250,7 +253,7 @@ impl Ledger {
             let seq = p.next_seq;
             if let Err(e) = format::encode_record(r, seq, &mut buf) {
                 drop(p);
-                return Err(LedgerError::Stopped(self.shared.fail(e)));
+                return Err(SimError::Stopped(self.shared.fail(e)));
             }
             p.next_seq += 1;
         }
@@ -259,7 +262,7 @@ impl Ledger {
                 let written = self.shared.journal().write(&buf);
                 if let Err(e) = written {
                     drop(p);
-                    return Err(LedgerError::Stopped(self.shared.fail(e)));
+                    return Err(SimError::Stopped(self.shared.fail(e)));
                 }
             }
         } else {
@@ -280,7 +283,7 @@ impl Ledger {
         &self,
         records: &[Record],
         deliveries: Vec<Delivery>,
-    ) -> Result<(), LedgerError> {
+    ) -> Result<(), SimError> {
         self.append(records, deliveries)?;
         self.shared.work.notify_one();
         Ok(())
@@ -318,17 +321,17 @@ impl Ledger {
     /// snapshot of `state` that it continues, and the closed journal is archived. The
     /// caller holds the exchange, so nothing is appended meanwhile. A crash anywhere
     /// in here loses nothing: start-up finishes what is missing.
-    pub fn rotate(&self, state: DayState) -> Result<(), LedgerError> {
+    pub fn rotate(&self, state: DayState) -> Result<(), SimError> {
         self.flush();
         if self.shared.direct {
             // With `os` durability the settlement is written, not yet synced.
             let j = self.shared.journal();
             j.file
                 .sync_data()
-                .map_err(LedgerError::io("sync", j.path.clone()))?;
+                .map_err(SimError::io("sync", j.path.clone()))?;
         }
         if let Some(e) = self.failed() {
-            return Err(LedgerError::Write(e));
+            return Err(SimError::Stopped(e));
         }
         failpoint::reached("roll-durable");
         let mut p = self.shared.lock();

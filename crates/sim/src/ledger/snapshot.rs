@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::super::day_state::DayState;
 use super::format::Fingerprint;
+use crate::error::SimError;
 
 const MAGIC: &[u8; 8] = b"webctpS1";
 const VERSION: u32 = 1;
@@ -31,8 +32,8 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    pub fn encode(&self) -> Result<Vec<u8>, String> {
-        let body = serde_json::to_vec(self).map_err(|e| e.to_string())?;
+    pub fn encode(&self) -> Result<Vec<u8>, SimError> {
+        let body = serde_json::to_vec(self).map_err(SimError::EncodeSnapshot)?;
         let mut out = Vec::with_capacity(HEADER + body.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
@@ -47,36 +48,47 @@ impl Snapshot {
 
     /// Reads a snapshot; `Err` says what is wrong (nothing is ever guessed: the
     /// snapshot is written atomically, so any damage is damage).
-    pub fn decode(data: &[u8]) -> Result<Snapshot, String> {
-        if data.len() < HEADER || &data[..8] != MAGIC {
-            return Err("it is not a webctp snapshot (no header)".into());
+    pub fn decode(data: &[u8]) -> Result<Snapshot, SimError> {
+        if data.len() < HEADER {
+            return Err(SimError::Short {
+                len: data.len(),
+                header: "a snapshot header",
+            });
+        }
+        if &data[..8] != MAGIC {
+            return Err(SimError::NotOurs {
+                header: "a webctp snapshot header",
+            });
         }
         let h = &data[..HEADER];
         let word = |at: usize| u32::from_le_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
         if crc32fast::hash(&h[..28]) != word(28) {
-            return Err("its header does not match its checksum".into());
+            return Err(SimError::Checksum { part: "header" });
         }
         if word(8) != VERSION {
-            return Err(format!(
-                "it is version {} of the snapshot format; this webctp reads version {VERSION}",
-                word(8)
-            ));
+            return Err(SimError::Version {
+                format: "snapshot",
+                found: word(8),
+                reads: VERSION,
+            });
         }
         let mut len = [0u8; 8];
         len.copy_from_slice(&h[16..24]);
         let len = u64::from_le_bytes(len);
         if data.len() as u64 != HEADER as u64 + len {
-            return Err(format!(
-                "it should be {} bytes long but is {}",
-                HEADER as u64 + len,
-                data.len()
-            ));
+            return Err(SimError::Length {
+                expected: HEADER as u64 + len,
+                actual: data.len() as u64,
+            });
         }
         let body = &data[HEADER..];
         if crc32fast::hash(body) != word(24) {
-            return Err("its body does not match its checksum".into());
+            return Err(SimError::Checksum { part: "body" });
         }
-        serde_json::from_slice(body).map_err(|e| format!("its body cannot be read: {e}"))
+        serde_json::from_slice(body).map_err(|source| SimError::Json {
+            what: "its body",
+            source,
+        })
     }
 }
 

@@ -14,7 +14,7 @@ struct Sink {
 }
 
 impl Replay for Sink {
-    fn restore(&mut self, s: &DayState) -> Result<(), String> {
+    fn restore(&mut self, s: &DayState) -> Result<(), SimError> {
         self.day = s.trading_day.clone();
         self.restored = Some(s.clone());
         Ok(())
@@ -42,7 +42,7 @@ impl Replay for Sink {
             instruments: Vec::new(),
         }
     }
-    fn verify(&self) -> Result<(), String> {
+    fn verify(&self) -> Result<(), SimError> {
         Ok(())
     }
     fn summary(&self) -> StateSummary {
@@ -98,7 +98,7 @@ impl Drop for Dir {
     }
 }
 
-fn open(dir: &Path, d: Durability) -> Result<(Ledger, Sink, bool), LedgerError> {
+fn open(dir: &Path, d: Durability) -> Result<(Ledger, Sink, bool), SimError> {
     let mut sink = Sink::default();
     let o = Ledger::open(dir, opts(d), &mut sink)?;
     Ok((o.ledger, sink, o.fresh))
@@ -124,7 +124,7 @@ fn deliveries_wait_for_their_records_and_the_dir_is_locked() {
         assert!(fresh && sink.records.is_empty());
         assert!(matches!(
             open(&dir.0, Durability::Fsync),
-            Err(LedgerError::Busy { .. })
+            Err(SimError::Busy { .. })
         ));
         let seen = Arc::new(Mutex::new(Vec::new()));
         for i in 0..50 {

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use super::SimCore;
 use super::exchange::{Exchange, Push, Record};
-use super::ledger::{Delivery, LedgerError};
+use super::ledger::{Delivery, SimError};
 use super::queries;
 use webctp_protocol::backend::{TdEvents, TdSession};
 use webctp_protocol::errors::{ctp, request, rsp_info};
@@ -203,7 +203,7 @@ fn commit(core: &SimCore, ex: &mut Exchange, records: Vec<Record>, out: &mut Out
 }
 
 /// Hands collected records and deliveries to the ledger (caller holds the exchange lock).
-fn flush(core: &SimCore, out: Out) -> Result<(), LedgerError> {
+fn flush(core: &SimCore, out: Out) -> Result<(), SimError> {
     if out.records.is_empty() && out.deliveries.is_empty() {
         return Ok(());
     }

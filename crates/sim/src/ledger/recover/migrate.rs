@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::super::error::LedgerError;
 use super::super::files::{self, Journal};
 use super::super::format::{self, FileHeader, Fingerprint};
 use super::super::{Replay, legacy};
 use super::{JournalInfo, Options, Recovered, Report, data_dir_flag, done, refuse, write_snapshot};
+use crate::error::SimError;
 use crate::record::Record;
 
 /// Migrates a first-format journal: the state after its last day's end becomes the
@@ -22,7 +22,7 @@ pub(super) fn migrate(
     sink: &mut dyn Replay,
     opts: Options,
     mut report: Report,
-) -> Result<Recovered, LedgerError> {
+) -> Result<Recovered, SimError> {
     let flag = data_dir_flag(dir);
     let mut state = sink.day_state();
     let mut day = state.trading_day.clone();
@@ -47,7 +47,7 @@ pub(super) fn migrate(
                 }
                 seq += 1;
                 if let Err(e) = format::encode_record(&rec, seq, &mut tail) {
-                    encode_error = Some(e.to_string());
+                    encode_error = Some(e);
                 }
             }
         }
@@ -87,7 +87,7 @@ pub(super) fn migrate(
         return done(report);
     }
     if let Some(e) = encode_error {
-        return Err(LedgerError::Write(e));
+        return Err(SimError::Encode(e));
     }
     report.state = Some(sink.summary());
     if let Err(problem) = sink.verify() {

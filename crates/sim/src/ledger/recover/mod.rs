@@ -17,11 +17,12 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::error::{LedgerError, Refusal};
 use super::files::{self, Journal};
 use super::format::{self, FileHeader, Fingerprint, Tail};
+use super::refusal::Refusal;
 use super::snapshot::{self, Snapshot};
 use super::{Replay, legacy};
+use crate::error::SimError;
 
 mod migrate;
 mod report;
@@ -61,7 +62,7 @@ fn refuse(report: &mut Report, file: &Path, offset: Option<u64>, problem: String
     });
 }
 
-fn done(report: Report) -> Result<Recovered, LedgerError> {
+fn done(report: Report) -> Result<Recovered, SimError> {
     Ok(Recovered {
         report,
         active: None,
@@ -70,7 +71,7 @@ fn done(report: Report) -> Result<Recovered, LedgerError> {
 }
 
 /// Reads (and, with `opts.write`, opens) the ledger in `dir` into `sink`.
-pub fn recover(dir: &Path, sink: &mut dyn Replay, opts: Options) -> Result<Recovered, LedgerError> {
+pub fn recover(dir: &Path, sink: &mut dyn Replay, opts: Options) -> Result<Recovered, SimError> {
     let mut report = Report::new(dir);
     let flag = data_dir_flag(dir);
     if let Ok(rd) = std::fs::read_dir(dir.join(files::ARCHIVE)) {
@@ -158,7 +159,7 @@ pub fn recover(dir: &Path, sink: &mut dyn Replay, opts: Options) -> Result<Recov
             &mut report,
             &snap_path,
             None,
-            problem,
+            problem.to_string(),
             "Restore it from a backup.".into(),
         );
         return done(report);
@@ -422,10 +423,10 @@ pub fn recover(dir: &Path, sink: &mut dyn Replay, opts: Options) -> Result<Recov
         let f = std::fs::OpenOptions::new()
             .write(true)
             .open(path)
-            .map_err(LedgerError::io("open", path))?;
+            .map_err(SimError::io("open", path))?;
         f.write_all_at(&vec![0u8; *len as usize], *at)
             .and_then(|_| f.sync_data())
-            .map_err(LedgerError::io("repair", path))?;
+            .map_err(SimError::io("repair", path))?;
     }
     let mut retire: Vec<PathBuf> = older;
     let active = match (last, last_scan) {
@@ -473,19 +474,18 @@ pub fn write_snapshot(
     next_journal: u64,
     migrated_from: Option<Fingerprint>,
     state: super::DayState,
-) -> Result<(), LedgerError> {
+) -> Result<(), SimError> {
     let bytes = Snapshot {
         next_journal,
         migrated_from,
         state,
     }
-    .encode()
-    .map_err(LedgerError::Write)?;
+    .encode()?;
     files::write_atomically(dir, snapshot::FILE, &bytes, "snapshot")
 }
 
 /// Archives (or deletes) a closed journal, named by its generation and day.
-pub fn retire_journal(dir: &Path, path: &Path, keep: bool) -> Result<(), LedgerError> {
+pub fn retire_journal(dir: &Path, path: &Path, keep: bool) -> Result<(), SimError> {
     let name = files::read(path)
         .ok()
         .and_then(|d| FileHeader::decode(&d).ok())

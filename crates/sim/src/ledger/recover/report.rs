@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::super::StateSummary;
-use super::super::error::Refusal;
+use super::super::refusal::Refusal;
 
 /// What a journal holds.
 #[derive(Debug, Clone, Serialize)]
