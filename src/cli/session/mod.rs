@@ -337,7 +337,7 @@ impl Session {
             loop {
                 let v = tokio::time::timeout(self.wait, rx.recv())
                     .await
-                    .map_err(|_| self.no_answer(ep, "an answer"))?
+                    .map_err(|_| self.no_answer(ep, "answer"))?
                     .ok_or_else(|| self.closed_reason())?;
                 if !v.answers(rid64) {
                     held.push(v);
