@@ -171,6 +171,19 @@ fn repl_session_logs_in_subscribes_trades_and_cancels() {
     panic!("the REPL did not exit");
 }
 
+/// A `webctp serve` on a data dir of its own (`dir/gw`), and the base URL
+/// (`ws://host:port`) that `exec --url` and `attach --url` take.
+fn gateway(dir: &TempDir) -> (Binary, String) {
+    let data = dir.path().join("gw");
+    let gw = Binary::spawn(
+        &["serve", "--port", "0", "--data-dir", data.to_str().unwrap()],
+        &[],
+        dir.path(),
+    );
+    let base = gw.td_url.trim_end_matches("/td/").to_string();
+    (gw, base)
+}
+
 fn exec(dir: &TempDir, args: &[&str]) -> (i32, String, String) {
     let out = common::webctp()
         .args(["--data-dir", dir.path().to_str().unwrap(), "exec"])
@@ -258,13 +271,8 @@ fn exec_usage_errors_exit_2() {
 #[test]
 fn exec_url_talks_to_a_running_gateway() {
     let dir = TempDir::new("url");
+    let (_gateway, base) = gateway(&dir);
     let data = dir.path().join("gw");
-    let gw = Binary::spawn(
-        &["serve", "--port", "0", "--data-dir", data.to_str().unwrap()],
-        &[],
-        dir.path(),
-    );
-    let base = gw.td_url.trim_end_matches("/td/").to_string();
     let (code, out, err) = exec(&dir, &["--url", &base, "buy", "TA601", "1"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("AllTraded"), "{out}");
@@ -614,13 +622,7 @@ fn flatten_closes_yesterday_and_today_on_shfe() {
 #[test]
 fn attach_drives_a_running_gateway() {
     let dir = TempDir::new("attach");
-    let data = dir.path().join("gw");
-    let gw = Binary::spawn(
-        &["serve", "--port", "0", "--data-dir", data.to_str().unwrap()],
-        &[],
-        dir.path(),
-    );
-    let base = gw.td_url.trim_end_matches("/td/").to_string();
+    let (_gateway, base) = gateway(&dir);
     let attach = |lines: &str| {
         let mut child = common::webctp()
             .args(["--data-dir", dir.path().join("t").to_str().unwrap()])

@@ -175,6 +175,7 @@ pub fn front_reason(reason: i32) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::errors::NOT_LOGGED_IN;
     use crate::fields::{Order, SpecificInstrument};
 
     #[test]
@@ -268,11 +269,15 @@ mod tests {
 
     #[test]
     fn errors_echo_msg_type_and_request_id() {
-        let v: Value =
-            serde_json::from_str(&gateway_error("ReqQryOrder", -401, "log in first", Some(0)))
-                .unwrap();
+        let v: Value = serde_json::from_str(&gateway_error(
+            "ReqQryOrder",
+            NOT_LOGGED_IN,
+            "log in first",
+            Some(0),
+        ))
+        .unwrap();
         assert_eq!(v["MsgType"], "ReqQryOrder");
-        assert_eq!(v["RspInfo"]["ErrorID"], -401);
+        assert_eq!(v["RspInfo"]["ErrorID"], NOT_LOGGED_IN);
         assert_eq!(v["RequestID"], 0);
         assert_eq!(v["Detail"], "log in first");
     }

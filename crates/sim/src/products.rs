@@ -567,4 +567,30 @@ mod tests {
         let e = ProductTable::parse(&broken).unwrap_err().to_string();
         assert!(e.contains("product rb") && e.contains("LME"), "{e}");
     }
+
+    /// A table loaded from a file names the file in every refusal.
+    #[test]
+    fn a_bad_table_file_is_named() {
+        let dir = std::env::temp_dir().join(format!("webctp-products-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("products.yaml");
+        let broken = EMBEDDED.replace("Id: rb, Exchange: SHFE", "Id: rb, Exchange: LME");
+        for (text, starts) in [
+            (Some(broken.as_str()), "the product table {} is invalid: "),
+            (
+                Some("Products: ["),
+                "the product table {} is not valid YAML: ",
+            ),
+            (None, "cannot read the product table {}: "),
+        ] {
+            match text {
+                Some(t) => std::fs::write(&file, t).unwrap(),
+                None => std::fs::remove_file(&file).unwrap(),
+            }
+            let e = ProductTable::load(&file).unwrap_err().to_string();
+            let want = starts.replace("{}", &file.display().to_string());
+            assert!(e.starts_with(&want), "{e}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::error::CodegenError;
+
 /// The C type behind a `TThostFtdc...Type` typedef.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CType {
@@ -86,13 +88,17 @@ pub struct Headers {
 }
 
 impl Headers {
-    pub fn load(dir: &Path) -> Result<Headers, String> {
+    pub fn load(dir: &Path) -> Result<Headers, CodegenError> {
         let read = |name: &str| {
-            std::fs::read_to_string(dir.join(name))
-                .map_err(|e| format!("cannot read {}: {e}", dir.join(name).display()))
+            std::fs::read_to_string(dir.join(name)).map_err(|source| CodegenError::Read {
+                path: dir.join(name),
+                source,
+            })
         };
-        let typedefs = parse_typedefs(&read("ThostFtdcUserApiDataType.h")?)?;
-        let structs = parse_structs(&read("ThostFtdcUserApiStruct.h")?, &typedefs)?;
+        const TYPES: &str = "ThostFtdcUserApiDataType.h";
+        const STRUCTS: &str = "ThostFtdcUserApiStruct.h";
+        let typedefs = parse_typedefs(TYPES, &read(TYPES)?)?;
+        let structs = parse_structs(STRUCTS, &read(STRUCTS)?, &typedefs)?;
         let mut classes = BTreeMap::new();
         for file in ["ThostFtdcMdApi.h", "ThostFtdcTraderApi.h"] {
             for c in parse_classes(&read(file)?) {
@@ -106,7 +112,7 @@ impl Headers {
             "CThostFtdcTraderApi",
         ] {
             if !classes.contains_key(needed) {
-                return Err(format!("class {needed} not found in the headers"));
+                return Err(CodegenError::MissingClass(needed));
             }
         }
         Ok(Headers { structs, classes })
@@ -117,24 +123,35 @@ impl Headers {
     }
 }
 
-fn parse_typedefs(text: &str) -> Result<BTreeMap<String, CType>, String> {
+/// A [`CodegenError::Header`] about line `n` (0-based) of `file`.
+fn bad_line(file: &'static str, n: usize, text: &str, problem: impl Into<String>) -> CodegenError {
+    CodegenError::Header {
+        file,
+        line: n + 1,
+        problem: problem.into(),
+        text: text.trim().to_string(),
+    }
+}
+
+fn parse_typedefs(file: &'static str, text: &str) -> Result<BTreeMap<String, CType>, CodegenError> {
     let mut out = BTreeMap::new();
-    for line in text.lines() {
+    for (n, line) in text.lines().enumerate() {
         let Some(rest) = line.trim().strip_prefix("typedef ") else {
             continue;
         };
+        let bad = |problem: String| bad_line(file, n, line, problem);
         let rest = rest.trim_end_matches(';').trim();
         let (base, decl) = rest
             .split_once(' ')
-            .ok_or_else(|| format!("unexpected typedef: {line}"))?;
+            .ok_or_else(|| bad("a typedef without a name".into()))?;
         let (name, ctype) = match decl.split_once('[') {
             Some((name, len)) => {
                 let n: usize = len
                     .trim_end_matches(']')
                     .parse()
-                    .map_err(|_| format!("bad array length: {line}"))?;
+                    .map_err(|_| bad("an array length that is not a number".into()))?;
                 if base != "char" {
-                    return Err(format!("array of {base}: {line}"));
+                    return Err(bad(format!("an array of {base}, not of char")));
                 }
                 (name, CType::CharArray(n))
             }
@@ -144,7 +161,7 @@ fn parse_typedefs(text: &str) -> Result<BTreeMap<String, CType>, String> {
                     "int" => CType::Int,
                     "short" => CType::Short,
                     "double" => CType::Double,
-                    other => return Err(format!("unknown base type {other}: {line}")),
+                    other => return Err(bad(format!("an unknown base type {other}"))),
                 };
                 (decl, t)
             }
@@ -159,13 +176,14 @@ fn doc_line(line: &str) -> Option<&str> {
 }
 
 fn parse_structs(
+    file: &'static str,
     text: &str,
     typedefs: &BTreeMap<String, CType>,
-) -> Result<BTreeMap<String, Struct>, String> {
+) -> Result<BTreeMap<String, Struct>, CodegenError> {
     let mut out = BTreeMap::new();
     let mut doc = String::new();
     let mut current: Option<Struct> = None;
-    for line in text.lines() {
+    for (n, line) in text.lines().enumerate() {
         let t = line.trim();
         if let Some(d) = doc_line(t) {
             doc = d.to_string();
@@ -190,12 +208,22 @@ fn parse_structs(
                 continue;
             }
             let decl = t.trim_end_matches(';');
-            let (ty, name) = decl
-                .split_once(' ')
-                .ok_or_else(|| format!("unexpected field line in {}: {line}", s.c_name))?;
-            let ctype = *typedefs
-                .get(ty)
-                .ok_or_else(|| format!("unknown typedef {ty} in {}", s.c_name))?;
+            let (ty, name) = decl.split_once(' ').ok_or_else(|| {
+                bad_line(
+                    file,
+                    n,
+                    line,
+                    format!("a field of {} without a type", s.c_name),
+                )
+            })?;
+            let ctype = *typedefs.get(ty).ok_or_else(|| {
+                bad_line(
+                    file,
+                    n,
+                    line,
+                    format!("an unknown typedef {ty} in {}", s.c_name),
+                )
+            })?;
             s.fields.push(Field {
                 name: name.trim().to_string(),
                 typedef: ty.to_string(),

@@ -18,13 +18,16 @@
 //! prove that the committed files match the headers.
 
 mod emit;
+mod error;
 mod header;
 mod spec;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
-fn rustfmt(text: &str) -> Result<String, String> {
+use error::CodegenError;
+
+fn rustfmt(text: &str) -> Result<String, CodegenError> {
     use std::io::Write;
     let mut child = Command::new("rustfmt")
         .args(["--edition", "2024", "--emit", "stdout", "--quiet"])
@@ -32,24 +35,24 @@ fn rustfmt(text: &str) -> Result<String, String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run rustfmt: {e}"))?;
-    child
-        .stdin
-        .take()
-        .ok_or("no stdin")?
-        .write_all(text.as_bytes())
-        .map_err(|e| e.to_string())?;
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+        .map_err(CodegenError::RustfmtRun)?;
+    // Piped just above; dropping it after the write ends rustfmt's input.
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(text.as_bytes())
+            .map_err(CodegenError::RustfmtRun)?;
+    }
+    let out = child.wait_with_output().map_err(CodegenError::RustfmtRun)?;
     if !out.status.success() {
-        return Err(format!(
-            "rustfmt failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        return Err(CodegenError::Rustfmt(
+            String::from_utf8_lossy(&out.stderr).into_owned(),
         ));
     }
-    String::from_utf8(out.stdout).map_err(|e| e.to_string())
+    String::from_utf8(out.stdout)
+        .map_err(|_| CodegenError::Rustfmt("its output is not UTF-8".into()))
 }
 
-fn bindgen_ffi(headers: &Path, h: &header::Headers) -> Result<String, String> {
+fn bindgen_ffi(headers: &Path, h: &header::Headers) -> Result<String, CodegenError> {
     let selected = emit::selected_structs(h);
     let mut b = bindgen::Builder::default()
         .header(
@@ -72,7 +75,7 @@ fn bindgen_ffi(headers: &Path, h: &header::Headers) -> Result<String, String> {
     for s in &selected {
         b = b.allowlist_type(&s.c_name);
     }
-    let bindings = b.generate().map_err(|e| format!("bindgen failed: {e}"))?;
+    let bindings = b.generate()?;
     Ok(bindings.to_string())
 }
 
@@ -110,7 +113,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut files: Vec<(&str, Result<String, String>)> = vec![
+    let mut files: Vec<(&str, Result<String, CodegenError>)> = vec![
         (
             "crates/protocol/src/generated/fields.rs",
             Ok(emit::fields_rs(&h)),

@@ -513,6 +513,21 @@ mod tests {
             FileHeader::decode(&bad),
             Err(SimError::Checksum { part: "header" })
         ));
-        assert!(FileHeader::decode(&b[..10]).is_err());
+        assert_eq!(
+            FileHeader::decode(&b[..10]).unwrap_err().to_string(),
+            "the file is 10 bytes long, shorter than a journal header"
+        );
+        // Another version of the format says which, and which this build reads.
+        let mut newer = FileHeader::new(7, "20261125").encode();
+        newer[8..12].copy_from_slice(&(VERSION + 1).to_le_bytes());
+        let crc = crc32fast::hash(&newer[..60]);
+        newer[60..64].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(
+            FileHeader::decode(&newer).unwrap_err().to_string(),
+            format!(
+                "it is version {} of the journal format; this webctp reads version {VERSION}",
+                VERSION + 1
+            )
+        );
     }
 }

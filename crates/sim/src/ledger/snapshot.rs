@@ -122,6 +122,10 @@ mod tests {
             d[i] ^= 0x10;
             assert!(Snapshot::decode(&d).is_err(), "flip at {i} accepted");
         }
-        assert!(Snapshot::decode(&b[..b.len() - 1]).is_err());
+        let cut = Snapshot::decode(&b[..b.len() - 1]).unwrap_err().to_string();
+        assert_eq!(
+            cut,
+            format!("it should be {} bytes long but is {}", b.len(), b.len() - 1)
+        );
     }
 }
