@@ -99,20 +99,6 @@ kinds! {
     Pong => "",
 }
 
-impl MsgKind {
-    /// Whether the message is an order or trade event, or an order's late refusal:
-    /// the pushes a trading session cares about.
-    pub fn is_order_event(self) -> bool {
-        matches!(
-            self,
-            MsgKind::RtnOrder
-                | MsgKind::RtnTrade
-                | MsgKind::ErrRtnOrderInsert
-                | MsgKind::ErrRtnOrderAction
-        )
-    }
-}
-
 impl std::fmt::Display for MsgKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
