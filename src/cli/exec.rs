@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::advertise;
 use super::args::ExecArgs;
 use super::commands::{Command, OutputMode, parse};
+use super::error::Result;
 use super::link::Link;
 use super::session::{Outcome, Session, Stdout, Waits};
 use crate::config::Config;
@@ -164,7 +165,7 @@ struct Target {
 }
 
 impl Target {
-    async fn remote(url: &str, config: &Config) -> Result<Target, String> {
+    async fn remote(url: &str, config: &Config) -> Result<Target> {
         let (link, rx) = Link::remote(url, config.token.as_deref()).await?;
         Ok(Target {
             link,
@@ -176,7 +177,7 @@ impl Target {
         })
     }
 
-    async fn in_process(d: Arc<Dispatcher>) -> Result<Target, String> {
+    async fn in_process(d: Arc<Dispatcher>) -> Result<Target> {
         let (link, rx) = Link::in_process(&d)?;
         let side = SideGateway::start(&d).await;
         Ok(Target {
@@ -193,7 +194,7 @@ impl Target {
 /// Opens the data directory, or — when another process holds it — talks to that
 /// process's gateway: the one it advertised (`gateway.url`), else the config's
 /// address.
-async fn connect(config: &Arc<Config>, url: Option<&str>) -> Result<Target, String> {
+async fn connect(config: &Arc<Config>, url: Option<&str>) -> Result<Target> {
     if let Some(url) = url {
         return Target::remote(url, config).await;
     }
@@ -202,7 +203,7 @@ async fn connect(config: &Arc<Config>, url: Option<&str>) -> Result<Target, Stri
         tries += 1;
         let busy = match super::start_dispatcher((**config).clone()) {
             Ok(d) => return Target::in_process(d).await,
-            Err(e) if e.contains("in use") => e,
+            Err(e) if e.data_dir_in_use() => e,
             Err(e) => return Err(e),
         };
         let advertised = advertise::read(&config.data_dir);

@@ -1,7 +1,9 @@
 //! How the terminal reaches the gateway: in-process through the dispatcher (the same
 //! path as WebSocket clients, without the socket), or over WebSockets to a running
-//! gateway (`exec --url`). Either way it sends JSON text and receives JSON messages.
+//! gateway (`exec --url`). Either way it sends JSON text and receives messages, which
+//! are decoded here into the protocol's types ([`Inbound`]).
 
+use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 
 use futures_util::{SinkExt, StreamExt};
@@ -10,15 +12,80 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+use super::error::{CliError, Result};
 use crate::gateway::{Connection, Dispatcher};
 use crate::protocol::Endpoint;
+use crate::protocol::client::{DecodeError, MsgKind, Received};
+
+/// One message from the gateway: decoded, and its text, which `--json` and `raw`
+/// print.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    msg: Received,
+    text: Arc<str>,
+}
+
+impl Deref for Inbound {
+    type Target = Received;
+    fn deref(&self) -> &Received {
+        &self.msg
+    }
+}
+
+impl Inbound {
+    /// Decodes one message's text.
+    pub fn decode(text: &[u8]) -> std::result::Result<Inbound, DecodeError> {
+        let msg = Received::decode(text)?;
+        Ok(Inbound {
+            msg,
+            text: String::from_utf8_lossy(text).into(),
+        })
+    }
+
+    fn value(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+
+    /// The message as one line of compact JSON (what `--json` prints).
+    pub fn json(&self) -> String {
+        self.value().to_string()
+    }
+
+    /// The message as indented JSON (what `raw` prints in table mode).
+    pub fn pretty(&self) -> String {
+        serde_json::to_string_pretty(&self.value()).unwrap_or_default()
+    }
+
+    /// The same message with one top-level key set (e.g. an answer relabelled as the
+    /// push it stands for, or marked as the last of its answers).
+    pub fn with(&self, key: &str, value: Value) -> std::result::Result<Inbound, DecodeError> {
+        let mut v = self.value();
+        if let Value::Object(m) = &mut v {
+            m.insert(key.to_string(), value);
+        }
+        Inbound::decode(v.to_string().as_bytes())
+    }
+}
 
 /// Something the gateway sent.
 #[derive(Debug, Clone)]
 pub enum Incoming {
-    Message(Endpoint, Value),
+    Message(Endpoint, Inbound),
+    /// A message that could not be decoded: said on the screen, never dropped
+    /// silently.
+    Unreadable(Endpoint, DecodeError),
     /// The connection closed, with the reason the gateway gave.
     Closed(Endpoint, String),
+}
+
+impl Incoming {
+    /// Decodes what arrived on `ep`: the message, or why it cannot be read.
+    pub fn read(ep: Endpoint, bytes: &[u8]) -> Incoming {
+        match Inbound::decode(bytes) {
+            Ok(m) => Incoming::Message(ep, m),
+            Err(e) => Incoming::Unreadable(ep, e),
+        }
+    }
 }
 
 /// A connection pair (md and td) to the gateway.
@@ -33,26 +100,23 @@ pub enum Link {
     },
 }
 
-fn parse(text: &[u8]) -> Option<Value> {
-    serde_json::from_slice(text).ok()
-}
+/// What a connection yields: the link, and what the gateway sends on it.
+pub type Connected = (Link, mpsc::UnboundedReceiver<Incoming>);
 
 impl Link {
     /// Connects to the dispatcher of this process.
-    pub fn in_process(
-        d: &Arc<Dispatcher>,
-    ) -> Result<(Link, mpsc::UnboundedReceiver<Incoming>), String> {
+    pub fn in_process(d: &Arc<Dispatcher>) -> Result<Connected> {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut pair = Vec::new();
         for ep in [Endpoint::Md, Endpoint::Td] {
-            let conn = d.connect(ep).map_err(|r| r.0)?;
+            let conn = d
+                .connect(ep)
+                .map_err(|r| CliError::ConnectionRefused(r.0))?;
             let outbox = conn.outbox.clone();
             let tx = tx.clone();
             tokio::spawn(async move {
                 while let Some(bytes) = outbox.recv().await {
-                    if let Some(v) = parse(&bytes)
-                        && tx.send(Incoming::Message(ep, v)).is_err()
-                    {
+                    if tx.send(Incoming::read(ep, &bytes)).is_err() {
                         return;
                     }
                 }
@@ -60,17 +124,15 @@ impl Link {
             });
             pair.push(Arc::new(Mutex::new(conn)));
         }
-        let td = pair.pop().ok_or("no td connection")?;
-        let md = pair.pop().ok_or("no md connection")?;
+        let (Some(td), Some(md)) = (pair.pop(), pair.pop()) else {
+            return Err(CliError::NotSent);
+        };
         Ok((Link::InProcess { md, td }, rx))
     }
 
     /// Connects to a running gateway at `url` (`ws://host:port`; `/md/` and `/td/`
     /// are appended).
-    pub async fn remote(
-        url: &str,
-        token: Option<&str>,
-    ) -> Result<(Link, mpsc::UnboundedReceiver<Incoming>), String> {
+    pub async fn remote(url: &str, token: Option<&str>) -> Result<Connected> {
         let base = url.trim_end_matches('/');
         let base = base
             .strip_suffix("/md")
@@ -83,11 +145,14 @@ impl Link {
             let mut req = target
                 .as_str()
                 .into_client_request()
-                .map_err(|e| format!("bad gateway URL {target}: {e}"))?;
+                .map_err(|e| CliError::BadUrl {
+                    url: target.clone(),
+                    reason: e.to_string(),
+                })?;
             if let Some(t) = token {
                 let value = format!("Bearer {t}")
                     .parse()
-                    .map_err(|_| "the token cannot be sent in a header".to_string())?;
+                    .map_err(|_| CliError::BadToken)?;
                 req.headers_mut().insert("authorization", value);
             }
             let (ws, _) = tokio::time::timeout(
@@ -95,8 +160,11 @@ impl Link {
                 tokio_tungstenite::connect_async_with_config(req, None, true),
             )
             .await
-            .map_err(|_| format!("timed out connecting to {target}"))?
-            .map_err(|e| format!("cannot connect to {target}: {e}"))?;
+            .map_err(|_| CliError::ConnectTimeout(target.clone()))?
+            .map_err(|e| CliError::Connect {
+                url: target.clone(),
+                reason: e.to_string(),
+            })?;
             let (mut sink, mut stream) = ws.split();
             let (out_tx, mut out_rx) = mpsc::unbounded_channel::<String>();
             let tx = tx.clone();
@@ -114,15 +182,15 @@ impl Link {
                 while let Some(m) = stream.next().await {
                     match m {
                         Ok(Message::Text(t)) => {
-                            let Some(v) = parse(t.as_bytes()) else {
-                                continue;
-                            };
+                            let incoming = Incoming::read(ep, t.as_bytes());
                             // Keep the gateway's heartbeat answered.
-                            if v["MsgType"] == "Ping" {
+                            if let Incoming::Message(_, m) = &incoming
+                                && m.kind == MsgKind::Ping
+                            {
                                 let _ = pong_tx.send(r#"{"MsgType":"Pong"}"#.to_string());
                                 continue;
                             }
-                            if tx.send(Incoming::Message(ep, v)).is_err() {
+                            if tx.send(incoming).is_err() {
                                 return;
                             }
                         }
@@ -144,13 +212,14 @@ impl Link {
             });
             senders.push(out_tx);
         }
-        let td = senders.pop().ok_or("no td connection")?;
-        let md = senders.pop().ok_or("no md connection")?;
+        let (Some(td), Some(md)) = (senders.pop(), senders.pop()) else {
+            return Err(CliError::NotSent);
+        };
         Ok((Link::Remote { md, td }, rx))
     }
 
     /// Sends one JSON request.
-    pub fn send(&self, ep: Endpoint, text: String) -> Result<(), String> {
+    pub fn send(&self, ep: Endpoint, text: String) -> Result<()> {
         match self {
             Link::InProcess { md, td } => {
                 let conn = if ep == Endpoint::Md { md } else { td };
@@ -159,43 +228,51 @@ impl Link {
             }
             Link::Remote { md, td } => {
                 let tx = if ep == Endpoint::Md { md } else { td };
-                tx.send(text)
-                    .map_err(|_| "the connection to the gateway is closed".to_string())
+                tx.send(text).map_err(|_| CliError::NotSent)
             }
         }
     }
 }
 
 /// Sends `POST <path>` to the gateway behind a `ws://` URL (its admin endpoints).
-pub async fn admin_post(url: &str, path: &str, token: Option<&str>) -> Result<String, String> {
+pub async fn admin_post(url: &str, path: &str, token: Option<&str>) -> Result<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let Some(host) = url.strip_prefix("ws://") else {
-        return Err("admin commands need a ws:// gateway URL".into());
+        return Err(CliError::AdminNeedsWs);
     };
     let host = host.split('/').next().unwrap_or(host);
     let mut s = tokio::net::TcpStream::connect(host)
         .await
-        .map_err(|e| format!("cannot reach {host}: {e}"))?;
+        .map_err(|source| CliError::Unreachable {
+            host: host.to_string(),
+            source,
+        })?;
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
     let req = format!("POST {path} HTTP/1.0\r\nHost: {host}\r\n{auth}Content-Length: 0\r\n\r\n");
     s.write_all(req.as_bytes())
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(CliError::AdminIo)?;
     let mut buf = Vec::new();
     tokio::time::timeout(std::time::Duration::from_secs(10), s.read_to_end(&mut buf))
         .await
-        .map_err(|_| "the gateway did not answer".to_string())?
-        .map_err(|e| e.to_string())?;
+        .map_err(|_| CliError::AdminTimeout)?
+        .map_err(CliError::AdminIo)?;
     let text = String::from_utf8_lossy(&buf);
     let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
-    let v: Value = serde_json::from_str(body)
-        .map_err(|_| format!("unexpected answer: {}", text.lines().next().unwrap_or("")))?;
-    let detail = v["detail"].as_str().unwrap_or("").to_string();
-    if v["ok"] == true {
-        Ok(detail)
+    /// The admin endpoints' answer.
+    #[derive(serde::Deserialize)]
+    struct AdminAnswer {
+        ok: bool,
+        #[serde(default)]
+        detail: String,
+    }
+    let answer: AdminAnswer = serde_json::from_str(body)
+        .map_err(|_| CliError::AdminUnexpected(text.lines().next().unwrap_or("").to_string()))?;
+    if answer.ok {
+        Ok(answer.detail)
     } else {
-        Err(detail)
+        Err(CliError::AdminRefused(answer.detail))
     }
 }

@@ -7,6 +7,7 @@
 pub mod advertise;
 pub mod args;
 pub mod commands;
+pub mod error;
 pub mod exec;
 pub mod help;
 pub mod ledger;
@@ -29,9 +30,10 @@ use crate::gateway::Dispatcher;
 use crate::server;
 
 use self::args::{Cli, Command, GlobalArgs};
+use self::error::{CliError, Result};
 
 /// Loads the config file (if any) and applies environment and flags.
-pub fn load_config(g: &GlobalArgs) -> Result<Config, ConfigError> {
+pub fn load_config(g: &GlobalArgs) -> std::result::Result<Config, ConfigError> {
     let (file, source) = match &g.config {
         Some(path) => (FileConfig::load(path)?, Some(path.clone())),
         None => (FileConfig::default(), None),
@@ -83,16 +85,21 @@ impl std::io::Write for PrinterWriter {
 
 /// Opens the terminal's log file (its directory private to the user), or says why
 /// it cannot be written.
-fn open_log_file(path: &std::path::Path) -> Result<std::fs::File, String> {
+fn open_log_file(path: &std::path::Path) -> Result<std::fs::File> {
     if let Some(dir) = path.parent() {
-        crate::config::create_private_dir(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        crate::config::create_private_dir(dir).map_err(|source| CliError::LogDir {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
     }
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
-        .map_err(|e| format!("cannot open {}: {e}", path.display()))
+        .map_err(|source| CliError::LogFile {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 /// Starts logging at the configured level (`RUST_LOG` refines it). Whatever the
@@ -196,12 +203,12 @@ async fn explain_sighup() {
 }
 
 /// Starts the backend and the dispatcher.
-pub fn start_dispatcher(config: Config) -> Result<Arc<Dispatcher>, String> {
+pub fn start_dispatcher(config: Config) -> Result<Arc<Dispatcher>> {
     let data_dir = config.data_dir.clone();
-    let backend = ctp::open(&config).map_err(|e| e.to_string())?;
+    let backend = ctp::open(&config)?;
     // The directory is ours now: what an earlier holder advertised is stale.
     advertise::clear(&data_dir);
-    Dispatcher::start(config, backend).map_err(|e| e.to_string())
+    Ok(Dispatcher::start(config, backend)?)
 }
 
 /// `webctp`: the gateway (unless `--no-server`) and the terminal in one process.
@@ -210,7 +217,7 @@ async fn terminal(
     serve_too: bool,
     json: bool,
     printer: Arc<repl::ReplPrinter>,
-) -> Result<(), String> {
+) -> Result<()> {
     // Ctrl-C abandons the command in progress, never the process: the gateway may be
     // serving clients from it. `quit` or Ctrl-D leaves.
     let interrupts = repl::Interrupts::install();
@@ -231,7 +238,7 @@ async fn terminal(
     }
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = if serve_too {
-        let (listeners, bound) = server::bind(&dispatcher).await.map_err(|e| e.to_string())?;
+        let (listeners, bound) = server::bind(&dispatcher).await.map_err(CliError::Listen)?;
         let scheme = if dispatcher.config.tls.is_some() {
             "wss"
         } else {
@@ -305,14 +312,12 @@ async fn attach(
     url: Option<String>,
     json: bool,
     printer: Arc<repl::ReplPrinter>,
-) -> Result<(), String> {
+) -> Result<()> {
     let interrupts = repl::Interrupts::install();
     let url = url.unwrap_or_else(|| default_gateway_url(&config));
     let (link, rx) = link::Link::remote(&url, config.token.as_deref())
         .await
-        .map_err(|e| {
-            format!("{e}\n(is a gateway running? start one with `webctp serve`, or give --url)")
-        })?;
+        .map_err(|e| CliError::NoGateway(Box::new(e)))?;
     {
         use session::Printer;
         printer.print(&format!(
@@ -352,10 +357,10 @@ fn warn_if_open(config: &Config) {
     }
 }
 
-async fn serve(config: Config) -> Result<(), String> {
+async fn serve(config: Config) -> Result<()> {
     warn_if_open(&config);
     let dispatcher = start_dispatcher(config)?;
-    let (listeners, bound) = server::bind(&dispatcher).await.map_err(|e| e.to_string())?;
+    let (listeners, bound) = server::bind(&dispatcher).await.map_err(CliError::Listen)?;
     let d = &dispatcher;
     let scheme = if d.config.tls.is_some() { "wss" } else { "ws" };
     // One stable line on stdout, for people and for scripts waiting for readiness.

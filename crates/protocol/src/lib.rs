@@ -5,12 +5,14 @@
 //!   `tools/ctp-codegen` (they live in `src/generated/`); everything else is written
 //!   by hand.
 //! - [`request`] parses and validates what clients send; [`message`] builds replies;
+//!   [`client`] is the other end: requests as a client writes them, replies decoded;
 //!   [`wire`] writes CTP's numbers the way webctp's clients expect them.
 //! - [`backend`] is the interface every backend implements (the sim and the official
 //!   libraries); [`clock`] is Beijing time and CTP's date strings; [`price`] rounds
 //!   prices to their tick's decimals.
 
 pub mod backend;
+pub mod client;
 pub mod clock;
 pub mod codes;
 pub mod ctp_types;

@@ -1,9 +1,8 @@
 //! Positions, added up per instrument and side, and the trading account.
 
-use serde_json::Value;
-
-use super::{Instruments, code, f, i, money, posi_direction, price, put, s};
+use super::{Instruments, money, posi_direction, price, put};
 use crate::cli::table::{Cell, Style, Table, num, paint, text, toned};
+use crate::protocol::fields::{InvestorPosition, TradingAccount};
 
 /// One instrument and side of the positions table: CTP's rows (SHFE and INE keep
 /// today's and yesterday's in separate rows) added up.
@@ -30,11 +29,11 @@ impl PositionLine {
 }
 
 /// Adds CTP's position rows up per instrument and side, leaving out closed ones.
-pub fn position_lines(list: &[&Value]) -> Vec<PositionLine> {
+pub fn position_lines(list: &[&InvestorPosition]) -> Vec<PositionLine> {
     let mut out: Vec<PositionLine> = Vec::new();
     for p in list {
-        let id = s(p, "InstrumentID");
-        let side = posi_direction(code(p, "PosiDirection"));
+        let id = p.InstrumentID.as_str();
+        let side = posi_direction(p.PosiDirection);
         let k = match out
             .iter()
             .position(|l| l.instrument == id && l.side == side)
@@ -43,7 +42,7 @@ pub fn position_lines(list: &[&Value]) -> Vec<PositionLine> {
             None => {
                 out.push(PositionLine {
                     instrument: id.to_string(),
-                    exchange: s(p, "ExchangeID").to_string(),
+                    exchange: p.ExchangeID.clone(),
                     side,
                     ..PositionLine::default()
                 });
@@ -51,21 +50,21 @@ pub fn position_lines(list: &[&Value]) -> Vec<PositionLine> {
             }
         };
         let l = &mut out[k];
-        l.position += i(p, "Position");
-        l.today += i(p, "TodayPosition");
+        l.position += i64::from(p.Position);
+        l.today += i64::from(p.TodayPosition);
         // Orders closing a long position freeze ShortFrozen, and the other way round.
-        l.frozen += if side == "Long" {
-            i(p, "ShortFrozen")
+        l.frozen += i64::from(if side == "Long" {
+            p.ShortFrozen
         } else {
-            i(p, "LongFrozen")
-        };
-        l.open_cost += f(p, "OpenCost");
-        let mark = f(p, "SettlementPrice");
+            p.LongFrozen
+        });
+        l.open_cost += p.OpenCost;
+        let mark = p.SettlementPrice;
         if mark > 0.0 && mark < f64::MAX / 2.0 {
             l.mark = mark;
         }
-        l.profit += f(p, "PositionProfit");
-        l.margin += f(p, "UseMargin");
+        l.profit += p.PositionProfit;
+        l.margin += p.UseMargin;
     }
     out.retain(|l| l.position != 0 || l.frozen != 0);
     out.sort_by(|a, b| (&a.instrument, a.side).cmp(&(&b.instrument, b.side)));
@@ -73,7 +72,7 @@ pub fn position_lines(list: &[&Value]) -> Vec<PositionLine> {
 }
 
 /// Positions: one line per instrument and side, with the average open price.
-pub fn positions(list: &[&Value], inst: &Instruments, style: Style) -> String {
+pub fn positions(list: &[&InvestorPosition], inst: &Instruments, style: Style) -> String {
     let lines = position_lines(list);
     if lines.is_empty() {
         return "no positions".into();
@@ -117,54 +116,47 @@ pub fn positions(list: &[&Value], inst: &Instruments, style: Style) -> String {
     t.render(style)
 }
 
-/// A key/value table of chosen fields.
-fn fields(v: &Value, rows: &[(&str, &str, bool)], style: Style) -> String {
+/// A key/value table: labels and their cells.
+fn fields(rows: Vec<(&str, Cell)>, style: Style) -> String {
     let mut t = Table::new(&[text("Field", 0), num("Value", 0)]);
-    for (label, key, is_money) in rows {
-        let cell: Cell = match &v[*key] {
-            Value::Number(n) if *is_money => money(n.as_f64().unwrap_or(0.0)).into(),
-            Value::Number(n) => n.to_string().into(),
-            Value::String(x) => x.clone().into(),
-            other => other.to_string().into(),
-        };
-        put(&mut t, vec![(*label).into(), cell]);
+    for (label, cell) in rows {
+        put(&mut t, vec![label.into(), cell]);
     }
     t.render(style)
 }
 
 /// The trading account: funds, then the day's P&L and the risk ratio.
-pub fn account(a: &Value, style: Style) -> String {
-    let pnl = f(a, "CloseProfit") + f(a, "PositionProfit") - f(a, "Commission");
-    let balance = f(a, "Balance");
-    let margin = f(a, "CurrMargin");
+pub fn account(a: &TradingAccount, style: Style) -> String {
+    let pnl = a.CloseProfit + a.PositionProfit - a.Commission;
+    let balance = a.Balance;
+    let margin = a.CurrMargin;
     let risk = if balance > 0.0 {
         format!("{:.2}%", margin / balance * 100.0)
     } else {
         "-".into()
     };
     let table = fields(
-        a,
-        &[
-            ("Account", "AccountID", false),
-            ("Trading day", "TradingDay", false),
-            ("Balance", "Balance", true),
-            ("Available", "Available", true),
-            ("Margin used", "CurrMargin", true),
-            ("Margin frozen", "FrozenMargin", true),
-            ("Commission frozen", "FrozenCommission", true),
-            ("Commission", "Commission", true),
-            ("Close profit", "CloseProfit", true),
-            ("Position profit", "PositionProfit", true),
-            ("Pre-balance", "PreBalance", true),
-            ("Withdraw quota", "WithdrawQuota", true),
+        vec![
+            ("Account", a.AccountID.as_str().into()),
+            ("Trading day", a.TradingDay.as_str().into()),
+            ("Balance", money(a.Balance).into()),
+            ("Available", money(a.Available).into()),
+            ("Margin used", money(a.CurrMargin).into()),
+            ("Margin frozen", money(a.FrozenMargin).into()),
+            ("Commission frozen", money(a.FrozenCommission).into()),
+            ("Commission", money(a.Commission).into()),
+            ("Close profit", money(a.CloseProfit).into()),
+            ("Position profit", money(a.PositionProfit).into()),
+            ("Pre-balance", money(a.PreBalance).into()),
+            ("Withdraw quota", money(a.WithdrawQuota).into()),
         ],
         style,
     );
     format!(
         "{table}\nP&L today {} (close {} + position {} - commission {}); risk ratio {risk} (margin / balance)",
         paint(&money(pnl), toned("", pnl).tone, style.color),
-        money(f(a, "CloseProfit")),
-        money(f(a, "PositionProfit")),
-        money(f(a, "Commission")),
+        money(a.CloseProfit),
+        money(a.PositionProfit),
+        money(a.Commission),
     )
 }

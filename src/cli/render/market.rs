@@ -1,19 +1,38 @@
 //! Market data: a quote, five levels of the book, a tick as one line.
 
-use serde_json::Value;
-
-use super::{Instruments, f, fit, i, price, put, s};
+use super::{Instruments, fit, price, put};
 use crate::cli::table::{Style, Table, num, paint, text, toned};
+use crate::protocol::fields::DepthMarketData;
+
+/// Five levels of one side of the book: (price, volume), best first.
+type Side = [(f64, i32); 5];
+
+/// The five levels of each side of the book (asks, bids).
+fn levels(d: &DepthMarketData) -> (Side, Side) {
+    (
+        [
+            (d.AskPrice1, d.AskVolume1),
+            (d.AskPrice2, d.AskVolume2),
+            (d.AskPrice3, d.AskVolume3),
+            (d.AskPrice4, d.AskVolume4),
+            (d.AskPrice5, d.AskVolume5),
+        ],
+        [
+            (d.BidPrice1, d.BidVolume1),
+            (d.BidPrice2, d.BidVolume2),
+            (d.BidPrice3, d.BidVolume3),
+            (d.BidPrice4, d.BidVolume4),
+            (d.BidPrice5, d.BidVolume5),
+        ],
+    )
+}
 
 /// One instrument's quote.
-pub fn quote(d: &Value, inst: &Instruments, style: Style) -> String {
-    let id = s(d, "InstrumentID");
-    let dec = |k: &str| {
-        let v = f(d, k);
-        price(v, inst.decimals(id, v))
-    };
-    let last = f(d, "LastPrice");
-    let pre = f(d, "PreSettlementPrice");
+pub fn quote(d: &DepthMarketData, inst: &Instruments, style: Style) -> String {
+    let id = d.InstrumentID.as_str();
+    let dec = |v: f64| price(v, inst.decimals(id, v));
+    let last = d.LastPrice;
+    let pre = d.PreSettlementPrice;
     let valid = |x: f64| x > 0.0 && x < f64::MAX / 2.0;
     let move_ = if valid(pre) && valid(last) {
         last - pre
@@ -41,15 +60,15 @@ pub fn quote(d: &Value, inst: &Instruments, style: Style) -> String {
         &mut t,
         vec![
             id.into(),
-            toned(dec("LastPrice"), move_),
+            toned(dec(d.LastPrice), move_),
             toned(change, move_),
-            dec("BidPrice1").into(),
-            i(d, "BidVolume1").to_string().into(),
-            dec("AskPrice1").into(),
-            i(d, "AskVolume1").to_string().into(),
-            i(d, "Volume").to_string().into(),
-            format!("{:.0}", f(d, "OpenInterest")).into(),
-            format!("{}.{:03}", s(d, "UpdateTime"), i(d, "UpdateMillisec")).into(),
+            dec(d.BidPrice1).into(),
+            d.BidVolume1.to_string().into(),
+            dec(d.AskPrice1).into(),
+            d.AskVolume1.to_string().into(),
+            d.Volume.to_string().into(),
+            format!("{:.0}", d.OpenInterest).into(),
+            format!("{}.{:03}", d.UpdateTime, d.UpdateMillisec).into(),
         ],
     );
     t.render(style)
@@ -58,14 +77,12 @@ pub fn quote(d: &Value, inst: &Instruments, style: Style) -> String {
 /// Five levels of the book, asks above bids (`depth`), under a line with the last
 /// price, its change against the previous settlement, volume, open interest and the
 /// tick's time. At most 80 columns.
-pub fn depth(d: &Value, inst: &Instruments, style: Style) -> String {
-    let id = s(d, "InstrumentID");
-    let pre = f(d, "PreSettlementPrice");
+pub fn depth(d: &DepthMarketData, inst: &Instruments, style: Style) -> String {
+    let id = d.InstrumentID.as_str();
+    let pre = d.PreSettlementPrice;
     let valid = |x: f64| x > 0.0 && x < f64::MAX / 2.0;
     let mut t = Table::new(&[text("Level", 0), num("Price", 0), num("Volume", 0)]);
-    let level = |t: &mut Table, name: String, pk: String, vk: String| {
-        let p = f(d, &pk);
-        let v = i(d, &vk);
+    let level = |t: &mut Table, name: String, (p, v): (f64, i32)| {
         let mv = if valid(p) && valid(pre) { p - pre } else { 0.0 };
         put(
             t,
@@ -76,23 +93,14 @@ pub fn depth(d: &Value, inst: &Instruments, style: Style) -> String {
             ],
         );
     };
-    for n in (1..=5).rev() {
-        level(
-            &mut t,
-            format!("Ask {n}"),
-            format!("AskPrice{n}"),
-            format!("AskVolume{n}"),
-        );
+    let (asks, bids) = levels(d);
+    for (n, ask) in asks.into_iter().enumerate().rev() {
+        level(&mut t, format!("Ask {}", n + 1), ask);
     }
-    for n in 1..=5 {
-        level(
-            &mut t,
-            format!("Bid {n}"),
-            format!("BidPrice{n}"),
-            format!("BidVolume{n}"),
-        );
+    for (n, bid) in bids.into_iter().enumerate() {
+        level(&mut t, format!("Bid {}", n + 1), bid);
     }
-    let last = f(d, "LastPrice");
+    let last = d.LastPrice;
     let mv = if valid(pre) && valid(last) {
         last - pre
     } else {
@@ -108,23 +116,20 @@ pub fn depth(d: &Value, inst: &Instruments, style: Style) -> String {
         "{id}  last {}  {}  vol {}  OI {:.0}  {}.{:03}\n{}",
         paint(&price(last, inst.decimals(id, last)), tone, style.color),
         paint(&change, tone, style.color),
-        i(d, "Volume"),
-        f(d, "OpenInterest"),
-        s(d, "UpdateTime"),
-        i(d, "UpdateMillisec"),
+        d.Volume,
+        d.OpenInterest,
+        d.UpdateTime,
+        d.UpdateMillisec,
         t.render(style)
     )
 }
 
 /// A tick as one line (for `watch`), with milliseconds.
-pub fn tick_line(d: &Value, inst: &Instruments, style: Style) -> String {
-    let id = s(d, "InstrumentID");
-    let p = |k: &str| {
-        let v = f(d, k);
-        price(v, inst.decimals(id, v))
-    };
-    let last = f(d, "LastPrice");
-    let pre = f(d, "PreSettlementPrice");
+pub fn tick_line(d: &DepthMarketData, inst: &Instruments, style: Style) -> String {
+    let id = d.InstrumentID.as_str();
+    let p = |v: f64| price(v, inst.decimals(id, v));
+    let last = d.LastPrice;
+    let pre = d.PreSettlementPrice;
     let mv = if pre > 0.0 && pre < f64::MAX / 2.0 && last > 0.0 && last < f64::MAX / 2.0 {
         last - pre
     } else {
@@ -132,15 +137,15 @@ pub fn tick_line(d: &Value, inst: &Instruments, style: Style) -> String {
     };
     let line = format!(
         "{}.{:03} {:<8} last {:>9}  bid {:>9} x{:<4} ask {:>9} x{:<4} vol {}",
-        s(d, "UpdateTime"),
-        i(d, "UpdateMillisec"),
+        d.UpdateTime,
+        d.UpdateMillisec,
         id,
-        p("LastPrice"),
-        p("BidPrice1"),
-        i(d, "BidVolume1"),
-        p("AskPrice1"),
-        i(d, "AskVolume1"),
-        i(d, "Volume")
+        p(d.LastPrice),
+        p(d.BidPrice1),
+        d.BidVolume1,
+        p(d.AskPrice1),
+        d.AskVolume1,
+        d.Volume
     );
     let line = match style.width {
         Some(w) => fit(&line, w),
@@ -148,7 +153,7 @@ pub fn tick_line(d: &Value, inst: &Instruments, style: Style) -> String {
     };
     if style.color && mv != 0.0 {
         // Only the last price is coloured.
-        let shown = p("LastPrice");
+        let shown = p(d.LastPrice);
         let at = line.find(" last ").map(|k| k + 6);
         if let Some(at) = at
             && let Some(rel) = line[at..].find(shown.as_str())

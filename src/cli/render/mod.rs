@@ -21,10 +21,7 @@ pub use words::*;
 
 use std::collections::HashMap;
 
-use serde_json::Value;
-
 use super::table::{Cell, Table};
-use crate::protocol::{CtpChar, codes};
 
 /// What the renderer knows about instruments: tick sizes for price precision.
 #[derive(Debug, Default, Clone)]
@@ -61,23 +58,6 @@ pub fn decimals_of(tick: f64) -> usize {
             (s - s.round()).abs() < 1e-9
         })
         .unwrap_or(8)
-}
-
-fn s<'a>(v: &'a Value, k: &str) -> &'a str {
-    v[k].as_str().unwrap_or("")
-}
-
-fn f(v: &Value, k: &str) -> f64 {
-    v[k].as_f64().unwrap_or(0.0)
-}
-
-/// A char code field (the first code of a combined one such as `CombOffsetFlag`).
-fn code(v: &Value, k: &str) -> CtpChar {
-    codes::first(s(v, k))
-}
-
-fn i(v: &Value, k: &str) -> i64 {
-    v[k].as_i64().unwrap_or(0)
 }
 
 /// A price, or `-` for CTP's DBL_MAX (and the 0 webctp sends for it).
@@ -131,8 +111,14 @@ pub fn fit(line: &str, w: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::link::Inbound;
     use crate::cli::table::Style;
-    use serde_json::json;
+    use crate::protocol::codes;
+    use crate::protocol::fields::Order;
+
+    fn msg(text: &str) -> Inbound {
+        Inbound::decode(text.as_bytes()).unwrap()
+    }
 
     #[test]
     fn numbers_and_words() {
@@ -151,25 +137,45 @@ mod tests {
 
     #[test]
     fn errors_read_as_sentences() {
-        let m = json!({"MsgType": "RspOrderInsert", "RspInfo": {"ErrorID": 31, "ErrorMsg": "CTP:资金不足"}});
+        let m = msg(
+            r#"{"MsgType": "RspOrderInsert", "RspInfo": {"ErrorID": 31, "ErrorMsg": "CTP:资金不足"}}"#,
+        );
         assert_eq!(
             error_sentence(&m).unwrap(),
             "rejected: insufficient funds (CTP 31)"
         );
-        let m = json!({"MsgType": "ReqQryOrder", "RspInfo": {"ErrorID": -401, "ErrorMsg": "未登录"}, "Detail": "log in first"});
+        let m = msg(
+            r#"{"MsgType": "ReqQryOrder", "RspInfo": {"ErrorID": -401, "ErrorMsg": "未登录"}, "Detail": "log in first"}"#,
+        );
         assert_eq!(
             error_sentence(&m).unwrap(),
             "error: not logged in (gateway -401): log in first"
         );
-        assert!(error_sentence(&json!({"RspInfo": {"ErrorID": 0}})).is_none());
+        assert!(
+            error_sentence(&msg(
+                r#"{"MsgType": "RspQryOrder", "RspInfo": {"ErrorID": 0}}"#
+            ))
+            .is_none()
+        );
         assert_eq!(error_words(33), "cannot find pk");
     }
 
     #[test]
     fn order_table_has_words_and_aligned_prices() {
-        let o = json!({"OrderSysID": "      100001", "InstrumentID": "rb2605", "Direction": "0",
-            "CombOffsetFlag": "0", "OrderPriceType": "2", "LimitPrice": 3170.0, "VolumeTraded": 1,
-            "VolumeTotalOriginal": 2, "OrderStatus": "1", "InsertTime": "09:00:01", "StatusMsg": "部分成交"});
+        let o = Order {
+            OrderSysID: "      100001".into(),
+            InstrumentID: "rb2605".into(),
+            Direction: codes::direction::BUY,
+            CombOffsetFlag: "0".into(),
+            OrderPriceType: codes::price_type::LIMIT_PRICE,
+            LimitPrice: 3170.0,
+            VolumeTraded: 1,
+            VolumeTotalOriginal: 2,
+            OrderStatus: codes::order_status::PART_TRADED_QUEUEING,
+            InsertTime: "09:00:01".into(),
+            StatusMsg: "部分成交".into(),
+            ..Order::default()
+        };
         let mut inst = Instruments::default();
         inst.ticks.insert("rb2605".into(), 1.0);
         let t = orders(&[&o], &inst, Style::default());

@@ -1,12 +1,11 @@
 //! Reference data: instruments, margin and commission rates.
 
-use serde_json::Value;
-
-use super::{f, i, put, s};
+use super::put;
 use crate::cli::table::{Style, Table, num, text};
+use crate::protocol::fields::{Instrument, InstrumentCommissionRate, InstrumentMarginRate};
 
 /// Instruments.
-pub fn instruments(list: &[&Value], style: Style) -> String {
+pub fn instruments(list: &[&Instrument], style: Style) -> String {
     if list.is_empty() {
         return "no such instrument".into();
     }
@@ -24,14 +23,14 @@ pub fn instruments(list: &[&Value], style: Style) -> String {
         put(
             &mut t,
             vec![
-                s(x, "InstrumentID").into(),
-                s(x, "ExchangeID").into(),
-                s(x, "InstrumentName").into(),
-                i(x, "VolumeMultiple").to_string().into(),
-                f(x, "PriceTick").to_string().into(),
-                format!("{:.2}%", f(x, "LongMarginRatio") * 100.0).into(),
-                format!("{:.2}%", f(x, "ShortMarginRatio") * 100.0).into(),
-                s(x, "ExpireDate").into(),
+                x.InstrumentID.as_str().into(),
+                x.ExchangeID.as_str().into(),
+                x.InstrumentName.as_str().into(),
+                x.VolumeMultiple.to_string().into(),
+                x.PriceTick.to_string().into(),
+                format!("{:.2}%", x.LongMarginRatio * 100.0).into(),
+                format!("{:.2}%", x.ShortMarginRatio * 100.0).into(),
+                x.ExpireDate.as_str().into(),
             ],
         );
     }
@@ -39,7 +38,7 @@ pub fn instruments(list: &[&Value], style: Style) -> String {
 }
 
 /// Margin rates.
-pub fn margin(list: &[&Value], style: Style) -> String {
+pub fn margin(list: &[&InstrumentMarginRate], style: Style) -> String {
     if list.is_empty() {
         return "no margin rate".into();
     }
@@ -54,11 +53,11 @@ pub fn margin(list: &[&Value], style: Style) -> String {
         put(
             &mut t,
             vec![
-                s(x, "InstrumentID").into(),
-                format!("{:.2}%", f(x, "LongMarginRatioByMoney") * 100.0).into(),
-                f(x, "LongMarginRatioByVolume").to_string().into(),
-                format!("{:.2}%", f(x, "ShortMarginRatioByMoney") * 100.0).into(),
-                f(x, "ShortMarginRatioByVolume").to_string().into(),
+                x.InstrumentID.as_str().into(),
+                format!("{:.2}%", x.LongMarginRatioByMoney * 100.0).into(),
+                x.LongMarginRatioByVolume.to_string().into(),
+                format!("{:.2}%", x.ShortMarginRatioByMoney * 100.0).into(),
+                x.ShortMarginRatioByVolume.to_string().into(),
             ],
         );
     }
@@ -66,7 +65,7 @@ pub fn margin(list: &[&Value], style: Style) -> String {
 }
 
 /// Commission rates.
-pub fn commission(list: &[&Value], style: Style) -> String {
+pub fn commission(list: &[&InstrumentCommissionRate], style: Style) -> String {
     if list.is_empty() {
         return "no commission rate".into();
     }
@@ -76,22 +75,19 @@ pub fn commission(list: &[&Value], style: Style) -> String {
         num("Close", 0),
         num("Close today", 0),
     ]);
-    let both = |x: &Value, money_key: &str, lot_key: &str| {
-        let (m, l) = (f(x, money_key), f(x, lot_key));
-        match (m > 0.0, l > 0.0) {
-            (true, true) => format!("{:.4}‱ + {l}/lot", m * 10_000.0),
-            (true, false) => format!("{:.4}‱", m * 10_000.0),
-            (false, _) => format!("{l}/lot"),
-        }
+    let both = |m: f64, l: f64| match (m > 0.0, l > 0.0) {
+        (true, true) => format!("{:.4}‱ + {l}/lot", m * 10_000.0),
+        (true, false) => format!("{:.4}‱", m * 10_000.0),
+        (false, _) => format!("{l}/lot"),
     };
     for x in list {
         put(
             &mut t,
             vec![
-                s(x, "InstrumentID").into(),
-                both(x, "OpenRatioByMoney", "OpenRatioByVolume").into(),
-                both(x, "CloseRatioByMoney", "CloseRatioByVolume").into(),
-                both(x, "CloseTodayRatioByMoney", "CloseTodayRatioByVolume").into(),
+                x.InstrumentID.as_str().into(),
+                both(x.OpenRatioByMoney, x.OpenRatioByVolume).into(),
+                both(x.CloseRatioByMoney, x.CloseRatioByVolume).into(),
+                both(x.CloseTodayRatioByMoney, x.CloseTodayRatioByVolume).into(),
             ],
         );
     }

@@ -1,16 +1,13 @@
 //! Orders and trades: tables, and the one-line pushes printed as they arrive.
 
-use serde_json::Value;
-
-use super::{
-    Instruments, code, direction, error_sentence, f, i, offset, order_status, order_type, price,
-    put, s,
-};
+use super::{Instruments, direction, error_sentence, offset, order_status, order_type, price, put};
 use crate::cli::table::{Style, Table, num, text};
+use crate::protocol::client::{MsgKind, Received};
 use crate::protocol::codes;
+use crate::protocol::fields::{Order, Trade};
 
 /// Orders (RtnOrder / RspQryOrder bodies).
-pub fn orders(list: &[&Value], inst: &Instruments, style: Style) -> String {
+pub fn orders(list: &[&Order], inst: &Instruments, style: Style) -> String {
     if list.is_empty() {
         return "no orders".into();
     }
@@ -28,27 +25,27 @@ pub fn orders(list: &[&Value], inst: &Instruments, style: Style) -> String {
         text("Message", 5),
     ]);
     for o in list {
-        let id = s(o, "InstrumentID");
-        let p = f(o, "LimitPrice");
-        let is_market = code(o, "OrderPriceType") == codes::price_type::ANY_PRICE;
+        let id = o.InstrumentID.as_str();
+        let p = o.LimitPrice;
+        let is_market = o.OrderPriceType == codes::price_type::ANY_PRICE;
         put(
             &mut t,
             vec![
-                s(o, "OrderSysID").trim().into(),
-                s(o, "OrderRef").trim().into(),
+                o.OrderSysID.trim().into(),
+                o.OrderRef.trim().into(),
                 id.into(),
-                direction(code(o, "Direction")).into(),
-                offset(code(o, "CombOffsetFlag")).into(),
+                direction(o.Direction).into(),
+                offset(codes::first(&o.CombOffsetFlag)).into(),
                 order_type(o).into(),
                 if is_market {
                     "market".into()
                 } else {
                     price(p, inst.decimals(id, p)).into()
                 },
-                format!("{}/{}", i(o, "VolumeTraded"), i(o, "VolumeTotalOriginal")).into(),
-                order_status(code(o, "OrderStatus")).into(),
-                s(o, "InsertTime").into(),
-                s(o, "StatusMsg").into(),
+                format!("{}/{}", o.VolumeTraded, o.VolumeTotalOriginal).into(),
+                order_status(o.OrderStatus).into(),
+                o.InsertTime.as_str().into(),
+                o.StatusMsg.as_str().into(),
             ],
         );
     }
@@ -56,7 +53,7 @@ pub fn orders(list: &[&Value], inst: &Instruments, style: Style) -> String {
 }
 
 /// Trades.
-pub fn trades(list: &[&Value], inst: &Instruments, style: Style) -> String {
+pub fn trades(list: &[&Trade], inst: &Instruments, style: Style) -> String {
     if list.is_empty() {
         return "no trades".into();
     }
@@ -71,19 +68,19 @@ pub fn trades(list: &[&Value], inst: &Instruments, style: Style) -> String {
         text("Time", 1),
     ]);
     for x in list {
-        let id = s(x, "InstrumentID");
-        let p = f(x, "Price");
+        let id = x.InstrumentID.as_str();
+        let p = x.Price;
         put(
             &mut t,
             vec![
-                s(x, "TradeID").trim().into(),
-                s(x, "OrderSysID").trim().into(),
+                x.TradeID.trim().into(),
+                x.OrderSysID.trim().into(),
                 id.into(),
-                direction(code(x, "Direction")).into(),
-                offset(code(x, "OffsetFlag")).into(),
+                direction(x.Direction).into(),
+                offset(x.OffsetFlag).into(),
                 price(p, inst.decimals(id, p)).into(),
-                i(x, "Volume").to_string().into(),
-                s(x, "TradeTime").into(),
+                x.Volume.to_string().into(),
+                x.TradeTime.as_str().into(),
             ],
         );
     }
@@ -91,63 +88,59 @@ pub fn trades(list: &[&Value], inst: &Instruments, style: Style) -> String {
 }
 
 /// A one-line summary of an order or trade push.
-pub fn push_line(msg: &Value, inst: &Instruments) -> Option<String> {
-    match s(msg, "MsgType") {
-        "RtnOrder" => {
-            let o = &msg["Order"];
-            let id = s(o, "InstrumentID");
-            let p = f(o, "LimitPrice");
+pub fn push_line(msg: &Received, inst: &Instruments) -> Option<String> {
+    match msg.kind {
+        MsgKind::RtnOrder => {
+            let o = msg.body::<Order>()?;
+            let id = o.InstrumentID.as_str();
+            let p = o.LimitPrice;
             // Before the exchange numbers it, an order is known by its session's
             // OrderRef.
-            let name = match s(o, "OrderSysID").trim() {
-                "" => format!(
-                    "ref {} (session {})",
-                    s(o, "OrderRef").trim(),
-                    i(o, "SessionID")
-                ),
+            let name = match o.OrderSysID.trim() {
+                "" => format!("ref {} (session {})", o.OrderRef.trim(), o.SessionID),
                 sys => sys.to_string(),
             };
             Some(format!(
                 "order {} {} {} {} {}/{} @ {} {} {}",
                 name,
-                direction(code(o, "Direction")),
-                offset(code(o, "CombOffsetFlag")),
+                direction(o.Direction),
+                offset(codes::first(&o.CombOffsetFlag)),
                 id,
-                i(o, "VolumeTraded"),
-                i(o, "VolumeTotalOriginal"),
-                if code(o, "OrderPriceType") == codes::price_type::ANY_PRICE {
+                o.VolumeTraded,
+                o.VolumeTotalOriginal,
+                if o.OrderPriceType == codes::price_type::ANY_PRICE {
                     "market".into()
                 } else {
                     price(p, inst.decimals(id, p))
                 },
-                order_status(code(o, "OrderStatus")),
-                s(o, "StatusMsg"),
+                order_status(o.OrderStatus),
+                o.StatusMsg,
             ))
         }
-        "RtnTrade" => {
-            let x = &msg["Trade"];
-            let id = s(x, "InstrumentID");
-            let p = f(x, "Price");
+        MsgKind::RtnTrade => {
+            let x = msg.body::<Trade>()?;
+            let id = x.InstrumentID.as_str();
+            let p = x.Price;
             Some(format!(
                 "trade {} {} {} {} {} @ {} (order {})",
-                s(x, "TradeID").trim(),
-                direction(code(x, "Direction")),
-                offset(code(x, "OffsetFlag")),
+                x.TradeID.trim(),
+                direction(x.Direction),
+                offset(x.OffsetFlag),
                 id,
-                i(x, "Volume"),
+                x.Volume,
                 price(p, inst.decimals(id, p)),
-                s(x, "OrderSysID").trim()
+                x.OrderSysID.trim()
             ))
         }
-        "ErrRtnOrderInsert" | "ErrRtnOrderAction" => error_sentence(msg),
-        "OnFrontDisconnected" | "OnFrontConnected" => Some(format!(
+        MsgKind::ErrRtnOrderInsert | MsgKind::ErrRtnOrderAction => error_sentence(msg),
+        MsgKind::OnFrontDisconnected | MsgKind::OnFrontConnected => Some(format!(
             "{}: {}",
-            if s(msg, "MsgType") == "OnFrontConnected" {
+            if msg.kind == MsgKind::OnFrontConnected {
                 "front connected"
             } else {
                 "front disconnected"
             },
-            msg["Detail"].as_str().unwrap_or("")
+            msg.detail.as_deref().unwrap_or("")
         )),
         _ => None,
     }

@@ -1,11 +1,10 @@
 //! CTP's char codes as words, and errors as sentences.
 
-use serde_json::Value;
-
-use super::{code, s};
 use crate::protocol::CtpChar;
+use crate::protocol::client::{MsgKind, Received};
 use crate::protocol::codes;
 use crate::protocol::errors::{ctp_message, ctp_name};
+use crate::protocol::fields::Order;
 
 /// Words for CTP's char codes.
 pub fn direction(code: CtpChar) -> &'static str {
@@ -114,46 +113,43 @@ pub fn error_words(id: i64) -> String {
 }
 
 /// `rejected: insufficient funds (CTP 31)`, from a message's RspInfo and Detail.
-pub fn error_sentence(msg: &Value) -> Option<String> {
-    let info = msg.get("RspInfo")?;
-    let id = info["ErrorID"].as_i64()?;
+pub fn error_sentence(msg: &Received) -> Option<String> {
+    let info = msg.rsp_info.as_ref()?;
+    let id = i64::from(info.ErrorID);
     if id == 0 {
         return None;
     }
     let what = error_words(id);
-    let verb = match s(msg, "MsgType") {
-        "RspOrderInsert" | "ErrRtnOrderInsert" => "rejected",
-        "RspOrderAction" | "ErrRtnOrderAction" => "cancel refused",
-        "RspUserLogin" | "RspAuthenticate" => "login failed",
+    let verb = match msg.kind {
+        MsgKind::RspOrderInsert | MsgKind::ErrRtnOrderInsert => "rejected",
+        MsgKind::RspOrderAction | MsgKind::ErrRtnOrderAction => "cancel refused",
+        MsgKind::RspUserLogin | MsgKind::RspAuthenticate => "login failed",
         _ => "error",
     };
     let source = if id < 0 { "gateway" } else { "CTP" };
     let mut out = format!("{verb}: {what} ({source} {id})");
-    if let Some(d) = msg["Detail"].as_str().filter(|d| !d.is_empty()) {
+    if let Some(d) = msg.detail.as_deref().filter(|d| !d.is_empty()) {
         out.push_str(&format!(": {d}"));
-    } else if id > 0
-        && ctp_message(id as i32).is_none()
-        && let Some(m) = info["ErrorMsg"].as_str()
-    {
-        out.push_str(&format!(": {m}"));
+    } else if id > 0 && ctp_message(info.ErrorID).is_none() && !info.ErrorMsg.is_empty() {
+        out.push_str(&format!(": {}", info.ErrorMsg));
     }
     Some(out)
 }
 
 /// Whether an order still works at the exchange (queueing, or not yet answered).
-pub fn is_working(o: &Value) -> bool {
+pub fn is_working(o: &Order) -> bool {
     use codes::order_status::*;
     matches!(
-        code(o, "OrderStatus"),
+        o.OrderStatus,
         PART_TRADED_QUEUEING | NO_TRADE_QUEUEING | UNKNOWN | NOT_TOUCHED
     )
 }
 
 /// An order's type in words: Limit, Market, FAK or FOK.
-pub fn order_type(o: &Value) -> &'static str {
-    let immediate = code(o, "TimeCondition") == codes::time_condition::IOC;
-    let all_or_none = code(o, "VolumeCondition") == codes::volume_condition::COMPLETE_VOLUME;
-    match code(o, "OrderPriceType") {
+pub fn order_type(o: &Order) -> &'static str {
+    let immediate = o.TimeCondition == codes::time_condition::IOC;
+    let all_or_none = o.VolumeCondition == codes::volume_condition::COMPLETE_VOLUME;
+    match o.OrderPriceType {
         codes::price_type::ANY_PRICE => "Market",
         _ if immediate && all_or_none => "FOK",
         _ if immediate => "FAK",

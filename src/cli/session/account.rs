@@ -1,21 +1,23 @@
 //! Login, logout, passwords, and the queries that draw tables: orders, trades,
 //! positions, account, instruments, rates, settlement.
 
-use serde_json::{Value, json};
-
 use super::{Outcome, Session, State};
+use crate::cli::error::{CliError, Result};
+use crate::cli::link::Inbound;
 use crate::cli::render;
 use crate::cli::tty::Secret;
 use crate::protocol::TdRequest;
+use crate::protocol::client::{BodyOf, MsgKind};
 use crate::protocol::codes::hedge_flag;
 use crate::protocol::fields::{
+    Instrument, InstrumentCommissionRate, InstrumentMarginRate, InvestorPosition, Order,
     QryInstrument, QryInstrumentCommissionRate, QryInstrumentMarginRate, QryInvestorPosition,
-    QryOrder, QrySettlementInfo, QryTrade, QryTradingAccount, ReqUserLogin, SettlementInfoConfirm,
-    UserLogout, UserPasswordUpdate,
+    QryOrder, QrySettlementInfo, QryTrade, QryTradingAccount, ReqUserLogin, RspUserLogin,
+    SettlementInfo, SettlementInfoConfirm, Trade, TradingAccount, UserLogout, UserPasswordUpdate,
 };
 
 impl Session {
-    pub async fn login(&self, user: Option<String>, quiet: bool) -> Result<Outcome, String> {
+    pub async fn login(&self, user: Option<String>, quiet: bool) -> Result<Outcome> {
         let Some(user) = user.or_else(|| self.config.user_id.clone()) else {
             self.say("login needs a user: `login <user>`, --user or WEBCTP_USER");
             return Ok(Outcome::Usage);
@@ -45,16 +47,16 @@ impl Session {
             .await?;
         if self.json_mode() && !quiet {
             for m in &a {
-                self.say(m.to_string());
+                self.say(m.json());
             }
         }
         let answer = a
             .iter()
             .rev()
-            .find(|m| m["MsgType"] == "RspUserLogin")
+            .find(|m| m.kind == MsgKind::RspUserLogin)
             .or(a.last());
         let Some(answer) = answer else {
-            return Err("no answer to the login".into());
+            return Err(CliError::NoLoginAnswer);
         };
         if let Some(e) = render::error_sentence(answer) {
             if !self.json_mode() || quiet {
@@ -62,21 +64,21 @@ impl Session {
             }
             return Ok(Outcome::Refused);
         }
-        let body = &answer["RspUserLogin"];
+        let body = answer.body::<RspUserLogin>().cloned().unwrap_or_default();
         {
             let mut st = self.lock();
             st.user = Some(user.clone());
-            st.front_session = Some((
-                body["FrontID"].as_i64().unwrap_or(0),
-                body["SessionID"].as_i64().unwrap_or(0),
-            ));
+            st.front_session = Some((i64::from(body.FrontID), i64::from(body.SessionID)));
         }
         if !self.json_mode() && !quiet {
             self.say(format!(
                 "logged in as {user}: trading day {}, front {}, session {}",
-                body["TradingDay"].as_str().unwrap_or("?"),
-                body["FrontID"],
-                body["SessionID"]
+                match body.TradingDay.as_str() {
+                    "" => "?",
+                    day => day,
+                },
+                body.FrontID,
+                body.SessionID
             ));
         }
         Ok(Outcome::Ok)
@@ -92,31 +94,30 @@ impl Session {
         }
     }
 
-    pub(super) fn remember_instruments(&self, answers: &[Value]) {
+    pub(super) fn remember_instruments(&self, answers: &[Inbound]) {
         let mut st = self.lock();
-        for m in answers {
-            let i = &m["Instrument"];
-            if let (Some(id), Some(tick)) = (i["InstrumentID"].as_str(), i["PriceTick"].as_f64()) {
-                if st.instruments.ticks.insert(id.to_string(), tick).is_none() {
-                    st.instrument_ids.push(id.to_string());
-                }
-                if let Some(m) = i["VolumeMultiple"].as_f64() {
-                    st.instruments.multiples.insert(id.to_string(), m);
-                }
-                if let Some(ex) = i["ExchangeID"].as_str() {
-                    st.exchanges.insert(id.to_string(), ex.to_string());
-                }
+        for i in answers.iter().filter_map(|m| m.body::<Instrument>()) {
+            let id = &i.InstrumentID;
+            if st
+                .instruments
+                .ticks
+                .insert(id.clone(), i.PriceTick)
+                .is_none()
+            {
+                st.instrument_ids.push(id.clone());
             }
+            st.instruments
+                .multiples
+                .insert(id.clone(), f64::from(i.VolumeMultiple));
+            st.exchanges.insert(id.clone(), i.ExchangeID.clone());
         }
         st.instrument_ids.sort();
     }
 
-    pub(super) fn remember_orders(&self, answers: &[Value]) {
+    pub(super) fn remember_orders(&self, answers: &[Inbound]) {
         let mut st = self.lock();
-        for m in answers {
-            if m["Order"].is_object() {
-                st.orders.update(&m["Order"]);
-            }
+        for o in answers.iter().filter_map(|m| m.body::<Order>()) {
+            st.orders.update(o);
         }
     }
 
@@ -168,7 +169,7 @@ impl Session {
         }
     }
 
-    pub(super) async fn logout(&self) -> Result<Outcome, String> {
+    pub(super) async fn logout(&self) -> Result<Outcome> {
         let (user, broker) = self.identity();
         let a = self
             .request(TdRequest::ReqUserLogout(UserLogout {
@@ -176,7 +177,7 @@ impl Session {
                 UserID: user.clone(),
             }))
             .await?;
-        let o = self.show(&a, "UserLogout", |_| format!("logged out {user}"));
+        let o = self.show(&a, |_: &[&UserLogout]| format!("logged out {user}"));
         if o == Outcome::Ok {
             let mut st = self.lock();
             st.user = None;
@@ -185,52 +186,53 @@ impl Session {
         Ok(o)
     }
 
-    pub(super) async fn orders(&self, open: bool) -> Result<Outcome, String> {
+    pub(super) async fn orders(&self, open: bool) -> Result<Outcome> {
         let mut a = self
             .request(TdRequest::ReqQryOrder(QryOrder::default()))
             .await?;
         if open && !self.json_mode() {
-            a.retain(|m| !m["Order"].is_object() || render::is_working(&m["Order"]));
+            a.retain(|m| m.body::<Order>().is_none_or(render::is_working));
         }
         self.remember_orders(&a);
-        self.know_instruments(ids_in(&a, "Order")).await;
+        self.know_instruments(ids_in::<Order>(&a, |o| &o.InstrumentID))
+            .await;
         let i = self.lock().instruments.clone();
-        Ok(self.show(&a, "Order", |b| render::orders(b, &i, self.style())))
+        Ok(self.show(&a, |b| render::orders(b, &i, self.style())))
     }
 
-    pub(super) async fn trades(&self) -> Result<Outcome, String> {
+    pub(super) async fn trades(&self) -> Result<Outcome> {
         let a = self
             .request(TdRequest::ReqQryTrade(QryTrade::default()))
             .await?;
-        self.know_instruments(ids_in(&a, "Trade")).await;
+        self.know_instruments(ids_in::<Trade>(&a, |t| &t.InstrumentID))
+            .await;
         let i = self.lock().instruments.clone();
-        Ok(self.show(&a, "Trade", |b| render::trades(b, &i, self.style())))
+        Ok(self.show(&a, |b| render::trades(b, &i, self.style())))
     }
 
-    pub(super) async fn positions(&self) -> Result<Outcome, String> {
+    pub(super) async fn positions(&self) -> Result<Outcome> {
         let a = self
             .request(TdRequest::ReqQryInvestorPosition(
                 QryInvestorPosition::default(),
             ))
             .await?;
-        self.know_instruments(ids_in(&a, "InvestorPosition")).await;
+        self.know_instruments(ids_in::<InvestorPosition>(&a, |p| &p.InstrumentID))
+            .await;
         let i = self.lock().instruments.clone();
-        Ok(self.show(&a, "InvestorPosition", |b| {
-            render::positions(b, &i, self.style())
-        }))
+        Ok(self.show(&a, |b| render::positions(b, &i, self.style())))
     }
 
-    pub(super) async fn account(&self) -> Result<Outcome, String> {
+    pub(super) async fn account(&self) -> Result<Outcome> {
         let a = self
             .request(TdRequest::ReqQryTradingAccount(QryTradingAccount::default()))
             .await?;
-        Ok(self.show(&a, "TradingAccount", |b| {
+        Ok(self.show(&a, |b: &[&TradingAccount]| {
             b.first()
                 .map_or_else(|| "no account".into(), |x| render::account(x, self.style()))
         }))
     }
 
-    pub(super) async fn instrument(&self, prefix: &str) -> Result<Outcome, String> {
+    pub(super) async fn instrument(&self, prefix: &str) -> Result<Outcome> {
         let filter = if instruments_known(&self.lock(), prefix) {
             QryInstrument {
                 InstrumentID: prefix.to_string(),
@@ -243,18 +245,20 @@ impl Session {
         self.remember_instruments(&a);
         // Keep the records whose ID starts with the prefix, and mark the last.
         a.retain(|m| {
-            m["Instrument"]["InstrumentID"]
-                .as_str()
-                .is_some_and(|i| i.starts_with(prefix))
-                || m["RspInfo"]["ErrorID"].as_i64().unwrap_or(0) != 0
+            m.body::<Instrument>()
+                .is_some_and(|i| i.InstrumentID.starts_with(prefix))
+                || m.error_id() != 0
         });
-        if let Some(l) = a.last_mut() {
-            l["IsLast"] = json!(true);
+        if let Some(l) = a.last_mut()
+            && !l.is_last
+            && let Ok(marked) = l.with("IsLast", true.into())
+        {
+            *l = marked;
         }
-        Ok(self.show(&a, "Instrument", |b| render::instruments(b, self.style())))
+        Ok(self.show(&a, |b: &[&Instrument]| render::instruments(b, self.style())))
     }
 
-    pub(super) async fn margin(&self, id: &str) -> Result<Outcome, String> {
+    pub(super) async fn margin(&self, id: &str) -> Result<Outcome> {
         let a = self
             .request(TdRequest::ReqQryInstrumentMarginRate(
                 QryInstrumentMarginRate {
@@ -264,12 +268,12 @@ impl Session {
                 },
             ))
             .await?;
-        Ok(self.show(&a, "InstrumentMarginRate", |b| {
+        Ok(self.show(&a, |b: &[&InstrumentMarginRate]| {
             render::margin(b, self.style())
         }))
     }
 
-    pub(super) async fn commission(&self, id: &str) -> Result<Outcome, String> {
+    pub(super) async fn commission(&self, id: &str) -> Result<Outcome> {
         let a = self
             .request(TdRequest::ReqQryInstrumentCommissionRate(
                 QryInstrumentCommissionRate {
@@ -278,12 +282,12 @@ impl Session {
                 },
             ))
             .await?;
-        Ok(self.show(&a, "InstrumentCommissionRate", |b| {
+        Ok(self.show(&a, |b: &[&InstrumentCommissionRate]| {
             render::commission(b, self.style())
         }))
     }
 
-    pub(super) async fn confirm(&self) -> Result<Outcome, String> {
+    pub(super) async fn confirm(&self) -> Result<Outcome> {
         let (user, broker) = self.identity();
         let a = self
             .request(TdRequest::ReqSettlementInfoConfirm(SettlementInfoConfirm {
@@ -292,36 +296,33 @@ impl Session {
                 ..SettlementInfoConfirm::default()
             }))
             .await?;
-        Ok(self.show(&a, "SettlementInfoConfirm", |b| {
+        Ok(self.show(&a, |b: &[&SettlementInfoConfirm]| {
             b.first().map_or_else(
                 || "settlement confirmed".into(),
                 |c| {
                     format!(
                         "settlement confirmed on {} at {}",
-                        c["ConfirmDate"].as_str().unwrap_or(""),
-                        c["ConfirmTime"].as_str().unwrap_or("")
+                        c.ConfirmDate, c.ConfirmTime
                     )
                 },
             )
         }))
     }
 
-    pub(super) async fn settlement(&self) -> Result<Outcome, String> {
+    pub(super) async fn settlement(&self) -> Result<Outcome> {
         let a = self
             .request(TdRequest::ReqQrySettlementInfo(QrySettlementInfo::default()))
             .await?;
-        Ok(self.show(&a, "SettlementInfo", |b| {
+        Ok(self.show(&a, |b: &[&SettlementInfo]| {
             if b.is_empty() {
                 "no settlement statement yet".into()
             } else {
-                b.iter()
-                    .map(|x| x["Content"].as_str().unwrap_or(""))
-                    .collect::<String>()
+                b.iter().map(|x| x.Content.as_str()).collect::<String>()
             }
         }))
     }
 
-    pub(super) async fn passwd(&self) -> Result<Outcome, String> {
+    pub(super) async fn passwd(&self) -> Result<Outcome> {
         if let Some(o) = self.need_login() {
             return Ok(o);
         }
@@ -357,7 +358,7 @@ impl Session {
                 NewPassword: new,
             }))
             .await?;
-        Ok(self.show(&a, "UserPasswordUpdate", |_| "password changed".into()))
+        Ok(self.show(&a, |_: &[&UserPasswordUpdate]| "password changed".into()))
     }
 }
 
@@ -365,9 +366,12 @@ fn instruments_known(st: &State, prefix: &str) -> bool {
     st.instrument_ids.iter().any(|i| i == prefix)
 }
 
-/// The instrument IDs in the `key` bodies of answers.
-pub(super) fn ids_in<'a>(answers: &'a [Value], key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+/// The instrument IDs of the `T` bodies of answers.
+pub(super) fn ids_in<'a, T: BodyOf + 'a>(
+    answers: &'a [Inbound],
+    id: impl Fn(&'a T) -> &'a String + 'a,
+) -> impl Iterator<Item = &'a str> + 'a {
     answers
         .iter()
-        .filter_map(move |a| a[key]["InstrumentID"].as_str())
+        .filter_map(move |a| a.body::<T>().map(|b| id(b).as_str()))
 }

@@ -4,15 +4,17 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{Outcome, Session, rid_of};
+use super::{Outcome, Session};
 use crate::cli::commands::RawTarget;
+use crate::cli::error::{CliError, Result};
 use crate::ctp::Backend;
 use crate::protocol::Endpoint;
+use crate::protocol::client::MsgKind;
 
 impl Session {
     pub(super) async fn admin(
         &self,
-        local: impl FnOnce(&dyn Backend) -> Result<String, String>,
+        local: impl FnOnce(&dyn Backend) -> Result<String>,
         path: &str,
     ) -> Outcome {
         let result = match &self.backend {
@@ -27,7 +29,7 @@ impl Session {
                     Some(u) => {
                         crate::cli::link::admin_post(&u, path, self.config.token.as_deref()).await
                     }
-                    None => Err("no backend to command".into()),
+                    None => Err(CliError::NoBackend),
                 }
             }
         };
@@ -51,7 +53,7 @@ impl Session {
                     .map(|day| {
                         format!("trading day settled; the new trading day is {day} (confirm the settlement before trading)")
                     })
-                    .map_err(|e| e.to_string())
+                    .map_err(CliError::from)
             },
             "/admin/settle",
         )
@@ -64,40 +66,47 @@ impl Session {
             |b| {
                 b.drop_front(Duration::from_secs_f64(secs))
                     .map(|()| format!("front dropped for {secs} s"))
-                    .map_err(|e| e.to_string())
+                    .map_err(CliError::from)
             },
             &format!("/admin/drop-front?seconds={secs}"),
         )
         .await
     }
 
-    pub(super) async fn raw(&self, target: RawTarget, text: &str) -> Result<Outcome, String> {
+    /// `raw [md|td] <json>`: sends a protocol message as typed and prints what comes
+    /// back. The message is the user's own JSON, read only for its MsgType and
+    /// RequestID; the answers are the gateway's, decoded.
+    pub(super) async fn raw(&self, target: RawTarget, text: &str) -> Result<Outcome> {
         let parsed: Option<Value> = serde_json::from_str(text).ok().filter(Value::is_object);
         let ep = match target {
             RawTarget::Md => Endpoint::Md,
             RawTarget::Td => Endpoint::Td,
-            RawTarget::Auto => match parsed.as_ref().and_then(|v| v["MsgType"].as_str()) {
+            RawTarget::Auto => match parsed
+                .as_ref()
+                .and_then(|v| v.get("MsgType"))
+                .and_then(Value::as_str)
+            {
                 Some("SubscribeMarketData" | "UnSubscribeMarketData") => Endpoint::Md,
                 _ => Endpoint::Td,
             },
         };
         let answers = match parsed {
-            Some(mut v) if v["MsgType"] != "Ping" => {
-                if v.get("RequestID").is_none() {
-                    v["RequestID"] = json!(self.rid());
+            Some(Value::Object(mut v)) if v.get("MsgType") != Some(&json!("Ping")) => {
+                if !v.contains_key("RequestID") {
+                    v.insert("RequestID".into(), json!(self.rid()));
                 }
-                let rid = rid_of(&v);
-                let mut rx = self.watch(Box::new(move |e, m| e == ep && rid_of(m) == rid));
+                let rid = v.get("RequestID").and_then(Value::as_i64);
+                let mut rx = self.watch(Box::new(move |e, m| e == ep && m.request_id == rid));
                 let res = async {
-                    self.link.send(ep, v.to_string())?;
+                    self.link.send(ep, Value::Object(v).to_string())?;
                     let mut out = Vec::new();
                     loop {
                         match tokio::time::timeout(self.wait, rx.recv()).await {
                             Ok(Some(m)) => {
-                                let last = m["IsLast"] != false;
+                                let last = m.is_last;
                                 out.push(m);
                                 if last {
-                                    return Ok::<_, String>(out);
+                                    return Ok::<_, CliError>(out);
                                 }
                             }
                             Ok(None) => return Err(self.closed_reason()),
@@ -112,13 +121,11 @@ impl Session {
             // Pings and text that is not a JSON object: show whatever comes back first.
             _ => {
                 let mut rx = self.watch(Box::new(move |e, m| {
-                    e == ep
-                        && (m["MsgType"] == "Pong"
-                            || m["RspInfo"]["ErrorID"].as_i64().unwrap_or(0) < 0)
+                    e == ep && (m.kind == MsgKind::Pong || m.error_id() < 0)
                 }));
                 let res = async {
                     self.link.send(ep, text.to_string())?;
-                    Ok::<_, String>(
+                    Ok::<_, CliError>(
                         tokio::time::timeout(self.wait, rx.recv())
                             .await
                             .ok()
@@ -136,20 +143,15 @@ impl Session {
         }
         for a in &answers {
             self.say(if self.json_mode() {
-                a.to_string()
+                a.json()
             } else {
-                serde_json::to_string_pretty(a).unwrap_or_default()
+                a.pretty()
             });
         }
-        Ok(
-            if answers
-                .iter()
-                .any(|a| a["RspInfo"]["ErrorID"].as_i64().unwrap_or(0) != 0)
-            {
-                Outcome::Refused
-            } else {
-                Outcome::Ok
-            },
-        )
+        Ok(if answers.iter().any(|a| a.error_id() != 0) {
+            Outcome::Refused
+        } else {
+            Outcome::Ok
+        })
     }
 }

@@ -2,14 +2,13 @@
 //! exchange wants it: SHFE and INE keep today's and yesterday's positions apart and
 //! need CloseToday / CloseYesterday (yesterday's first); the others take Close.
 
-use serde_json::Value;
-
 use super::{Outcome, Session};
 use crate::cli::commands::{CloseArgs, Holding, Offset, OrderArgs, Price, Side};
+use crate::cli::error::{CliError, Result};
 use crate::cli::render;
 use crate::protocol::TdRequest;
-use crate::protocol::codes::{self, posi_direction, position_date};
-use crate::protocol::fields::QryInvestorPosition;
+use crate::protocol::codes::{posi_direction, position_date};
+use crate::protocol::fields::{InvestorPosition, Order, QryInvestorPosition};
 
 /// What can be closed of one instrument and side, from CTP's position rows.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -29,11 +28,11 @@ pub(super) fn splits_today(exchange: &str) -> bool {
 }
 
 /// Adds CTP's position rows up into what can be closed per instrument and side.
-pub(super) fn closables(rows: &[&Value]) -> Vec<Closable> {
+pub(super) fn closables(rows: &[&InvestorPosition]) -> Vec<Closable> {
     let mut out: Vec<Closable> = Vec::new();
     for p in rows {
-        let id = p["InstrumentID"].as_str().unwrap_or("");
-        let long = match codes::first(p["PosiDirection"].as_str().unwrap_or("")) {
+        let id = p.InstrumentID.as_str();
+        let long = match p.PosiDirection {
             posi_direction::LONG => true,
             posi_direction::SHORT => false,
             _ => continue,
@@ -46,27 +45,22 @@ pub(super) fn closables(rows: &[&Value]) -> Vec<Closable> {
             None => {
                 out.push(Closable {
                     instrument: id.to_string(),
-                    exchange: p["ExchangeID"].as_str().unwrap_or("").to_string(),
+                    exchange: p.ExchangeID.clone(),
                     long,
                     ..Closable::default()
                 });
                 out.len() - 1
             }
         };
-        let position = p["Position"].as_i64().unwrap_or(0);
-        let today = p["TodayPosition"].as_i64().unwrap_or(0);
+        let position = i64::from(p.Position);
+        let today = i64::from(p.TodayPosition);
         // Close orders against a long position freeze ShortFrozen, and the other way.
-        let frozen = if long {
-            p["ShortFrozen"].as_i64()
-        } else {
-            p["LongFrozen"].as_i64()
-        }
-        .unwrap_or(0);
+        let frozen = i64::from(if long { p.ShortFrozen } else { p.LongFrozen });
         let c = &mut out[k];
         if splits_today(&c.exchange) {
             // One row per day: PositionDate 1 today's, 2 yesterday's.
             let free = (position - frozen).max(0);
-            if codes::first(p["PositionDate"].as_str().unwrap_or("")) == position_date::HISTORY {
+            if p.PositionDate == position_date::HISTORY {
                 c.yesterday += free;
             } else {
                 c.today += free;
@@ -102,7 +96,7 @@ pub(super) fn close_plan(c: &Closable, volume: Option<i64>) -> Vec<(Offset, i64)
 }
 
 impl Session {
-    async fn closables(&self, instrument: Option<&str>) -> Result<Vec<Closable>, String> {
+    async fn closables(&self, instrument: Option<&str>) -> Result<Vec<Closable>> {
         let filter = QryInvestorPosition {
             InstrumentID: instrument.unwrap_or_default().to_string(),
             ..QryInvestorPosition::default()
@@ -110,24 +104,19 @@ impl Session {
         let a = self
             .request(TdRequest::ReqQryInvestorPosition(filter))
             .await?;
-        if let Some(e) = a.iter().find_map(render::error_sentence) {
-            return Err(e);
+        if let Some(e) = a.iter().find_map(|m| render::error_sentence(m)) {
+            return Err(CliError::StepRefused(e));
         }
-        let rows: Vec<&Value> = a
+        let rows: Vec<&InvestorPosition> = a
             .iter()
-            .map(|m| &m["InvestorPosition"])
-            .filter(|p| p.is_object() && instrument.is_none_or(|i| p["InstrumentID"] == i))
+            .filter_map(|m| m.body::<InvestorPosition>())
+            .filter(|p| instrument.is_none_or(|i| p.InstrumentID == i))
             .collect();
         Ok(closables(&rows))
     }
 
     /// Sends the orders that close `volume` lots of `c`.
-    async fn close_one(
-        &self,
-        c: &Closable,
-        volume: Option<i64>,
-        price: Price,
-    ) -> Result<Outcome, String> {
+    async fn close_one(&self, c: &Closable, volume: Option<i64>, price: Price) -> Result<Outcome> {
         let mut worst = Outcome::Ok;
         for (offset, lots) in close_plan(c, volume) {
             let args = OrderArgs {
@@ -148,7 +137,7 @@ impl Session {
     }
 
     /// `close <inst> [long|short] [volume] [@price|market]`.
-    pub(super) async fn close(&self, a: CloseArgs) -> Result<Outcome, String> {
+    pub(super) async fn close(&self, a: CloseArgs) -> Result<Outcome> {
         let mut held = self.closables(Some(&a.instrument)).await?;
         if let Some(side) = a.side {
             held.retain(|c| c.long == (side == Holding::Long));
@@ -192,7 +181,7 @@ impl Session {
     }
 
     /// `flatten [inst|all]`: closes every position (of one instrument).
-    pub(super) async fn flatten(&self, instrument: Option<&str>) -> Result<Outcome, String> {
+    pub(super) async fn flatten(&self, instrument: Option<&str>) -> Result<Outcome> {
         let held = self.closables(instrument).await?;
         if held.is_empty() {
             self.say(match instrument {
@@ -213,20 +202,20 @@ impl Session {
 
     /// `cancel all [inst]`: cancels every working order of the account (of one
     /// instrument), whichever session sent it.
-    pub(super) async fn cancel_all(&self, instrument: Option<&str>) -> Result<Outcome, String> {
+    pub(super) async fn cancel_all(&self, instrument: Option<&str>) -> Result<Outcome> {
         let a = self
             .request(TdRequest::ReqQryOrder(Default::default()))
             .await?;
-        if let Some(e) = a.iter().find_map(render::error_sentence) {
+        if let Some(e) = a.iter().find_map(|m| render::error_sentence(m)) {
             self.say(e);
             return Ok(Outcome::Refused);
         }
         self.remember_orders(&a);
-        let open: Vec<Value> = a
+        let open: Vec<Order> = a
             .iter()
-            .map(|m| &m["Order"])
-            .filter(|o| o.is_object() && render::is_working(o))
-            .filter(|o| instrument.is_none_or(|i| o["InstrumentID"] == i))
+            .filter_map(|m| m.body::<Order>())
+            .filter(|o| render::is_working(o))
+            .filter(|o| instrument.is_none_or(|i| o.InstrumentID == i))
             .cloned()
             .collect();
         if open.is_empty() {
@@ -247,12 +236,20 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::protocol::codes;
 
-    fn row(ex: &str, dir: &str, date: &str, pos: i64, today: i64, frozen: i64) -> Value {
-        json!({"InstrumentID": "x", "ExchangeID": ex, "PosiDirection": dir,
-            "PositionDate": date, "Position": pos, "TodayPosition": today,
-            "ShortFrozen": frozen, "LongFrozen": 0})
+    fn row(ex: &str, dir: &str, date: &str, pos: i32, today: i32, frozen: i32) -> InvestorPosition {
+        InvestorPosition {
+            InstrumentID: "x".into(),
+            ExchangeID: ex.into(),
+            PosiDirection: codes::first(dir),
+            PositionDate: codes::first(date),
+            Position: pos,
+            TodayPosition: today,
+            ShortFrozen: frozen,
+            LongFrozen: 0,
+            ..InvestorPosition::default()
+        }
     }
 
     #[test]

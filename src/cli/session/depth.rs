@@ -6,8 +6,11 @@ use std::time::Duration;
 
 use super::market::tick_of;
 use super::{Outcome, Session};
+use crate::cli::error::Result;
+use crate::cli::link::Inbound;
 use crate::cli::live::{Keys, ends_view};
 use crate::cli::render;
+use crate::protocol::fields::DepthMarketData;
 
 /// The fastest the view is redrawn: a busy book changes faster than anyone reads.
 const FRAME: Duration = Duration::from_millis(100);
@@ -23,7 +26,7 @@ impl Drop for ViewGuard<'_> {
 
 impl Session {
     /// `depth <inst>`.
-    pub(super) async fn depth(&self, id: &str) -> Result<Outcome, String> {
+    pub(super) async fn depth(&self, id: &str) -> Result<Outcome> {
         if self.json_mode() || !self.printer.can_redraw() {
             return self.quote(id, true).await;
         }
@@ -37,9 +40,12 @@ impl Session {
         let was = self.lock().subscribed.contains(id);
         let mut rx = self.watch(tick_of(id));
         let guard = ViewGuard(self);
-        let frame = |t: &serde_json::Value, hint: bool| {
+        let frame = |t: &Inbound, hint: bool| {
             let inst = self.lock().instruments.clone();
-            let book = render::depth(&t["DepthMarketData"], &inst, self.style());
+            let book = t
+                .body::<DepthMarketData>()
+                .map(|d| render::depth(d, &inst, self.style()))
+                .unwrap_or_default();
             if hint {
                 format!("{book}\nlive: q or Ctrl-C stops")
             } else {

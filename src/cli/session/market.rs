@@ -1,26 +1,22 @@
 //! Market-data commands: `sub`, `unsub`, `quote`, `watch`, `unwatch`.
 
-use serde_json::{Value, json};
-
 use super::{Outcome, Session};
+use crate::cli::error::{CliError, Result};
+use crate::cli::link::Inbound;
 use crate::cli::render;
-use crate::protocol::fields::QryDepthMarketData;
-use crate::protocol::{Endpoint, TdRequest};
+use crate::protocol::client::{MsgKind, md_login};
+use crate::protocol::fields::{DepthMarketData, QryDepthMarketData, SpecificInstrument};
+use crate::protocol::{MdRequest, TdRequest};
 
 impl Session {
-    pub(super) async fn md_login(&self) -> Result<(), String> {
+    pub(super) async fn md_login(&self) -> Result<()> {
         if self.lock().md_logged_in {
             return Ok(());
         }
         let user = self.lock().user.clone().unwrap_or_default();
-        let a = self
-            .call(
-                Endpoint::Md,
-                json!({"MsgType": "ReqUserLogin", "ReqUserLogin": {"UserID": user, "Password": ""}}),
-            )
-            .await?;
-        match a.iter().find_map(render::error_sentence) {
-            Some(e) => Err(e),
+        let a = self.md_request(md_login(&user)).await?;
+        match a.iter().find_map(|m| render::error_sentence(m)) {
+            Some(e) => Err(CliError::StepRefused(e)),
             None => {
                 self.lock().md_logged_in = true;
                 Ok(())
@@ -28,13 +24,10 @@ impl Session {
         }
     }
 
-    pub(super) async fn unsubscribe(&self, ids: &[String]) -> Result<Outcome, String> {
+    pub(super) async fn unsubscribe(&self, ids: &[String]) -> Result<Outcome> {
         self.md_login().await?;
         let a = self
-            .call(
-                Endpoint::Md,
-                json!({"MsgType": "UnSubscribeMarketData", "InstrumentID": ids}),
-            )
+            .md_request(MdRequest::Unsubscribe(ids.to_vec()))
             .await?;
         {
             let mut st = self.lock();
@@ -43,18 +36,18 @@ impl Session {
                 st.watching.remove(id);
             }
         }
-        Ok(self.show(&a, "SpecificInstrument", |b| {
+        Ok(self.show(&a, |b: &[&SpecificInstrument]| {
             format!(
                 "unsubscribed {}",
                 b.iter()
-                    .map(|x| x["InstrumentID"].as_str().unwrap_or(""))
+                    .map(|x| x.InstrumentID.as_str())
                     .collect::<Vec<_>>()
                     .join(" ")
             )
         }))
     }
 
-    pub(super) async fn watch_ticks(&self, ids: Vec<String>) -> Result<Outcome, String> {
+    pub(super) async fn watch_ticks(&self, ids: Vec<String>) -> Result<Outcome> {
         if ids.is_empty() {
             let mut st = self.lock();
             if st.subscribed.is_empty() {
@@ -92,20 +85,15 @@ impl Session {
         Outcome::Ok
     }
 
-    pub(super) async fn subscribe(&self, ids: &[String], report: bool) -> Result<Outcome, String> {
+    pub(super) async fn subscribe(&self, ids: &[String], report: bool) -> Result<Outcome> {
         self.md_login().await?;
-        let a = self
-            .call(
-                Endpoint::Md,
-                json!({"MsgType": "SubscribeMarketData", "InstrumentID": ids}),
-            )
-            .await?;
+        let a = self.md_request(MdRequest::Subscribe(ids.to_vec())).await?;
         let mut ok = Vec::new();
         let mut failed = Vec::new();
         for m in &a {
-            let id = m["SpecificInstrument"]["InstrumentID"]
-                .as_str()
-                .unwrap_or("?")
+            let id = m
+                .body::<SpecificInstrument>()
+                .map_or("?", |x| x.InstrumentID.as_str())
                 .to_string();
             match render::error_sentence(m) {
                 None => ok.push(id),
@@ -117,7 +105,7 @@ impl Session {
             // A subscription made for a quote or watch is not the answer asked for.
             if report {
                 for m in &a {
-                    self.say(m.to_string());
+                    self.say(m.json());
                 }
             }
         } else {
@@ -138,7 +126,7 @@ impl Session {
     /// The latest tick of `id` (a `RtnDepthMarketData` message): cached, asked of
     /// the trading front when logged in, else the first after subscribing. When there
     /// is none, what went wrong has been said and `Err(outcome)` is returned.
-    pub(super) async fn latest_tick(&self, id: &str) -> Result<Result<Value, Outcome>, String> {
+    pub(super) async fn latest_tick(&self, id: &str) -> Result<Result<Inbound, Outcome>> {
         self.know_instruments([id]).await;
         let cached = self.lock().ticks.get(id).cloned();
         if let Some(t) = cached {
@@ -153,23 +141,24 @@ impl Session {
                     ..QryDepthMarketData::default()
                 }))
                 .await?;
-            if let Some(e) = a.iter().find_map(render::error_sentence) {
+            if let Some(e) = a.iter().find_map(|m| render::error_sentence(m)) {
                 if self.json_mode() {
                     for m in &a {
-                        self.say(m.to_string());
+                        self.say(m.json());
                     }
                 } else {
                     self.say(format!("{id}: {}", e.replacen("error: ", "", 1)));
                 }
                 return Ok(Err(Outcome::Refused));
             }
+            // The answer stands for the tick it carries.
             let found = a
-                .into_iter()
-                .find(|m| m["DepthMarketData"]["InstrumentID"] == id)
-                .map(|mut m| {
-                    m["MsgType"] = json!("RtnDepthMarketData");
-                    m
-                });
+                .iter()
+                .find(|m| {
+                    m.body::<DepthMarketData>()
+                        .is_some_and(|d| d.InstrumentID == id)
+                })
+                .and_then(|m| m.with("MsgType", "RtnDepthMarketData".into()).ok());
             return Ok(match found {
                 Some(t) => Ok(t),
                 None => {
@@ -185,7 +174,7 @@ impl Session {
                 return Ok(None);
             }
             let t = tokio::time::timeout(self.wait, rx.recv()).await;
-            Ok::<_, String>(t.ok().flatten())
+            Ok::<_, CliError>(t.ok().flatten())
         }
         .await;
         self.unwatch(rx);
@@ -208,25 +197,21 @@ impl Session {
     pub(super) async fn drop_subscription(&self, id: &str) {
         if self.lock().subscribed.remove(id) {
             let _ = self
-                .call(
-                    Endpoint::Md,
-                    json!({"MsgType": "UnSubscribeMarketData", "InstrumentID": [id]}),
-                )
+                .md_request(MdRequest::Unsubscribe(vec![id.to_string()]))
                 .await;
         }
     }
 
     /// `quote <inst>`, and `depth <inst>` where no live view can be drawn.
-    pub(super) async fn quote(&self, id: &str, depth: bool) -> Result<Outcome, String> {
+    pub(super) async fn quote(&self, id: &str, depth: bool) -> Result<Outcome> {
         let tick = match self.latest_tick(id).await? {
             Ok(t) => t,
             Err(o) => return Ok(o),
         };
         if self.json_mode() {
-            self.say(tick.to_string());
-        } else {
+            self.say(tick.json());
+        } else if let Some(d) = tick.body::<DepthMarketData>() {
             let inst = self.lock().instruments.clone();
-            let d = &tick["DepthMarketData"];
             self.say(if depth {
                 render::depth(d, &inst, self.style())
             } else {
@@ -241,7 +226,8 @@ impl Session {
 pub(super) fn tick_of(id: &str) -> super::Accepts {
     let wanted = id.to_string();
     Box::new(move |_, v| {
-        v["MsgType"] == "RtnDepthMarketData"
-            && v["DepthMarketData"]["InstrumentID"] == wanted.as_str()
+        v.kind == MsgKind::RtnDepthMarketData
+            && v.body::<DepthMarketData>()
+                .is_some_and(|d| d.InstrumentID == wanted)
     })
 }

@@ -5,6 +5,7 @@
 //!
 //! - [`route`]: what the gateway sends goes to the command waiting for it, else it is
 //!   printed as a push ([`printer`]);
+//! - [`refusals`]: CTP's second answer to a refusal is not printed twice;
 //! - one file per group of commands: [`market`] (sub, quote, watch), [`trading`]
 //!   (orders and cancels), [`account`] (login and queries), [`admin`] (sim controls,
 //!   raw messages).
@@ -16,6 +17,7 @@ mod depth;
 mod market;
 mod orders;
 mod printer;
+mod refusals;
 mod route;
 mod trading;
 
@@ -26,18 +28,19 @@ use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::commands::{Command, OutputMode};
+use super::error::{CliError, Result};
 use super::help::help_text;
-use super::link::{Incoming, Link};
+use super::link::{Inbound, Incoming, Link};
 use super::render::{self, Instruments};
 use super::table::Style;
 use super::tty::Secret;
 use crate::config::Config;
 use crate::ctp::Backend;
-use crate::protocol::{Endpoint, TdRequest};
+use crate::protocol::client::{BodyOf, MsgKind, md_request_json, td_request_json};
+use crate::protocol::{Endpoint, MdRequest, TdRequest};
 
 /// Reads a secret (no echo when a terminal is attached).
 pub type SecretPrompt = Box<dyn Fn(&str) -> Secret + Send + Sync>;
@@ -56,27 +59,27 @@ pub enum Outcome {
 }
 
 /// Decides whether a message belongs to a waiting command.
-type Accepts = Box<dyn Fn(Endpoint, &Value) -> bool + Send>;
+type Accepts = Box<dyn Fn(Endpoint, &Inbound) -> bool + Send>;
 
 struct Watcher {
     id: u64,
     accepts: Accepts,
-    tx: mpsc::UnboundedSender<(Endpoint, Value)>,
+    tx: mpsc::UnboundedSender<(Endpoint, Inbound)>,
 }
 
 /// A command's claim on the messages it waits for; see [`Session::watch`].
 struct Watch {
     id: u64,
-    rx: mpsc::UnboundedReceiver<(Endpoint, Value)>,
+    rx: mpsc::UnboundedReceiver<(Endpoint, Inbound)>,
 }
 
 impl Watch {
-    async fn recv(&mut self) -> Option<Value> {
+    async fn recv(&mut self) -> Option<Inbound> {
         self.rx.recv().await.map(|(_, v)| v)
     }
 
     /// What has already arrived, without waiting.
-    fn try_recv(&mut self) -> Option<Value> {
+    fn try_recv(&mut self) -> Option<Inbound> {
         self.rx.try_recv().ok().map(|(_, v)| v)
     }
 }
@@ -88,7 +91,7 @@ struct State {
     user: Option<String>,
     broker: String,
     front_session: Option<(i64, i64)>,
-    ticks: HashMap<String, Value>,
+    ticks: HashMap<String, Inbound>,
     exchanges: HashMap<String, String>,
     instruments: Instruments,
     instrument_ids: Vec<String>,
@@ -140,58 +143,12 @@ pub struct Waits {
     pub order_final: bool,
 }
 
-/// `{"MsgType": "<ReqName>", "<body key>": {...}}`: a trading request as the wire
-/// carries it (the RequestID is added when it is sent).
-fn envelope(req: &TdRequest) -> Value {
-    let spec = req.spec();
-    let mut m = serde_json::Map::new();
-    m.insert("MsgType".into(), spec.msg_type.into());
-    m.insert(spec.body_key.into(), req.body_to_json());
-    Value::Object(m)
-}
-
-fn rid_of(v: &Value) -> Option<i64> {
-    v["RequestID"].as_i64()
-}
-
-/// The ways a refusal names the request it answers: its RequestID and its order
-/// (the two answers CTP gives a refusal carry the same request, in different bodies).
-fn refusal_keys(v: &Value) -> Vec<String> {
-    if v["RspInfo"]["ErrorID"].as_i64().unwrap_or(0) == 0 {
-        return Vec::new();
+/// An endpoint's path, as the gateway serves it (`md`, `td`).
+fn path_of(ep: Endpoint) -> &'static str {
+    match ep {
+        Endpoint::Md => "md",
+        Endpoint::Td => "td",
     }
-    let (kind, rid, body) = match v["MsgType"].as_str() {
-        Some("RspOrderInsert") => ("insert", rid_of(v), &v["InputOrder"]),
-        Some("ErrRtnOrderInsert") => (
-            "insert",
-            v["InputOrder"]["RequestID"].as_i64(),
-            &v["InputOrder"],
-        ),
-        Some("RspOrderAction") => ("action", rid_of(v), &v["InputOrderAction"]),
-        Some("ErrRtnOrderAction") => (
-            "action",
-            v["OrderAction"]["RequestID"].as_i64(),
-            &v["OrderAction"],
-        ),
-        _ => return Vec::new(),
-    };
-    let mut keys = Vec::new();
-    if let Some(r) = rid.filter(|r| *r != 0) {
-        keys.push(format!("{kind} rid {r}"));
-    }
-    if kind == "action" {
-        if let Some((f, s, r)) = orders::key_of(body) {
-            keys.push(format!("{kind} order {f}/{s}/{r}"));
-        }
-        let sys = body["OrderSysID"].as_str().map_or("", str::trim);
-        if !sys.is_empty() {
-            keys.push(format!(
-                "{kind} sys {}/{sys}",
-                body["ExchangeID"].as_str().unwrap_or("")
-            ));
-        }
-    }
-    keys
 }
 
 impl Session {
@@ -349,41 +306,6 @@ impl Session {
         Watch { id, rx }
     }
 
-    /// Remembers a refusal the command printed, so that CTP's second answer to the
-    /// same request is not printed again as a push.
-    fn note_reported(&self, answer: &Value) {
-        let keys = refusal_keys(answer);
-        if !keys.is_empty() {
-            let mut st = self.lock();
-            st.reported.push(keys);
-            // Bounded: a refusal whose twin never comes is forgotten eventually.
-            if st.reported.len() > 64 {
-                st.reported.remove(0);
-            }
-        }
-    }
-
-    /// Whether `v` is the second answer to a refusal already printed (it is then
-    /// forgotten: a third is news again).
-    fn already_reported(&self, v: &Value) -> bool {
-        let keys = refusal_keys(v);
-        if keys.is_empty() {
-            return false;
-        }
-        let mut st = self.lock();
-        match st
-            .reported
-            .iter()
-            .position(|group| group.iter().any(|k| keys.contains(k)))
-        {
-            Some(i) => {
-                st.reported.remove(i);
-                true
-            }
-            None => false,
-        }
-    }
-
     /// Ends a claim. What reached it after the command stopped reading (an order's
     /// later status, say) is printed as the push it is, before any later push.
     fn unwatch(&self, mut w: Watch) {
@@ -394,22 +316,34 @@ impl Session {
         }
     }
 
-    /// Sends `msg` (given a fresh RequestID) and collects its answers until IsLast.
-    async fn call(&self, ep: Endpoint, mut msg: Value) -> Result<Vec<Value>, String> {
+    /// Sends the request `write` writes for a fresh RequestID and collects its
+    /// answers until IsLast.
+    ///
+    /// A front-down push that comes while the request waits is held: when the answer
+    /// is a refusal, the refusal says that the front is down (one line, not two);
+    /// otherwise the push is printed once the answers are in, before the command
+    /// prints them.
+    async fn call(&self, ep: Endpoint, write: impl FnOnce(i32) -> String) -> Result<Vec<Inbound>> {
         let rid = self.rid();
-        msg["RequestID"] = json!(rid);
+        let rid64 = i64::from(rid);
+        let hold_front = !self.json_mode();
         let mut rx = self.watch(Box::new(move |e, v| {
-            e == ep && rid_of(v) == Some(i64::from(rid))
+            e == ep && (v.answers(rid64) || (hold_front && v.kind == MsgKind::OnFrontDisconnected))
         }));
+        let mut held = Vec::new();
         let result = async {
-            self.link.send(ep, msg.to_string())?;
+            self.link.send(ep, write(rid))?;
             let mut out = Vec::new();
             loop {
                 let v = tokio::time::timeout(self.wait, rx.recv())
                     .await
-                    .map_err(|_| self.no_answer(ep, "an answer"))?
+                    .map_err(|_| self.no_answer(ep, "answer"))?
                     .ok_or_else(|| self.closed_reason())?;
-                let last = v["IsLast"] != false;
+                if !v.answers(rid64) {
+                    held.push(v);
+                    continue;
+                }
+                let last = v.is_last;
                 out.push(v);
                 if last {
                     return Ok(out);
@@ -417,62 +351,79 @@ impl Session {
             }
         }
         .await;
-        self.unwatch(rx);
+        let refused = result
+            .as_ref()
+            .is_ok_and(|a| a.iter().any(|m| m.error_id() != 0));
+        {
+            let _in_order = self.push_order.lock().unwrap_or_else(|e| e.into_inner());
+            self.lock().watchers.retain(|x| x.id != rx.id);
+            if !refused {
+                for v in &held {
+                    self.on_push(ep, v);
+                }
+            }
+            while let Ok((ep, v)) = rx.rx.try_recv() {
+                self.on_push(ep, &v);
+            }
+        }
         result
     }
 
     /// Why nothing came within the wait: said with the front it depends on, which
     /// may be down or unreachable without the gateway having said so yet.
-    fn no_answer(&self, ep: Endpoint, what: &str) -> String {
+    fn no_answer(&self, ep: Endpoint, what: &'static str) -> CliError {
         let secs = self.wait.as_secs_f64();
         match self.front_down(ep) {
-            Some(down) => format!("no {what} within {secs} s; {down}"),
-            None => format!(
-                "no {what} within {secs} s from {}: it may be down or unreachable (the gateway keeps trying; `status` shows what it knows)",
-                self.front_name(ep)
-            ),
+            Some(down) => CliError::FrontDown { what, secs, down },
+            None => CliError::NoAnswer {
+                what,
+                secs,
+                front: self.front_name(ep),
+            },
         }
     }
 
-    fn closed_reason(&self) -> String {
-        self.lock()
-            .closed
-            .clone()
-            .unwrap_or_else(|| "the gateway closed the connection".into())
+    fn closed_reason(&self) -> CliError {
+        CliError::Closed(
+            self.lock()
+                .closed
+                .clone()
+                .unwrap_or_else(|| "the gateway closed the connection".into()),
+        )
     }
 
     /// Prints answers: JSON, the error sentence, or what `table` draws of the bodies.
-    fn show(&self, answers: &[Value], key: &str, table: impl Fn(&[&Value]) -> String) -> Outcome {
+    fn show<T: BodyOf>(&self, answers: &[Inbound], table: impl Fn(&[&T]) -> String) -> Outcome {
         if self.json_mode() {
             for a in answers {
-                self.say(a.to_string());
+                self.say(a.json());
             }
-            return if answers
-                .iter()
-                .any(|a| a["RspInfo"]["ErrorID"].as_i64().unwrap_or(0) != 0)
-            {
+            return if answers.iter().any(|a| a.error_id() != 0) {
                 Outcome::Refused
             } else {
                 Outcome::Ok
             };
         }
-        if let Some(e) = answers.iter().find_map(render::error_sentence) {
+        if let Some(e) = answers.iter().find_map(|a| render::error_sentence(a)) {
             self.say(e);
             return Outcome::Refused;
         }
-        let bodies: Vec<&Value> = answers
-            .iter()
-            .map(|a| &a[key])
-            .filter(|b| b.is_object())
-            .collect();
+        let bodies: Vec<&T> = answers.iter().filter_map(|a| a.body::<T>()).collect();
         self.say(table(&bodies));
         Outcome::Ok
     }
 
     /// Sends a trading request, typed as the protocol crate types it, and collects
     /// its answers until IsLast.
-    async fn request(&self, req: TdRequest) -> Result<Vec<Value>, String> {
-        self.call(Endpoint::Td, envelope(&req)).await
+    async fn request(&self, req: TdRequest) -> Result<Vec<Inbound>> {
+        self.call(Endpoint::Td, |rid| td_request_json(&req, rid))
+            .await
+    }
+
+    /// Sends a market-data request and collects its answers until IsLast.
+    async fn md_request(&self, req: MdRequest) -> Result<Vec<Inbound>> {
+        self.call(Endpoint::Md, |rid| md_request_json(&req, rid))
+            .await
     }
 
     /// The logged-in user and broker that requests are made on behalf of.
@@ -500,7 +451,7 @@ impl Session {
         }
     }
 
-    async fn run_inner(&self, cmd: Command) -> Result<Outcome, String> {
+    async fn run_inner(&self, cmd: Command) -> Result<Outcome> {
         let needs_login = cmd.needs_login();
         if needs_login && let Some(o) = self.need_login() {
             return Ok(o);
@@ -565,3 +516,6 @@ impl Session {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

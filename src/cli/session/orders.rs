@@ -8,34 +8,26 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
-
-use crate::protocol::codes;
+use crate::protocol::fields::Order;
 
 /// CTP's key of an order: FrontID, SessionID and the (trimmed) OrderRef.
 pub(super) type OrderKey = (i64, i64, String);
 
-/// The key of an order body (`Order`, `InputOrderAction`, `OrderAction`).
-pub(super) fn key_of(o: &Value) -> Option<OrderKey> {
-    let r = o["OrderRef"]
-        .as_str()
-        .map(str::trim)
-        .filter(|r| !r.is_empty())?;
-    Some((
-        o["FrontID"].as_i64()?,
-        o["SessionID"].as_i64()?,
-        r.to_string(),
-    ))
+/// The key of an order from its parts; `None` without an OrderRef.
+pub(super) fn key(front: i32, session: i32, order_ref: &str) -> Option<OrderKey> {
+    let r = order_ref.trim();
+    (!r.is_empty()).then(|| (i64::from(front), i64::from(session), r.to_string()))
 }
 
-fn trimmed<'a>(o: &'a Value, k: &str) -> &'a str {
-    o[k].as_str().map_or("", str::trim)
+/// The key of an order.
+pub(super) fn key_of(o: &Order) -> Option<OrderKey> {
+    key(o.FrontID, o.SessionID, &o.OrderRef)
 }
 
 /// What `cancel <text>` names.
 #[derive(Debug, PartialEq)]
 pub(super) enum Named {
-    One(Value),
+    One(Box<Order>),
     /// Nothing today carries that ID.
     Nothing,
     /// The refusal to show: more than one order, or only other sessions' orders.
@@ -45,28 +37,28 @@ pub(super) enum Named {
 /// Orders seen today, newest state of each.
 #[derive(Debug, Default)]
 pub(super) struct OrderBook {
-    orders: HashMap<OrderKey, Value>,
+    orders: HashMap<OrderKey, Order>,
 }
 
-fn describe(o: &Value) -> String {
+fn describe(o: &Order) -> String {
     format!(
         "{} {} {}",
-        trimmed(o, "InstrumentID"),
-        crate::cli::render::direction(codes::first(trimmed(o, "Direction"))),
-        crate::cli::render::order_status(codes::first(trimmed(o, "OrderStatus"))),
+        o.InstrumentID.trim(),
+        crate::cli::render::direction(o.Direction),
+        crate::cli::render::order_status(o.OrderStatus),
     )
 }
 
 impl OrderBook {
     /// Keeps the order's latest state.
-    pub(super) fn update(&mut self, o: &Value) {
+    pub(super) fn update(&mut self, o: &Order) {
         if let Some(k) = key_of(o) {
             self.orders.insert(k, o.clone());
         }
     }
 
     /// The latest state of the order `o` is a state of.
-    pub(super) fn latest(&self, o: &Value) -> Option<&Value> {
+    pub(super) fn latest(&self, o: &Order) -> Option<&Order> {
         self.orders.get(&key_of(o)?)
     }
 
@@ -79,29 +71,29 @@ impl OrderBook {
             Some(("ref", rest)) => (false, true, rest.trim()),
             _ => (false, false, text),
         };
-        let mut sorted: Vec<(&OrderKey, &Value)> = self.orders.iter().collect();
+        let mut sorted: Vec<(&OrderKey, &Order)> = self.orders.iter().collect();
         sorted.sort_by(|a, b| a.0.cmp(b.0));
-        let by_sys: Vec<&Value> = sorted
+        let by_sys: Vec<&Order> = sorted
             .iter()
-            .filter(|(_, o)| !by_ref_only && trimmed(o, "OrderSysID") == id)
+            .filter(|(_, o)| !by_ref_only && o.OrderSysID.trim() == id)
             .map(|(_, o)| *o)
             .collect();
         let (mine, others): (Vec<_>, Vec<_>) = sorted
             .iter()
             .filter(|(k, _)| !by_sys_only && k.2 == id)
             .partition(|(k, _)| me == Some((k.0, k.1)));
-        let mut found: Vec<&Value> = by_sys.clone();
+        let mut found: Vec<&Order> = by_sys.clone();
         for (_, o) in &mine {
             if !found.iter().any(|f| key_of(f) == key_of(o)) {
                 found.push(o);
             }
         }
         match found.as_slice() {
-            [one] => Named::One((*one).clone()),
+            [one] => Named::One(Box::new((*one).clone())),
             [] if !others.is_empty() => {
                 let sys: Vec<String> = others
                     .iter()
-                    .map(|(_, o)| match trimmed(o, "OrderSysID") {
+                    .map(|(_, o)| match o.OrderSysID.trim() {
                         "" => format!("an unnumbered {}", describe(o)),
                         s => format!("{s} ({})", describe(o)),
                     })
@@ -121,13 +113,13 @@ impl OrderBook {
                     .map(|o| {
                         format!(
                             "OrderSysID {} / OrderRef {} ({} on {})",
-                            match trimmed(o, "OrderSysID") {
+                            match o.OrderSysID.trim() {
                                 "" => "-",
                                 s => s,
                             },
-                            trimmed(o, "OrderRef"),
+                            o.OrderRef.trim(),
                             describe(o),
-                            trimmed(o, "ExchangeID")
+                            o.ExchangeID.trim()
                         )
                     })
                     .collect();
@@ -145,12 +137,20 @@ impl OrderBook {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::protocol::codes::{direction, order_status};
 
-    fn order(front: i64, session: i64, r: &str, sys: &str, exchange: &str) -> Value {
-        json!({"FrontID": front, "SessionID": session, "OrderRef": format!("{r:>12}"),
-            "OrderSysID": format!("{sys:>12}"), "ExchangeID": exchange,
-            "InstrumentID": "rb2605", "Direction": "0", "OrderStatus": "3"})
+    fn order(front: i32, session: i32, r: &str, sys: &str, exchange: &str) -> Order {
+        Order {
+            FrontID: front,
+            SessionID: session,
+            OrderRef: format!("{r:>12}"),
+            OrderSysID: format!("{sys:>12}"),
+            ExchangeID: exchange.into(),
+            InstrumentID: "rb2605".into(),
+            Direction: direction::BUY,
+            OrderStatus: order_status::NO_TRADE_QUEUEING,
+            ..Order::default()
+        }
     }
 
     #[test]
@@ -162,7 +162,7 @@ mod tests {
         let Named::One(o) = b.name("1", Some((1, 20))) else {
             panic!()
         };
-        assert_eq!(o["OrderSysID"].as_str().unwrap().trim(), "100002");
+        assert_eq!(o.OrderSysID.trim(), "100002");
         // A third session has no OrderRef 1: it is told so, and nothing is picked.
         let Named::Refused(why) = b.name("1", Some((1, 30))) else {
             panic!()
@@ -191,11 +191,11 @@ mod tests {
         let Named::One(o) = b.name("sys:100001", Some((1, 10))) else {
             panic!()
         };
-        assert_eq!(o["ExchangeID"], "DCE");
+        assert_eq!(o.ExchangeID, "DCE");
         let Named::One(o) = b.name("ref:100001", Some((1, 10))) else {
             panic!()
         };
-        assert_eq!(o["ExchangeID"], "SHFE");
+        assert_eq!(o.ExchangeID, "SHFE");
     }
 
     #[test]
@@ -203,11 +203,13 @@ mod tests {
         let mut b = OrderBook::default();
         b.update(&order(1, 10, "1", "100001", "SHFE"));
         let mut done = order(1, 10, "1", "100001", "SHFE");
-        done["OrderStatus"] = json!("0");
+        done.OrderStatus = order_status::ALL_TRADED;
         b.update(&done);
         assert_eq!(
-            b.latest(&order(1, 10, "1", "", "SHFE")).unwrap()["OrderStatus"],
-            "0"
+            b.latest(&order(1, 10, "1", "", "SHFE"))
+                .unwrap()
+                .OrderStatus,
+            order_status::ALL_TRADED
         );
     }
 }

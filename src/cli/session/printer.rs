@@ -1,10 +1,11 @@
 //! Where the terminal's text goes, and how a push no command waits for is printed.
 
-use serde_json::Value;
-
 use super::Session;
+use crate::cli::link::Inbound;
 use crate::cli::render;
 use crate::protocol::Endpoint;
+use crate::protocol::client::MsgKind;
+use crate::protocol::fields::DepthMarketData;
 
 /// Where the terminal's text goes (stdout, or above the REPL prompt).
 pub trait Printer: Send + Sync {
@@ -40,43 +41,46 @@ impl Printer for Stdout {
 }
 
 impl Session {
-    pub(super) fn on_push(&self, ep: Endpoint, v: &Value) {
+    pub(super) fn on_push(&self, ep: Endpoint, v: &Inbound) {
         if self.already_reported(v) {
             return;
         }
         let json = self.json_mode();
-        match v["MsgType"].as_str() {
-            Some("RtnDepthMarketData") => {
-                let d = &v["DepthMarketData"];
-                let id = d["InstrumentID"].as_str().unwrap_or("");
+        match v.kind {
+            MsgKind::RtnDepthMarketData => {
+                let Some(d) = v.body::<DepthMarketData>() else {
+                    return;
+                };
                 let (show, inst) = {
                     let st = self.lock();
                     (
-                        st.watch_all || st.watching.contains(id),
+                        st.watch_all || st.watching.contains(&d.InstrumentID),
                         st.instruments.clone(),
                     )
                 };
                 if show {
                     self.say(if json {
-                        v.to_string()
+                        v.json()
                     } else {
                         render::tick_line(d, &inst, self.style())
                     });
                 }
             }
-            Some("Pong") | Some("Ping") => {}
-            Some(kind @ ("OnFrontDisconnected" | "OnFrontConnected")) if !json => {
-                let detail = v["Detail"].as_str().filter(|d| !d.is_empty());
-                let line = if kind == "OnFrontConnected" {
+            MsgKind::Pong | MsgKind::Ping => {}
+            MsgKind::OnFrontDisconnected | MsgKind::OnFrontConnected if !json => {
+                let line = if v.kind == MsgKind::OnFrontConnected {
                     format!("{} is up again", self.front_name(ep))
                 } else {
                     format!(
                         "{} is down ({}); the gateway keeps retrying",
                         self.front_name(ep),
-                        v["RspInfo"]["ErrorMsg"].as_str().unwrap_or("disconnected")
+                        match v.error_msg() {
+                            "" => "disconnected",
+                            m => m,
+                        }
                     )
                 };
-                self.say(match detail {
+                self.say(match v.detail.as_deref().filter(|d| !d.is_empty()) {
                     Some(d) => format!("{line}: {d}"),
                     None => line,
                 });
@@ -84,16 +88,11 @@ impl Session {
             _ => {
                 let inst = self.lock().instruments.clone();
                 let line = if json {
-                    Some(v.to_string())
+                    Some(v.json())
                 } else {
                     render::push_line(v, &inst).or_else(|| {
-                        render::error_sentence(v).map(|e| {
-                            format!(
-                                "{e} [{} on /{}/]",
-                                v["MsgType"].as_str().unwrap_or(""),
-                                if ep == Endpoint::Md { "md" } else { "td" }
-                            )
-                        })
+                        render::error_sentence(v)
+                            .map(|e| format!("{e} [{} on /{}/]", v.msg_type, super::path_of(ep)))
                     })
                 };
                 if let Some(l) = line {

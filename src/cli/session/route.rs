@@ -1,12 +1,13 @@
 //! Routing: what the gateway sends goes to the commands waiting for it, else it is
 //! printed; on the way, what later commands need is cached.
 
-use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::{Session, State};
-use crate::cli::link::Incoming;
+use crate::cli::link::{Inbound, Incoming};
 use crate::protocol::Endpoint;
+use crate::protocol::client::{DecodeError, MsgKind};
+use crate::protocol::fields::{DepthMarketData, Order};
 
 /// Routes what the gateway sends: to the commands waiting for it, else printed.
 pub(super) async fn route(
@@ -34,6 +35,9 @@ pub(super) async fn route(
                     s.on_push(ep, &v);
                 }
             }
+            // Logged as a warning: on the screen in the terminal, on stderr for `exec`
+            // (whose stdout may be JSON a script reads).
+            Incoming::Unreadable(ep, e) => tracing::warn!("{}", unreadable(ep, &e)),
             Incoming::Closed(ep, reason) => {
                 let mut st = s.lock();
                 if st.closed.is_none() {
@@ -41,7 +45,7 @@ pub(super) async fn route(
                     drop(st);
                     s.say(format!(
                         "connection to /{}/ closed: {reason}",
-                        if ep == Endpoint::Md { "md" } else { "td" }
+                        super::path_of(ep)
                     ));
                 }
                 // Waiting commands see their channel end.
@@ -51,27 +55,40 @@ pub(super) async fn route(
     }
 }
 
+/// The line said when a message from the gateway cannot be read: which message, on
+/// which endpoint, and what is wrong with it.
+pub(super) fn unreadable(ep: Endpoint, e: &DecodeError) -> String {
+    format!(
+        "a message from the gateway on /{}/ could not be read and is ignored: {e}",
+        super::path_of(ep)
+    )
+}
+
 /// Caches what later commands need: ticks for `quote`, orders for `cancel`.
-fn remember(st: &mut State, ep: Endpoint, v: &Value) {
-    match v["MsgType"].as_str() {
-        Some("RtnDepthMarketData") => {
-            if let Some(id) = v["DepthMarketData"]["InstrumentID"].as_str() {
-                st.ticks.insert(id.to_string(), v.clone());
+fn remember(st: &mut State, ep: Endpoint, v: &Inbound) {
+    match v.kind {
+        MsgKind::RtnDepthMarketData => {
+            if let Some(d) = v.body::<DepthMarketData>() {
+                st.ticks.insert(d.InstrumentID.clone(), v.clone());
             }
         }
-        Some("RtnOrder") => st.orders.update(&v["Order"]),
-        Some("OnFrontDisconnected") => {
-            let why = v["RspInfo"]["ErrorMsg"]
-                .as_str()
-                .filter(|m| !m.is_empty())
-                .unwrap_or("disconnected")
-                .to_string();
+        MsgKind::RtnOrder => {
+            if let Some(o) = v.body::<Order>() {
+                st.orders.update(o);
+            }
+        }
+        MsgKind::OnFrontDisconnected => {
+            let why = match v.error_msg() {
+                "" => "disconnected",
+                m => m,
+            }
+            .to_string();
             match ep {
                 Endpoint::Md => st.md_down = Some(why),
                 Endpoint::Td => st.td_down = Some(why),
             }
         }
-        Some("OnFrontConnected") => match ep {
+        MsgKind::OnFrontConnected => match ep {
             Endpoint::Md => st.md_down = None,
             Endpoint::Td => st.td_down = None,
         },

@@ -1,59 +1,53 @@
 //! Trading commands: `buy`, `sell` and `cancel`.
 
-use serde_json::{Value, json};
-
 use std::sync::{Arc, Mutex};
 
 use super::orders::{self, Named};
-use super::{Outcome, Session, rid_of};
+use super::{Outcome, Session};
 use crate::cli::commands::{Immediate, OrderArgs, Price, Side};
+use crate::cli::error::{CliError, Result};
+use crate::cli::link::Inbound;
 use crate::cli::render;
+use crate::protocol::client::{MsgKind, td_request_json};
 use crate::protocol::codes::{
     self, action_flag, contingent_condition, direction, force_close_reason, hedge_flag,
     order_status, price_type, time_condition, volume_condition,
 };
-use crate::protocol::fields::{InputOrder, InputOrderAction, QryDepthMarketData};
+use crate::protocol::fields::{
+    DepthMarketData, InputOrder, InputOrderAction, Order, OrderAction, QryDepthMarketData, Trade,
+};
 use crate::protocol::{Endpoint, TdRequest};
 
 impl Session {
-    pub(super) async fn opposite(
-        &self,
-        id: &str,
-        side: Side,
-    ) -> Result<(f64, Option<String>), String> {
+    pub(super) async fn opposite(&self, id: &str, side: Side) -> Result<(f64, Option<String>)> {
         let a = self
             .request(TdRequest::ReqQryDepthMarketData(QryDepthMarketData {
                 InstrumentID: id.to_string(),
                 ..QryDepthMarketData::default()
             }))
             .await?;
-        if let Some(e) = a.iter().find_map(render::error_sentence) {
-            return Err(e);
+        if let Some(e) = a.iter().find_map(|m| render::error_sentence(m)) {
+            return Err(CliError::StepRefused(e));
         }
         let d = a
             .iter()
-            .map(|m| &m["DepthMarketData"])
-            .find(|d| d.is_object())
-            .ok_or_else(|| format!("no quote for {id}"))?;
-        let key = if side == Side::Buy {
-            "AskPrice1"
+            .find_map(|m| m.body::<DepthMarketData>())
+            .ok_or_else(|| CliError::NoQuote(id.to_string()))?;
+        let (p, name) = if side == Side::Buy {
+            (d.AskPrice1, "AskPrice1")
         } else {
-            "BidPrice1"
+            (d.BidPrice1, "BidPrice1")
         };
-        let p = d[key]
-            .as_f64()
-            .filter(|p| *p > 0.0 && *p < f64::MAX / 2.0)
-            .ok_or_else(|| format!("{id} has no {key} to trade against; give a price"))?;
-        Ok((
-            p,
-            d["ExchangeID"]
-                .as_str()
-                .filter(|e| !e.is_empty())
-                .map(String::from),
-        ))
+        if !(p > 0.0 && p < f64::MAX / 2.0) {
+            return Err(CliError::NothingToTradeAgainst {
+                instrument: id.to_string(),
+                price: name,
+            });
+        }
+        Ok((p, Some(d.ExchangeID.clone()).filter(|e| !e.is_empty())))
     }
 
-    pub(super) async fn order(&self, o: OrderArgs) -> Result<Outcome, String> {
+    pub(super) async fn order(&self, o: OrderArgs) -> Result<Outcome> {
         let mut exchange = self.lock().exchanges.get(&o.instrument).cloned();
         let (price_type, limit) = match o.price {
             Price::Limit(p) => (price_type::LIMIT_PRICE, p),
@@ -107,8 +101,7 @@ impl Session {
             RequestID: rid,
             ..InputOrder::default()
         };
-        let mut msg = super::envelope(&TdRequest::ReqOrderInsert(body));
-        msg["RequestID"] = json!(rid);
+        let msg = td_request_json(&TdRequest::ReqOrderInsert(body), rid);
         let rid64 = i64::from(rid);
         // The order's exchange number, once known, claims its trades too: they print
         // after the order's table, not before it.
@@ -118,37 +111,39 @@ impl Session {
             if ep != Endpoint::Td {
                 return false;
             }
-            let ours = |o: &Value| {
-                o["RequestID"].as_i64() == Some(rid64)
+            let ours = |o: &Order| {
+                i64::from(o.RequestID) == rid64
                     && fs.is_none_or(|(f, s)| {
-                        o["FrontID"].as_i64() == Some(f) && o["SessionID"].as_i64() == Some(s)
+                        i64::from(o.FrontID) == f && i64::from(o.SessionID) == s
                     })
             };
-            let sys_of = |o: &Value| {
-                (
-                    o["ExchangeID"].as_str().unwrap_or("").to_string(),
-                    o["OrderSysID"].as_str().map_or("", str::trim).to_string(),
-                )
-            };
-            match v["MsgType"].as_str() {
-                Some("RspOrderInsert") => rid_of(v) == Some(rid64),
-                Some("ErrRtnOrderInsert") => v["InputOrder"]["RequestID"].as_i64() == Some(rid64),
-                Some("RtnOrder") if ours(&v["Order"]) => {
-                    let (ex, sys) = sys_of(&v["Order"]);
-                    if !sys.is_empty() {
-                        *sys_w.lock().unwrap_or_else(|e| e.into_inner()) = Some((ex, sys));
+            let sys_of = |exchange: &str, sys: &str| (exchange.to_string(), sys.trim().to_string());
+            match v.kind {
+                MsgKind::RspOrderInsert => v.answers(rid64),
+                MsgKind::ErrRtnOrderInsert => v
+                    .body::<InputOrder>()
+                    .is_some_and(|o| i64::from(o.RequestID) == rid64),
+                MsgKind::RtnOrder => match v.body::<Order>() {
+                    Some(o) if ours(o) => {
+                        let (ex, sys) = sys_of(&o.ExchangeID, &o.OrderSysID);
+                        if !sys.is_empty() {
+                            *sys_w.lock().unwrap_or_else(|e| e.into_inner()) = Some((ex, sys));
+                        }
+                        true
                     }
-                    true
-                }
-                Some("RtnTrade") => {
+                    _ => false,
+                },
+                MsgKind::RtnTrade => {
                     let known = sys_w.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                    known.is_some_and(|k| k == sys_of(&v["Trade"]))
+                    v.body::<Trade>().is_some_and(|t| {
+                        known.is_some_and(|k| k == sys_of(&t.ExchangeID, &t.OrderSysID))
+                    })
                 }
                 _ => false,
             }
         }));
         let result = async {
-            self.link.send(Endpoint::Td, msg.to_string())?;
+            self.link.send(Endpoint::Td, msg)?;
             let mut seen = Vec::new();
             let deadline = tokio::time::Instant::now() + self.wait;
             loop {
@@ -157,12 +152,14 @@ impl Session {
                     return Ok(seen);
                 };
                 let v = v.ok_or_else(|| self.closed_reason())?;
-                if v["MsgType"] == "RtnTrade" {
+                if v.kind == MsgKind::RtnTrade {
                     seen.push(v);
                     continue;
                 }
-                let status = codes::first(v["Order"]["OrderStatus"].as_str().unwrap_or(""));
-                let rejected = v["MsgType"] != "RtnOrder";
+                let status = v
+                    .body::<Order>()
+                    .map_or(crate::protocol::CtpChar::NUL, |o| o.OrderStatus);
+                let rejected = v.kind != MsgKind::RtnOrder;
                 seen.push(v);
                 let done = rejected
                     || matches!(status, order_status::ALL_TRADED | order_status::CANCELED)
@@ -173,7 +170,7 @@ impl Session {
                     while let Some(more) = rx.try_recv() {
                         seen.push(more);
                     }
-                    return Ok::<_, String>(seen);
+                    return Ok::<_, CliError>(seen);
                 }
             }
         }
@@ -185,13 +182,13 @@ impl Session {
     }
 
     /// Prints an order's answers: its latest state and its trades, or the refusal.
-    pub(super) fn report_order(&self, seen: &[Value]) -> Outcome {
+    pub(super) fn report_order(&self, seen: &[Inbound]) -> Outcome {
         if self.json_mode() {
             for m in seen {
-                self.say(m.to_string());
+                self.say(m.json());
             }
         }
-        let Some(last) = seen.iter().rev().find(|m| m["MsgType"] != "RtnTrade") else {
+        let Some(last) = seen.iter().rev().find(|m| m.kind != MsgKind::RtnTrade) else {
             self.say(format!(
                 "{}; the order's state is unknown until it does — see `orders`",
                 self.no_answer(Endpoint::Td, "answer to the order")
@@ -206,16 +203,14 @@ impl Session {
             return Outcome::Refused;
         }
         if !self.json_mode() {
+            let answered = last.body::<Order>().cloned().unwrap_or_default();
             let (inst, latest) = {
                 let st = self.lock();
-                (
-                    st.instruments.clone(),
-                    st.orders.latest(&last["Order"]).cloned(),
-                )
+                (st.instruments.clone(), st.orders.latest(&answered).cloned())
             };
-            let order = latest.unwrap_or_else(|| last["Order"].clone());
+            let order = latest.unwrap_or(answered);
             self.say(render::orders(&[&order], &inst, self.style()));
-            for t in seen.iter().filter(|m| m["MsgType"] == "RtnTrade") {
+            for t in seen.iter().filter(|m| m.kind == MsgKind::RtnTrade) {
                 if let Some(line) = render::push_line(t, &inst) {
                     self.say(line);
                 }
@@ -224,7 +219,7 @@ impl Session {
         Outcome::Ok
     }
 
-    pub(super) async fn cancel(&self, id: &str) -> Result<Outcome, String> {
+    pub(super) async fn cancel(&self, id: &str) -> Result<Outcome> {
         let me = self.lock().front_session;
         let mut named = self.lock().orders.name(id, me);
         if named == Named::Nothing || matches!(named, Named::Refused(_)) {
@@ -237,7 +232,7 @@ impl Session {
             named = self.lock().orders.name(id, me);
         }
         let order = match named {
-            Named::One(o) => o,
+            Named::One(o) => *o,
             Named::Nothing => {
                 self.say(format!(
                     "no order with OrderSysID `{id}`, nor with OrderRef `{id}` in this session, today (see `orders`)"
@@ -253,64 +248,60 @@ impl Session {
     }
 
     /// Sends a cancel for `order` and reports how it ended.
-    pub(super) async fn cancel_order(&self, order: Value) -> Result<Outcome, String> {
-        let sys = order["OrderSysID"]
-            .as_str()
-            .map_or("", str::trim)
-            .to_string();
+    pub(super) async fn cancel_order(&self, order: Order) -> Result<Outcome> {
+        let sys = order.OrderSysID.trim().to_string();
         let (user, broker) = self.identity();
         let rid = self.rid();
-        let text = |k: &str| order[k].as_str().unwrap_or("").to_string();
-        let number = |k: &str| {
-            order[k]
-                .as_i64()
-                .and_then(|n| i32::try_from(n).ok())
-                .unwrap_or(0)
-        };
         let action = InputOrderAction {
             BrokerID: broker,
             InvestorID: user.clone(),
             UserID: user,
             ActionFlag: action_flag::DELETE,
-            OrderSysID: text("OrderSysID"),
-            ExchangeID: text("ExchangeID"),
-            InstrumentID: text("InstrumentID"),
-            OrderRef: text("OrderRef"),
-            FrontID: number("FrontID"),
-            SessionID: number("SessionID"),
+            OrderSysID: order.OrderSysID.clone(),
+            ExchangeID: order.ExchangeID.clone(),
+            InstrumentID: order.InstrumentID.clone(),
+            OrderRef: order.OrderRef.clone(),
+            FrontID: order.FrontID,
+            SessionID: order.SessionID,
             RequestID: rid,
             ..InputOrderAction::default()
         };
-        let mut msg = super::envelope(&TdRequest::ReqOrderAction(action));
-        msg["RequestID"] = json!(rid);
+        let msg = td_request_json(&TdRequest::ReqOrderAction(action), rid);
         let key = orders::key_of(&order);
-        let exchange = order["ExchangeID"].as_str().unwrap_or("").to_string();
+        let exchange = order.ExchangeID.clone();
         let sys_key = sys.clone();
         let rid64 = i64::from(rid);
-        let same = move |o: &Value| {
-            (key.is_some() && orders::key_of(o) == key)
+        // The order this cancel is for, named by CTP's key or by its exchange number.
+        let same = move |(front, session, order_ref): (i32, i32, &str), sys: &str, ex: &str| {
+            (key.is_some() && orders::key(front, session, order_ref) == key)
                 || (!sys_key.is_empty()
-                    && o["OrderSysID"].as_str().map(str::trim) == Some(sys_key.as_str())
-                    && o["ExchangeID"].as_str().is_none_or(|e| e == exchange))
+                    && sys.trim() == sys_key
+                    && (ex.is_empty() || ex == exchange))
         };
         let mut rx = self.watch(Box::new(move |ep, v| {
             ep == Endpoint::Td
-                && match v["MsgType"].as_str() {
-                    Some("RspOrderAction") => rid_of(v) == Some(rid64),
-                    Some("ErrRtnOrderAction") => {
-                        v["OrderAction"]["RequestID"].as_i64() == Some(rid64)
-                            || same(&v["OrderAction"])
-                    }
-                    Some("RtnOrder") => {
-                        same(&v["Order"])
-                            && codes::first(v["Order"]["OrderStatus"].as_str().unwrap_or(""))
-                                == order_status::CANCELED
-                    }
+                && match v.kind {
+                    MsgKind::RspOrderAction => v.answers(rid64),
+                    MsgKind::ErrRtnOrderAction => v.body::<OrderAction>().is_some_and(|a| {
+                        i64::from(a.RequestID) == rid64
+                            || same(
+                                (a.FrontID, a.SessionID, &a.OrderRef),
+                                &a.OrderSysID,
+                                &a.ExchangeID,
+                            )
+                    }),
+                    MsgKind::RtnOrder => v.body::<Order>().is_some_and(|o| {
+                        same(
+                            (o.FrontID, o.SessionID, &o.OrderRef),
+                            &o.OrderSysID,
+                            &o.ExchangeID,
+                        ) && o.OrderStatus == order_status::CANCELED
+                    }),
                     _ => false,
                 }
         }));
         let answer = async {
-            self.link.send(Endpoint::Td, msg.to_string())?;
+            self.link.send(Endpoint::Td, msg)?;
             tokio::time::timeout(self.wait, rx.recv())
                 .await
                 .map_err(|_| self.no_answer(Endpoint::Td, "answer to the cancel"))?
@@ -331,7 +322,7 @@ impl Session {
         }
         self.unwatch(rx);
         if self.json_mode() {
-            self.say(v.to_string());
+            self.say(v.json());
         }
         if let Some(e) = refusal {
             if !self.json_mode() {
@@ -341,7 +332,7 @@ impl Session {
         }
         if !self.json_mode() {
             let name = if sys.is_empty() {
-                format!("ref {}", order["OrderRef"].as_str().map_or("", str::trim))
+                format!("ref {}", order.OrderRef.trim())
             } else {
                 sys
             };
