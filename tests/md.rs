@@ -165,14 +165,16 @@ async fn gateway_errors_keep_the_connection_open() {
 #[tokio::test]
 async fn server_heartbeat_drops_silent_clients() {
     let gw =
-        InProcess::start("HeartbeatInterval: 0.2\nHeartbeatTimeout: 0.7\nSim: {TickRate: 1}").await;
+        InProcess::start("HeartbeatInterval: 0.2\nHeartbeatTimeout: 2\nSim: {TickRate: 1}").await;
     let mut silent = Client::connect(&gw.md_url).await;
     silent.keep_pings = true;
     let mut polite = Client::connect(&gw.md_url).await;
     polite.keep_pings = true;
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(1500);
+    // Counted, not timed: the polite client answers Pings until it has answered more
+    // than the timeout's worth (2 s / 0.2 s), so the silent one is past its timeout.
+    let deadline = tokio::time::Instant::now() + common::WAIT;
     let mut pings = 0;
-    while tokio::time::Instant::now() < deadline {
+    while pings < 12 && tokio::time::Instant::now() < deadline {
         for m in polite.drain_for(Duration::from_millis(100)).await {
             if m["MsgType"] == "Ping" {
                 assert!(m["Timestamp"].as_u64().unwrap() > 1_600_000_000_000);
@@ -183,7 +185,7 @@ async fn server_heartbeat_drops_silent_clients() {
             }
         }
     }
-    assert!(pings >= 3, "{pings}");
+    assert!(pings >= 12, "{pings} Pings in {:?}", common::WAIT);
     let (code, reason) = silent.close_frame().await.expect("close frame");
     assert_eq!(code, 1001);
     assert!(reason.contains("Pong"), "{reason}");
