@@ -66,6 +66,21 @@ async fn a_login_on_a_down_front_is_answered_naming_it_and_a_second_is_not_a_dup
         );
         assert!(detail.contains("keeps retrying"), "{answer}");
     }
+    // Another request meanwhile: CTP's -1 (its API refuses calls while the front is
+    // down, as the Python projects pass on), naming the front — not "log in first".
+    td.send(json!({"MsgType": "ReqQryTradingAccount", "RequestID": 3,
+        "QryTradingAccount": {}}))
+        .await;
+    let answer = td
+        .recv_until(|m| m["MsgType"] == "RspQryTradingAccount")
+        .await;
+    assert_eq!(answer["RequestID"], 3, "{answer}");
+    assert_eq!(answer["RspInfo"]["ErrorID"], -1, "{answer}");
+    let detail = answer["Detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains(&format!("trading front {FRONT} (user u1) is down")),
+        "{answer}"
+    );
     let err = gw.stderr();
     assert!(
         err.contains(&format!("trading front {FRONT} (user u1): connecting")),

@@ -71,6 +71,7 @@ impl Dispatcher {
             login,
             config.limits.max_subscriptions_per_client,
             front("market-data", &config.md_front_address),
+            config.front_wait,
         )?;
         let td_settings = TdSettings {
             broker_id: config.broker_id.clone(),
@@ -83,7 +84,7 @@ impl Dispatcher {
             tracked_orders: Arc::new(AtomicUsize::new(0)),
             bus: bus.clone(),
             front: front("trading", &config.td_front_address),
-            front_wait: Duration::from_secs(3),
+            front_wait: config.front_wait,
         };
         let dispatcher = Arc::new(Dispatcher {
             config: Arc::new(config),
@@ -353,11 +354,13 @@ impl Connection {
                 );
                 // After a refused login a request goes to CTP, which answers it with its
                 // own error (6, not logged in), as the Python projects pass it through;
-                // before any login it is the gateway's -401, as there.
+                // while the front is down after a login was sent it is CTP's -1 (its API
+                // refuses calls then), with the front's state; before any login it is
+                // the gateway's -401, as there.
                 let may_send = self
                     .td
                     .as_ref()
-                    .is_some_and(|s| s.is_logged_in() || s.login_refused());
+                    .is_some_and(|s| s.is_logged_in() || s.login_refused() || s.front_down());
                 if !opens && !may_send {
                     return self.not_logged_in(&p, "/td/");
                 }

@@ -121,6 +121,9 @@ pub struct Config {
     pub strict: bool,
     pub heartbeat_interval: Duration,
     pub heartbeat_timeout: Duration,
+    /// How long a login waits for a front that has not connected before the client is
+    /// told the front is down (`FrontWait`, default 3 s).
+    pub front_wait: Duration,
     pub query_interval: Duration,
     pub sim: SimConfig,
     pub limits: Limits,

@@ -86,6 +86,10 @@ pub struct FileConfig {
         deserialize_with = "values::seconds"
     )]
     pub heartbeat_timeout: Option<f64>,
+    /// Seconds a login waits for a front that has not connected before the client is
+    /// told the front is down (webctp keeps retrying it). Default 3.
+    #[serde(rename = "FrontWait", default, deserialize_with = "values::front_wait")]
+    pub front_wait: Option<f64>,
     /// Milliseconds between two queries on one native trading session.
     #[serde(rename = "QueryInterval")]
     pub query_interval_ms: Option<u64>,

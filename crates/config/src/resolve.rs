@@ -89,6 +89,7 @@ impl Config {
         let limits = limits(file.limits.unwrap_or_default())?;
         let heartbeat_interval = seconds(file.heartbeat_interval, 30.0, "HeartbeatInterval")?;
         let heartbeat_timeout = seconds(file.heartbeat_timeout, 60.0, "HeartbeatTimeout")?;
+        let front_wait = Duration::from_secs_f64(file.front_wait.unwrap_or(3.0));
         // A port from the command line or the environment serves both endpoints.
         let (md_port, td_port) = match o.port {
             Some(_) => (None, None),
@@ -128,6 +129,7 @@ impl Config {
             strict: file.strict.unwrap_or(false),
             heartbeat_interval,
             heartbeat_timeout,
+            front_wait,
             query_interval: Duration::from_millis(file.query_interval_ms.unwrap_or(1000)),
             sim,
             limits,

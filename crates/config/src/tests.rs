@@ -36,6 +36,14 @@ fn empty_file_is_the_sim() {
     assert_eq!(c.backend, BackendKind::Sim);
     assert_eq!(c.port, 8080);
     assert_eq!(c.sim.tick_rate, 2.0);
+    assert_eq!(c.front_wait, std::time::Duration::from_secs(3));
+}
+
+#[test]
+fn front_wait_is_read_in_seconds() {
+    let f = FileConfig::parse("FrontWait: 1.5\n").unwrap();
+    let c = Config::resolve(f, None, Overrides::default()).unwrap();
+    assert_eq!(c.front_wait, std::time::Duration::from_millis(1500));
 }
 
 #[test]
@@ -215,6 +223,8 @@ fn numbers_out_of_range_name_key_and_line() {
         ("Sim: {InitialFunds: -5}\n", "Sim.InitialFunds", 1),
         ("Port: 1\nHeartbeatInterval: 0\n", "HeartbeatInterval", 2),
         ("HeartbeatTimeout: -3\n", "HeartbeatTimeout", 1),
+        ("Port: 1\nFrontWait: 0\n", "FrontWait", 2),
+        ("FrontWait: 16\n", "FrontWait", 1),
         ("Limits:\n  TdQueueBytes: 10\n", "Limits.TdQueueBytes", 2),
         ("Limits:\n  MaxFrameBytes: 10\n", "Limits.MaxFrameBytes", 2),
         (

@@ -26,6 +26,13 @@ pub(crate) fn seconds_problem(v: f64) -> Option<String> {
         .then(|| format!("must be a positive number of seconds, got {v}"))
 }
 
+/// `FrontWait`: positive, and no longer than a market-data login waits at all (15 s).
+pub(crate) fn front_wait_problem(v: f64) -> Option<String> {
+    (seconds_problem(v).is_some() || v > 15.0).then(|| {
+        format!("must be more than 0 and at most 15 seconds (a login waits 15 s at most), got {v}")
+    })
+}
+
 /// `Sim.StartDate`, `--start-date`.
 pub(crate) fn start_date_problem(text: &str) -> Option<String> {
     StartAt::parse(text).is_none().then(|| {
@@ -167,6 +174,10 @@ pub(crate) fn funds<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::E
 
 pub(crate) fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     optional(d, Number(seconds_problem))
+}
+
+pub(crate) fn front_wait<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    optional(d, Number(front_wait_problem))
 }
 
 pub(crate) fn start_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

@@ -1,220 +1,204 @@
 //! The hub's one login to the market-data front (retried while refused or unsent),
-//! clients' logins answered from it, and the front's connects and drops.
-
-use std::time::Duration;
+//! clients' logins answered from it, and the front's connects and drops. Pure: see
+//! [`Machine`].
 
 use bytes::Bytes;
 
-use super::state::Upstream;
-use tokio::time::Instant;
-
-use super::super::front_watch;
-use super::{ClientId, FRONT_NOT_ACTIVE, FRONT_WAIT, MdHub, Outgoing, UPSTREAM_WAIT};
-use crate::ctp::FrontEvent;
+use super::actions::{Actions, Call, Timer};
+use super::state::{Machine, Upstream};
+use super::{ClientId, FRONT_NOT_ACTIVE, LOGIN_RETRY, UPSTREAM_WAIT};
 use crate::protocol::Reply;
 use crate::protocol::errors::rsp_info;
 use crate::protocol::fields::{Body, RspInfo, RspUserLogin};
 use crate::protocol::message::front_status;
 
-impl MdHub {
-    pub(super) fn login_reply(
-        login: Option<&RspUserLogin>,
-        info: RspInfo,
-        request_id: i32,
-    ) -> Bytes {
-        Bytes::from(
-            Reply::response(
-                "RspUserLogin",
-                "RspUserLogin",
-                login.cloned().map(Body::from),
-                Some(info),
-                request_id,
-                true,
-            )
-            .to_json(),
+/// A client's RspUserLogin.
+pub(super) fn login_reply(login: Option<&RspUserLogin>, info: RspInfo, request_id: i32) -> Bytes {
+    Bytes::from(
+        Reply::response(
+            "RspUserLogin",
+            "RspUserLogin",
+            login.cloned().map(Body::from),
+            Some(info),
+            request_id,
+            true,
         )
-    }
+        .to_json(),
+    )
+}
 
+impl Machine {
     /// A client's ReqUserLogin: answered from the shared session once it is logged in.
-    pub fn client_login(&self, id: ClientId, request_id: i32) {
-        {
-            let mut guard = self.lock();
-            let st = &mut *guard;
-            let Some(client) = st.clients.get_mut(&id) else {
-                return;
-            };
-            if let Upstream::LoggedIn(login) = &st.upstream {
-                client.logged_in = true;
-                let msg = Self::login_reply(Some(login), rsp_info(0), request_id);
-                client.outbox.push(msg);
-                return;
-            }
-            st.login_waiters.push((id, request_id));
-            if st.upstream == Upstream::Down {
-                // A front that has not connected: the client hears so after FRONT_WAIT
-                // (at once when it has been down that long already).
-                let down_for = st.watch.down_for(Instant::now());
-                let me = self.me.clone();
-                self.runtime.spawn(async move {
-                    tokio::time::sleep(FRONT_WAIT.saturating_sub(down_for)).await;
-                    if let Some(hub) = me.upgrade() {
-                        hub.front_overdue(id, request_id);
-                    }
-                });
+    pub(super) fn client_login(&mut self, id: ClientId, request_id: i32) -> Actions {
+        let mut a = Actions::default();
+        let Some(client) = self.clients.get_mut(&id) else {
+            return a;
+        };
+        if let Upstream::LoggedIn(login) = &self.upstream {
+            client.logged_in = true;
+            a.send
+                .push((id, login_reply(Some(login), rsp_info(0), request_id)));
+            return a;
+        }
+        self.login_waiters.push((id, request_id));
+        a.timers.push((
+            self.now + UPSTREAM_WAIT,
+            Timer::LoginExpired {
+                client: id,
+                request_id,
+            },
+        ));
+        if self.upstream == Upstream::Down {
+            // A front that has not connected: the client hears so after the front
+            // wait (at once when it has been down that long already).
+            let down_for = self.watch.down_for(self.now);
+            let rest = self.cfg.front_wait.saturating_sub(down_for);
+            if rest.is_zero() {
+                a.extend(self.front_overdue(id, request_id));
+            } else {
+                a.timers.push((
+                    self.now + rest,
+                    Timer::FrontCheck {
+                        client: id,
+                        request_id,
+                    },
+                ));
             }
         }
-        let me = self.me.clone();
-        self.runtime.spawn(async move {
-            tokio::time::sleep(UPSTREAM_WAIT).await;
-            if let Some(hub) = me.upgrade() {
-                hub.expire_login(id, request_id);
-            }
-        });
+        a
     }
 
-    /// A client's login waited FRONT_WAIT: if the front still has not connected, the
-    /// client is told it is down, naming it, and that webctp keeps retrying it.
-    fn front_overdue(&self, id: ClientId, request_id: i32) {
-        let mut st = self.lock();
-        if st.upstream != Upstream::Down {
-            return;
+    /// A client's login waited the front wait: if the front still has not connected,
+    /// the client is told it is down, naming it, and that webctp keeps retrying it.
+    pub(super) fn front_overdue(&mut self, id: ClientId, request_id: i32) -> Actions {
+        let mut a = Actions::default();
+        if self.upstream != Upstream::Down {
+            return a;
         }
-        let before = st.login_waiters.len();
-        st.login_waiters.retain(|w| *w != (id, request_id));
-        if st.login_waiters.len() == before {
-            return;
+        let before = self.login_waiters.len();
+        self.login_waiters.retain(|w| *w != (id, request_id));
+        if self.login_waiters.len() == before || !self.clients.contains_key(&id) {
+            return a;
         }
-        let Some(c) = st.clients.get(&id) else {
-            return;
-        };
-        let outbox = c.outbox.clone();
-        let now = Instant::now();
-        let reason = st.watch.reason();
+        let reason = self.watch.reason();
         let detail = format!(
             "{} is down: {}; webctp keeps retrying it — log in again once it is back",
-            st.watch.name(),
-            st.watch.why(now)
+            self.watch.name(),
+            self.watch.why(self.now)
         );
-        let down = format!("{} is down; webctp keeps retrying it", st.watch.name());
-        st.told_down = true;
-        drop(st);
+        let down = format!("{} is down; webctp keeps retrying it", self.watch.name());
+        self.told_down = true;
         tracing::warn!(client = id, "market-data login answered at once: {detail}");
-        outbox.push(
-            serde_json::json!({
-                "MsgType": "OnFrontDisconnected",
-                "RspInfo": {
-                    "ErrorID": reason.unwrap_or(0),
-                    "ErrorMsg": match reason {
-                        Some(r) => crate::protocol::message::front_reason(r),
-                        None => "unreachable or not answering",
+        a.send.push((
+            id,
+            Bytes::from(
+                serde_json::json!({
+                    "MsgType": "OnFrontDisconnected",
+                    "RspInfo": {
+                        "ErrorID": reason.unwrap_or(0),
+                        "ErrorMsg": match reason {
+                            Some(r) => crate::protocol::message::front_reason(r),
+                            None => "unreachable or not answering",
+                        },
                     },
-                },
-                "Detail": down,
-            })
-            .to_string(),
-        );
-        let info = rsp_info(FRONT_NOT_ACTIVE);
-        outbox.push(
-            serde_json::json!({
-                "MsgType": "RspUserLogin",
-                "RspInfo": info,
-                "RequestID": request_id,
-                "IsLast": true,
-                "RspUserLogin": null,
-                "Detail": detail,
-            })
-            .to_string(),
-        );
+                    "Detail": down,
+                })
+                .to_string(),
+            ),
+        ));
+        a.send.push((
+            id,
+            Bytes::from(
+                serde_json::json!({
+                    "MsgType": "RspUserLogin",
+                    "RspInfo": rsp_info(FRONT_NOT_ACTIVE),
+                    "RequestID": request_id,
+                    "IsLast": true,
+                    "RspUserLogin": null,
+                    "Detail": detail,
+                })
+                .to_string(),
+            ),
+        ));
+        a
     }
 
-    pub(super) fn expire_login(&self, id: ClientId, request_id: i32) {
-        let mut st = self.lock();
-        let before = st.login_waiters.len();
-        st.login_waiters.retain(|w| *w != (id, request_id));
-        if st.login_waiters.len() == before {
-            return;
-        }
-        if let Some(c) = st.clients.get(&id) {
-            c.outbox.push(Self::login_reply(
-                None,
-                rsp_info(FRONT_NOT_ACTIVE),
-                request_id,
+    /// A client's login waited the longest it may: the front is not active.
+    pub(super) fn expire_login(&mut self, id: ClientId, request_id: i32) -> Actions {
+        let mut a = Actions::default();
+        let before = self.login_waiters.len();
+        self.login_waiters.retain(|w| *w != (id, request_id));
+        if self.login_waiters.len() != before && self.clients.contains_key(&id) {
+            a.send.push((
+                id,
+                login_reply(None, rsp_info(FRONT_NOT_ACTIVE), request_id),
             ));
         }
+        a
     }
 
-    pub(super) fn send_login(&self) {
-        let Some(up) = self.upstream.get() else {
-            return;
-        };
-        let rid = {
-            let mut st = self.lock();
-            st.upstream = Upstream::LoggingIn;
-            st.next_request_id += 1;
-            st.next_request_id
-        };
-        let code = up.login(&self.login, rid);
-        if code != 0 {
-            tracing::warn!(code, "md ReqUserLogin was not sent; retrying");
-            self.retry_login();
+    /// Sends the hub's login, once the upstream session is open.
+    pub(super) fn send_login(&mut self) -> Actions {
+        if !self.opened {
+            return Actions::default();
+        }
+        self.upstream = Upstream::LoggingIn;
+        self.next_request_id += 1;
+        Actions {
+            calls: vec![Call::Login(self.next_request_id)],
+            ..Actions::default()
         }
     }
 
-    pub(super) fn retry_login(&self) {
-        let me = self.me.clone();
-        self.runtime.spawn(async move {
-            tokio::time::sleep(Duration::from_secs(3)).await;
-            if let Some(hub) = me.upgrade() {
-                let again = matches!(hub.lock().upstream, Upstream::LoggingIn);
-                if again {
-                    hub.send_login();
-                }
-            }
-        });
+    /// Tries the login again after [`LOGIN_RETRY`] (if it is still not done then).
+    pub(super) fn retry_login(&self) -> Actions {
+        Actions {
+            timers: vec![(self.now + LOGIN_RETRY, Timer::RetryLogin)],
+            ..Actions::default()
+        }
     }
 
-    pub(super) fn on_login(&self, reply: Reply) {
+    /// The driver holds the upstream session now.
+    pub(super) fn on_opened(&mut self) -> Actions {
+        self.opened = true;
+        if std::mem::take(&mut self.connect_pending) {
+            self.send_login()
+        } else {
+            Actions::default()
+        }
+    }
+
+    pub(super) fn on_login(&mut self, reply: Reply) -> Actions {
+        let mut a = Actions::default();
         let info = reply.rsp_info.clone().unwrap_or_else(|| rsp_info(0));
         let login = match reply.body {
             Some(Body::RspUserLogin(l)) => *l,
             _ => RspUserLogin::default(),
         };
-        let mut st = self.lock();
         if info.ErrorID != 0 {
             tracing::error!(error = info.ErrorID, msg = %info.ErrorMsg, "market data login refused");
-            let waiters = std::mem::take(&mut st.login_waiters);
-            let out: Outgoing = waiters
-                .into_iter()
-                .filter_map(|(c, rid)| {
-                    let e = st.clients.get(&c)?;
-                    Some((e.outbox.clone(), Self::login_reply(None, info.clone(), rid)))
-                })
-                .collect();
-            drop(st);
-            Self::send(out);
-            self.retry_login();
-            return;
+            for (c, rid) in std::mem::take(&mut self.login_waiters) {
+                if self.clients.contains_key(&c) {
+                    a.send.push((c, login_reply(None, info.clone(), rid)));
+                }
+            }
+            a.extend(self.retry_login());
+            return a;
         }
         tracing::info!(trading_day = %login.TradingDay, "market data front logged in");
-        st.upstream = Upstream::LoggedIn(Box::new(login.clone()));
+        self.upstream = Upstream::LoggedIn(Box::new(login.clone()));
         let reconnect =
-            std::mem::replace(&mut st.was_logged_in, true) || std::mem::take(&mut st.told_down);
-        let waiters = std::mem::take(&mut st.login_waiters);
-        let mut out: Outgoing = Vec::new();
-        for (c, rid) in waiters {
-            if let Some(e) = st.clients.get_mut(&c) {
+            std::mem::replace(&mut self.was_logged_in, true) || std::mem::take(&mut self.told_down);
+        for (c, rid) in std::mem::take(&mut self.login_waiters) {
+            if let Some(e) = self.clients.get_mut(&c) {
                 e.logged_in = true;
-                out.push((
-                    e.outbox.clone(),
-                    Self::login_reply(Some(&login), rsp_info(0), rid),
-                ));
+                a.send
+                    .push((c, login_reply(Some(&login), rsp_info(0), rid)));
             }
         }
         // Re-subscribe what clients hold: after a reconnect the front has forgotten.
-        let routes = self.routes.read().unwrap_or_else(|e| e.into_inner());
-        let mut again: Vec<String> = routes.keys().cloned().collect();
-        drop(routes);
-        again.retain(|i| !st.subscribed.contains(i) && st.in_flight.insert(i.clone()));
+        let mut again: Vec<String> = self.routes.keys().cloned().collect();
+        again.retain(|i| !self.subscribed.contains(i) && self.in_flight.insert(i.clone()));
         again.sort();
         if reconnect {
             let msg = Bytes::from(front_status(
@@ -222,80 +206,97 @@ impl MdHub {
                 0,
                 "market data front is back; subscriptions restored",
             ));
-            out.extend(st.clients.values().map(|c| (c.outbox.clone(), msg.clone())));
+            a.send
+                .extend(self.clients.keys().map(|c| (*c, msg.clone())));
         }
-        drop(st);
         if !again.is_empty() {
             tracing::info!(count = again.len(), "re-subscribing market data");
+            a.calls.push(Call::Subscribe(again));
         }
-        self.subscribe_upstream(again);
-        Self::send(out);
+        a
     }
 
     /// An answer from the front.
-    pub(super) fn on_reply(&self, reply: Reply) {
+    pub(super) fn on_reply(&mut self, reply: Reply) -> Actions {
         match reply.msg_type {
             "RspUserLogin" => self.on_login(reply),
             "RspSubMarketData" => {
                 let info = reply.rsp_info.clone().unwrap_or_else(|| rsp_info(0));
                 if let Some(Body::SpecificInstrument(s)) = &reply.body {
-                    self.resolve(&s.InstrumentID, info);
+                    self.resolve(&s.InstrumentID, info)
+                } else {
+                    Actions::default()
                 }
             }
-            "RspUnSubMarketData" | "RspUserLogout" => {}
+            "RspUnSubMarketData" | "RspUserLogout" => Actions::default(),
             other => {
                 tracing::debug!(
                     msg_type = other,
                     error = reply.error_id(),
                     "md reply not forwarded"
                 );
+                Actions::default()
             }
         }
     }
 
-    /// The front connected or went away.
-    pub(super) fn on_front(&self, event: FrontEvent) {
-        match event {
-            FrontEvent::Connected => {
-                {
-                    let mut st = self.lock();
-                    let note = st.watch.connected(Instant::now());
-                    front_watch::log(note);
-                    if self.upstream.get().is_none() {
-                        // `start` has not stored the session yet: it logs in when it has.
-                        st.connect_pending = true;
-                        return;
-                    }
-                }
-                self.send_login();
+    /// The front did not take a call.
+    pub(super) fn on_refused(&mut self, call: Call, code: i32) -> Actions {
+        match call {
+            Call::Login(_) => {
+                tracing::warn!(code, "md ReqUserLogin was not sent; retrying");
+                self.retry_login()
             }
-            FrontEvent::Disconnected { reason } => {
-                let mut st = self.lock();
-                if let Some(note) = st.watch.disconnected(reason, Instant::now()) {
-                    front_watch::log(note);
+            Call::Subscribe(instruments) => {
+                tracing::warn!(code, ?instruments, "SubscribeMarketData was not sent");
+                let mut a = Actions::default();
+                for inst in &instruments {
+                    a.extend(self.resolve(inst, rsp_info(code)));
                 }
-                st.upstream = Upstream::Down;
-                st.subscribed.clear();
-                st.in_flight.clear();
-                let pending: Vec<u64> = st.pending.keys().copied().collect();
-                drop(st);
-                for key in pending {
-                    self.expire_pending(key);
-                }
-                let st = self.lock();
-                let msg = Bytes::from(front_status(
-                    false,
-                    reason,
-                    "market data front disconnected; webctp reconnects and restores subscriptions",
-                ));
-                let out: Outgoing = st
-                    .clients
-                    .values()
-                    .map(|c| (c.outbox.clone(), msg.clone()))
-                    .collect();
-                drop(st);
-                Self::send(out);
+                a
+            }
+            Call::Unsubscribe(instruments) => {
+                tracing::warn!(code, ?instruments, "UnSubscribeMarketData was not sent");
+                Actions::default()
             }
         }
+    }
+
+    /// `OnFrontConnected`.
+    pub(super) fn on_connected(&mut self) -> Actions {
+        let mut a = Actions::default();
+        a.notes.push(self.watch.connected(self.now));
+        if !self.opened {
+            // The session is not stored yet: the login goes when it is.
+            self.connect_pending = true;
+            return a;
+        }
+        a.extend(self.send_login());
+        a
+    }
+
+    /// `OnFrontDisconnected(reason)`.
+    pub(super) fn on_disconnected(&mut self, reason: i32) -> Actions {
+        let mut a = Actions::default();
+        if let Some(note) = self.watch.disconnected(reason, self.now) {
+            a.notes.push(note);
+        }
+        self.connect_pending = false;
+        self.upstream = Upstream::Down;
+        self.subscribed.clear();
+        self.in_flight.clear();
+        let mut pending: Vec<u64> = self.pending.keys().copied().collect();
+        pending.sort_unstable();
+        for key in pending {
+            a.extend(self.expire_pending(key));
+        }
+        let msg = Bytes::from(front_status(
+            false,
+            reason,
+            "market data front disconnected; webctp reconnects and restores subscriptions",
+        ));
+        a.send
+            .extend(self.clients.keys().map(|c| (*c, msg.clone())));
+        a
     }
 }

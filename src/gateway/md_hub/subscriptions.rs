@@ -1,48 +1,55 @@
 //! Subscriptions, reference-counted: the front is asked for an instrument when the
 //! first client wants it and released when the last one leaves; each request is
 //! answered per instrument, in order, once the front has answered (or the wait ended).
+//! Pure: see [`Machine`].
 
 use bytes::Bytes;
 
-use super::state::{HubState, PendingSub, Route, Upstream};
-use super::{ClientId, FRONT_NOT_ACTIVE, MdHub, Outgoing, UPSTREAM_WAIT};
+use super::actions::{Actions, Call, Timer};
+use super::state::{Machine, PendingSub, Upstream};
+use super::{ClientId, FRONT_NOT_ACTIVE, UPSTREAM_WAIT};
 use crate::protocol::Reply;
 use crate::protocol::errors::{self, rsp_info};
 use crate::protocol::fields::{RspInfo, SpecificInstrument};
 
-impl MdHub {
+impl Machine {
     /// A client's SubscribeMarketData: one RspSubMarketData per instrument, in order,
     /// the last with IsLast.
-    pub fn subscribe(&self, id: ClientId, request_id: i32, instruments: &[String]) {
-        let mut st = self.lock();
+    pub(super) fn subscribe(
+        &mut self,
+        id: ClientId,
+        request_id: i32,
+        instruments: &[String],
+    ) -> Actions {
+        let mut a = Actions::default();
         let mut ask = Vec::new();
         let mut items = Vec::with_capacity(instruments.len());
         let mut waiting = false;
-        let up = matches!(st.upstream, Upstream::LoggedIn(_));
+        let up = matches!(self.upstream, Upstream::LoggedIn(_));
         for inst in instruments {
-            let Some(client) = st.clients.get(&id) else {
-                return;
+            let Some(client) = self.clients.get(&id) else {
+                return a;
             };
             let known = client.wanted.contains(inst);
-            if !known && client.wanted.len() >= self.max_subscriptions {
-                items.push((inst.clone(), Some(limit_info(self.max_subscriptions))));
+            if !known && client.wanted.len() >= self.cfg.max_subscriptions {
+                items.push((inst.clone(), Some(limit_info(self.cfg.max_subscriptions))));
                 continue;
             }
-            if known && st.subscribed.contains(inst) {
+            if known && self.subscribed.contains(inst) {
                 items.push((inst.clone(), Some(rsp_info(0))));
-            } else if st.subscribed.contains(inst) {
-                if let Some(c) = st.clients.get_mut(&id) {
+            } else if self.subscribed.contains(inst) {
+                if let Some(c) = self.clients.get_mut(&id) {
                     c.wanted.insert(inst.clone());
                 }
-                self.join_route(&mut st, id, inst);
+                self.join_route(&mut a, id, inst);
                 items.push((inst.clone(), Some(rsp_info(0))));
             } else if !up {
                 items.push((inst.clone(), Some(rsp_info(FRONT_NOT_ACTIVE))));
             } else {
-                if let Some(c) = st.clients.get_mut(&id) {
+                if let Some(c) = self.clients.get_mut(&id) {
                     c.wanted.insert(inst.clone());
                 }
-                if st.in_flight.insert(inst.clone()) {
+                if self.in_flight.insert(inst.clone()) {
                     ask.push(inst.clone());
                 }
                 items.push((inst.clone(), None));
@@ -50,14 +57,12 @@ impl MdHub {
             }
         }
         if !waiting {
-            let out = Self::sub_replies(&st, id, request_id, "RspSubMarketData", &items);
-            drop(st);
-            Self::send(out);
-            return;
+            a.send = self.sub_replies(id, request_id, "RspSubMarketData", &items);
+            return a;
         }
-        let key = st.next_pending;
-        st.next_pending += 1;
-        st.pending.insert(
+        let key = self.next_pending;
+        self.next_pending += 1;
+        self.pending.insert(
             key,
             PendingSub {
                 client: id,
@@ -65,66 +70,87 @@ impl MdHub {
                 items,
             },
         );
-        drop(st);
-        self.subscribe_upstream(ask);
-        let me = self.me.clone();
-        self.runtime.spawn(async move {
-            tokio::time::sleep(UPSTREAM_WAIT).await;
-            if let Some(hub) = me.upgrade() {
-                hub.expire_pending(key);
-            }
-        });
+        if !ask.is_empty() {
+            a.calls.push(Call::Subscribe(ask));
+        }
+        a.timers
+            .push((self.now + UPSTREAM_WAIT, Timer::SubscriptionExpired(key)));
+        a
     }
 
-    pub(super) fn expire_pending(&self, key: u64) {
-        let mut st = self.lock();
-        let Some(mut p) = st.pending.remove(&key) else {
-            return;
+    /// A subscription's wait for the front is over (or the front dropped): what is
+    /// still unanswered failed.
+    pub(super) fn expire_pending(&mut self, key: u64) -> Actions {
+        let mut a = Actions::default();
+        let Some(mut p) = self.pending.remove(&key) else {
+            return a;
         };
         for (inst, result) in &mut p.items {
             if result.is_none() {
                 *result = Some(rsp_info(FRONT_NOT_ACTIVE));
-                st.in_flight.remove(inst.as_str());
-                if let Some(c) = st.clients.get_mut(&p.client) {
+                self.in_flight.remove(inst.as_str());
+                if let Some(c) = self.clients.get_mut(&p.client) {
                     c.wanted.remove(inst.as_str());
                 }
             }
         }
-        let out = Self::sub_replies(&st, p.client, p.request_id, "RspSubMarketData", &p.items);
-        drop(st);
-        Self::send(out);
+        a.send = self.sub_replies(p.client, p.request_id, "RspSubMarketData", &p.items);
+        a
     }
 
     /// A client's UnSubscribeMarketData.
-    pub fn unsubscribe(&self, id: ClientId, request_id: i32, instruments: &[String]) {
-        let mut st = self.lock();
-        let Some(client) = st.clients.get_mut(&id) else {
-            return;
+    pub(super) fn unsubscribe(
+        &mut self,
+        id: ClientId,
+        request_id: i32,
+        instruments: &[String],
+    ) -> Actions {
+        let mut a = Actions::default();
+        let Some(client) = self.clients.get_mut(&id) else {
+            return a;
         };
         for inst in instruments {
             client.wanted.remove(inst);
         }
-        let release = self.leave_routes(&mut st, id, instruments.iter());
+        let release = self.leave_routes(&mut a, id, instruments.iter());
         let items: Vec<(String, Option<RspInfo>)> = instruments
             .iter()
             .map(|i| (i.clone(), Some(rsp_info(0))))
             .collect();
-        let out = Self::sub_replies(&st, id, request_id, "RspUnSubMarketData", &items);
-        drop(st);
-        Self::send(out);
-        self.unsubscribe_upstream(release);
+        a.send = self.sub_replies(id, request_id, "RspUnSubMarketData", &items);
+        if !release.is_empty() {
+            a.calls.push(Call::Unsubscribe(release));
+        }
+        a
+    }
+
+    /// A client left: what only it was subscribed to is released.
+    pub(super) fn remove_client(&mut self, id: ClientId) -> Actions {
+        let mut a = Actions::default();
+        let Some(entry) = self.clients.remove(&id) else {
+            return a;
+        };
+        self.pending.retain(|_, p| p.client != id);
+        self.login_waiters.retain(|(c, _)| *c != id);
+        let mut wanted: Vec<&String> = entry.wanted.iter().collect();
+        wanted.sort();
+        let release = self.leave_routes(&mut a, id, wanted.into_iter());
+        if !release.is_empty() {
+            a.calls.push(Call::Unsubscribe(release));
+        }
+        a
     }
 
     pub(super) fn sub_replies(
-        st: &HubState,
+        &self,
         id: ClientId,
         request_id: i32,
         msg_type: &'static str,
         items: &[(String, Option<RspInfo>)],
-    ) -> Outgoing {
-        let Some(c) = st.clients.get(&id) else {
+    ) -> Vec<(ClientId, Bytes)> {
+        if !self.clients.contains_key(&id) {
             return Vec::new();
-        };
+        }
         let n = items.len();
         items
             .iter()
@@ -142,47 +168,47 @@ impl MdHub {
                     request_id,
                     i + 1 == n,
                 );
-                (c.outbox.clone(), Bytes::from(reply.to_json()))
+                (id, Bytes::from(reply.to_json()))
             })
             .collect()
     }
 
-    pub(super) fn key_of(st: &mut HubState, inst: &str) -> u32 {
-        let next = st.keys.len() as u32;
-        *st.keys.entry(inst.to_string()).or_insert(next)
+    fn key_of(&mut self, inst: &str) -> u32 {
+        let next = self.keys.len() as u32;
+        *self.keys.entry(inst.to_string()).or_insert(next)
     }
 
-    pub(super) fn join_route(&self, st: &mut HubState, id: ClientId, inst: &str) {
-        let Some(outbox) = st.clients.get(&id).map(|c| c.outbox.clone()) else {
+    /// Puts the client on the instrument's tick route.
+    fn join_route(&mut self, a: &mut Actions, id: ClientId, inst: &str) {
+        if !self.clients.contains_key(&id) {
             return;
-        };
-        let key = Self::key_of(st, inst);
-        let mut routes = self.routes.write().unwrap_or_else(|e| e.into_inner());
-        let route = routes.entry(inst.to_string()).or_insert_with(|| Route {
-            key,
-            subscribers: Vec::new(),
-        });
-        if !route.subscribers.iter().any(|(c, _)| *c == id) {
-            route.subscribers.push((id, outbox));
+        }
+        let key = self.key_of(inst);
+        let route = self.routes.entry(inst.to_string()).or_default();
+        if !route.contains(&id) {
+            route.push(id);
+            a.join.push((inst.to_string(), key, id));
         }
     }
 
-    /// Takes the client out of the routes of `instruments`; returns the instruments no
+    /// Takes the client off the routes of `instruments`; returns the instruments no
     /// one wants any more.
-    pub(super) fn leave_routes<'a>(
-        &self,
-        st: &mut HubState,
+    fn leave_routes<'a>(
+        &mut self,
+        a: &mut Actions,
         id: ClientId,
         instruments: impl Iterator<Item = &'a String>,
     ) -> Vec<String> {
         let mut release = Vec::new();
-        let mut routes = self.routes.write().unwrap_or_else(|e| e.into_inner());
         for inst in instruments {
-            if let Some(route) = routes.get_mut(inst) {
-                route.subscribers.retain(|(c, _)| *c != id);
-                if route.subscribers.is_empty() {
-                    routes.remove(inst);
-                    if st.subscribed.remove(inst) {
+            if let Some(route) = self.routes.get_mut(inst) {
+                if let Some(i) = route.iter().position(|c| *c == id) {
+                    route.remove(i);
+                    a.leave.push((inst.clone(), id));
+                }
+                if route.is_empty() {
+                    self.routes.remove(inst);
+                    if self.subscribed.remove(inst) {
                         release.push(inst.clone());
                     }
                 }
@@ -191,46 +217,19 @@ impl MdHub {
         release
     }
 
-    pub(super) fn subscribe_upstream(&self, instruments: Vec<String>) {
-        if instruments.is_empty() {
-            return;
-        }
-        let Some(up) = self.upstream.get() else {
-            return;
-        };
-        let code = up.subscribe(&instruments);
-        if code != 0 {
-            tracing::warn!(code, ?instruments, "SubscribeMarketData was not sent");
-            for inst in &instruments {
-                self.resolve(inst, rsp_info(code));
-            }
-        }
-    }
-
-    pub(super) fn unsubscribe_upstream(&self, instruments: Vec<String>) {
-        if instruments.is_empty() {
-            return;
-        }
-        if let Some(up) = self.upstream.get() {
-            let code = up.unsubscribe(&instruments);
-            if code != 0 {
-                tracing::warn!(code, ?instruments, "UnSubscribeMarketData was not sent");
-            }
-        }
-    }
-
     /// The front answered a subscription of `inst`.
-    pub(super) fn resolve(&self, inst: &str, info: RspInfo) {
-        let mut st = self.lock();
-        st.in_flight.remove(inst);
+    pub(super) fn resolve(&mut self, inst: &str, info: RspInfo) -> Actions {
+        let mut a = Actions::default();
+        self.in_flight.remove(inst);
         let ok = info.ErrorID == 0;
         if ok {
-            st.subscribed.insert(inst.to_string());
+            self.subscribed.insert(inst.to_string());
         }
         let mut done = Vec::new();
-        let keys: Vec<u64> = st.pending.keys().copied().collect();
+        let mut keys: Vec<u64> = self.pending.keys().copied().collect();
+        keys.sort_unstable();
         for key in keys {
-            let Some(p) = st.pending.get_mut(&key) else {
+            let Some(p) = self.pending.get_mut(&key) else {
                 continue;
             };
             let mut touched = false;
@@ -243,46 +242,33 @@ impl MdHub {
             if touched {
                 let client = p.client;
                 let complete = p.items.iter().all(|(_, r)| r.is_some());
-                let wanted = st
+                let wanted = self
                     .clients
                     .get(&client)
                     .is_some_and(|c| c.wanted.contains(inst));
                 if ok && wanted {
-                    self.join_route(&mut st, client, inst);
-                } else if !ok && let Some(c) = st.clients.get_mut(&client) {
+                    self.join_route(&mut a, client, inst);
+                } else if !ok && let Some(c) = self.clients.get_mut(&client) {
                     c.wanted.remove(inst);
                 }
-                if complete && let Some(p) = st.pending.remove(&key) {
+                if complete && let Some(p) = self.pending.remove(&key) {
                     done.push(p);
                 }
             }
         }
         // A subscription nobody waits for any more (the client left) is released.
         let orphan = ok
-            && !st.clients.values().any(|c| c.wanted.contains(inst))
-            && !self
-                .routes
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains_key(inst);
+            && !self.clients.values().any(|c| c.wanted.contains(inst))
+            && !self.routes.contains_key(inst);
         if orphan {
-            st.subscribed.remove(inst);
+            self.subscribed.remove(inst);
+            a.calls.push(Call::Unsubscribe(vec![inst.to_string()]));
         }
-        let mut out = Vec::new();
         for p in done {
-            out.extend(Self::sub_replies(
-                &st,
-                p.client,
-                p.request_id,
-                "RspSubMarketData",
-                &p.items,
-            ));
+            a.send
+                .extend(self.sub_replies(p.client, p.request_id, "RspSubMarketData", &p.items));
         }
-        drop(st);
-        Self::send(out);
-        if orphan {
-            self.unsubscribe_upstream(vec![inst.to_string()]);
-        }
+        a
     }
 }
 

@@ -21,6 +21,34 @@ impl Machine {
         self.front_down_answer(now)
     }
 
+    /// A request sent while the front is not connected: -1 (what CTP's API returns
+    /// then, and what the Python projects pass on) with a `Detail` naming the front.
+    pub(super) fn front_down_refusal(&self, response: &str, request_id: i32) -> String {
+        let detail = match &self.watch {
+            Some(w) if self.login_request.is_some() => {
+                format!("{} is not connected yet; the login waits for it", w.name())
+            }
+            Some(w) => {
+                let then =
+                    if self.was_logged_in && self.credentials.is_some() && !self.relogin_blocked {
+                        "webctp keeps retrying it and logs in again when it is back"
+                    } else {
+                        "webctp keeps retrying it — log in again once it is back"
+                    };
+                format!("{} is down: {}; {then}", w.name(), w.why(self.now))
+            }
+            None => format!("{} is not connected yet", self.cfg.front),
+        };
+        serde_json::json!({
+            "MsgType": response,
+            "RspInfo": {"ErrorID": -1, "ErrorMsg": gateway_message(-1)},
+            "RequestID": request_id,
+            "IsLast": true,
+            "Detail": detail,
+        })
+        .to_string()
+    }
+
     /// Answers the waiting login: the front is down, webctp keeps retrying it. A
     /// session that was logged in keeps its credentials and logs in again by itself
     /// when the front is back; a first login must be sent again.

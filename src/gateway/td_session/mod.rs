@@ -173,6 +173,14 @@ impl TdSession {
         m.phase == Phase::Connecting && m.was_logged_in && !m.closed
     }
 
+    /// Whether the session opened its upstream session and the front is not connected
+    /// (never yet, or dropped): requests are answered -1 with the front's state, as
+    /// CTP's API refuses them then.
+    pub fn front_down(&self) -> bool {
+        let g = self.lock();
+        g.machine.phase == Phase::Connecting && !g.machine.closed
+    }
+
     /// Queries queued behind the pacing.
     pub fn queued_queries(&self) -> usize {
         self.lock().machine.queries.len()

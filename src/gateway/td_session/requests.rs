@@ -22,8 +22,11 @@ impl Machine {
             other => {
                 let spec = other.spec();
                 let logged_in = self.phase == Phase::LoggedIn;
-                if !logged_in && matches!(self.phase, Phase::Idle | Phase::Connecting) {
-                    // No front: CTP's API would refuse the call (-1).
+                if !logged_in && self.phase == Phase::Connecting {
+                    // The front is not connected: CTP's API refuses the call (-1), as
+                    // the Python projects pass it on; the Detail says why.
+                    Actions::send(self.front_down_refusal(spec.response, request_id))
+                } else if !logged_in && self.phase == Phase::Idle {
                     Actions::send(call_failed(spec.response, -1, request_id))
                 } else if spec.is_query && logged_in && self.queries.len() >= MAX_QUEUED_QUERIES {
                     Actions::send(too_many_queries(spec.response, request_id))

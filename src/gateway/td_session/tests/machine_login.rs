@@ -308,7 +308,60 @@ fn requests_before_the_front_connects_are_answered_as_ctp_would() {
     assert_eq!(got[0]["MsgType"], "RspQryTradingAccount");
     assert_eq!(got[0]["RequestID"], 11);
     assert_eq!(got[0]["RspInfo"]["ErrorID"], -1);
+    assert_eq!(
+        got[0]["Detail"],
+        "trading front tcp://192.0.2.1:41205 is not connected yet"
+    );
     assert!(a.calls.is_empty());
+    p.ev(0.1, Event::Opened(Ok(())));
+    let got = sent(&p.request(
+        0.2,
+        TdRequest::ReqQryTradingAccount(QryTradingAccount::default()),
+        12,
+    ));
+    assert_eq!(
+        got[0]["Detail"],
+        "trading front tcp://192.0.2.1:41205 (user u1) is not connected yet; the login waits for it"
+    );
+}
+
+#[test]
+fn requests_after_the_front_down_answer_name_the_front() {
+    let mut p = pure(settings());
+    p.login(0.0, 5);
+    p.ev(0.0, Event::Opened(Ok(())));
+    p.ev(3.0, Event::Timer(Timer::FrontCheck));
+    let got = sent(&p.request(
+        10.0,
+        TdRequest::ReqQryTradingAccount(QryTradingAccount::default()),
+        12,
+    ));
+    assert_eq!(got[0]["RequestID"], 12);
+    assert_eq!(
+        got[0]["RspInfo"]["ErrorID"], -1,
+        "CTP's refusal while the front is down"
+    );
+    let detail = got[0]["Detail"].as_str().unwrap();
+    assert_eq!(
+        detail,
+        "trading front tcp://192.0.2.1:41205 (user u1) is down: not connected after 10 s: \
+         unreachable or not answering; webctp keeps retrying it — log in again once it is back"
+    );
+    // After a login and a drop: the session logs in again by itself.
+    let mut p = pure(settings());
+    p.logged_in(0.0);
+    p.front(1.0, FrontEvent::Disconnected { reason: 0x1001 });
+    let got = sent(&p.request(
+        2.0,
+        TdRequest::ReqQryTradingAccount(QryTradingAccount::default()),
+        13,
+    ));
+    let detail = got[0]["Detail"].as_str().unwrap();
+    assert!(detail.contains("is down: it dropped"), "{detail}");
+    assert!(
+        detail.ends_with("logs in again when it is back"),
+        "{detail}"
+    );
 }
 
 #[test]

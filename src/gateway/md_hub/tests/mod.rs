@@ -1,4 +1,9 @@
-//! The hub driven by hand with fake backends.
+//! Two kinds of tests. `machine`: the pure [`Machine`](super::state::Machine) driven
+//! by events at chosen instants, asserting the actions it returns. Here: the driver
+//! ([`MdHub`]) with fake backends — the start-up race on real threads, and the
+//! driver's timers on tokio's paused clock.
+
+mod machine;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
@@ -86,6 +91,7 @@ async fn a_front_connected_during_start_always_leads_to_one_login() {
             ReqUserLogin::default(),
             10,
             "market-data front tcp://192.0.2.1:41213".into(),
+            Duration::from_secs(3),
         )
         .unwrap();
         let front = backend.front.lock().unwrap().take().unwrap();
@@ -164,6 +170,7 @@ fn rig() -> Rig {
         ReqUserLogin::default(),
         10,
         "market-data front tcp://192.0.2.1:41213".into(),
+        Duration::from_secs(3),
     )
     .unwrap();
     let outbox = Arc::new(Outbox::new(64, 1024));
