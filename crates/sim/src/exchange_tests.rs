@@ -196,6 +196,69 @@ mod decisions {
         assert_eq!(ex.trades.len(), again.trades.len());
     }
 
+    /// What `kill -9` can leave: a crossing order's insert journaled and its fill not
+    /// (the kill cut the batch's write between them). Neither was acknowledged; the
+    /// replay has the order resting, its margin frozen at its own limit price — not at
+    /// the price of other resting orders — and the next match fills it and releases
+    /// exactly that margin.
+    #[test]
+    fn a_journal_cut_between_insert_and_fill_replays_the_order_resting_at_its_price() {
+        let mut ex = exchange();
+        let now = BeijingTime::now();
+        let mut journal = Vec::new();
+        let i = ex.instruments.index_of("rb2605").unwrap();
+        let (low, up) = (ex.quotes[i].lower_limit, ex.quotes[i].upper_limit);
+        insert_and_match(
+            &mut ex,
+            &mut journal,
+            "1",
+            &order("rb2605", code::BUY, code::OPEN, low, 1),
+            1,
+            &now,
+        );
+        insert_and_match(
+            &mut ex,
+            &mut journal,
+            "2",
+            &order("rb2605", code::BUY, code::OPEN, up, 1),
+            2,
+            &now,
+        );
+        let fill = journal.len() - 1;
+        assert!(matches!(journal[fill], Record::Fill { .. }), "{journal:?}");
+        let cut = &journal[..fill];
+
+        let mut again = Exchange::new("20251203".into(), Rng::new(99));
+        for r in &journal_with_open(&ex, cut) {
+            again.apply(r);
+        }
+        again.verify().unwrap();
+        let spec = again.instruments.get(i).clone();
+        let per_lot = |p: f64| crate::account::margin_per_lot(&spec, Side::Long, p);
+        let resting: Vec<f64> = again.resting[i]
+            .iter()
+            .map(|&o| again.orders[o as usize].limit_price)
+            .collect();
+        assert_eq!(resting, [low, up]);
+        let frozen = again.accounts["u1"].frozen_margin;
+        assert!(
+            (frozen - (per_lot(low) + per_lot(up))).abs() < 1e-6,
+            "{frozen}"
+        );
+
+        let crossing = again.crossing_orders(i);
+        assert_eq!(crossing.len(), 1);
+        let fills = again.decide_match(crossing[0], &now);
+        assert!(!fills.is_empty());
+        for r in fills {
+            again.apply_live(r).unwrap();
+        }
+        again.verify().unwrap();
+        assert_eq!(again.orders[crossing[0]].status, code::ALL_TRADED);
+        let frozen = again.accounts["u1"].frozen_margin;
+        assert!((frozen - per_lot(low)).abs() < 1e-6, "{frozen}");
+    }
+
     fn journal_with_open(ex: &Exchange, journal: &[Record]) -> Vec<Record> {
         let a = &ex.accounts["u1"];
         let mut v = vec![
