@@ -184,6 +184,27 @@ fn gateway(dir: &TempDir) -> (Binary, String) {
     (gw, base)
 }
 
+/// Runs `webctp <args>` as `user` with `input` on its standard input; its output.
+fn with_input(args: &[&str], user: &str, input: &str) -> std::process::Output {
+    let mut child = common::webctp()
+        .args(args)
+        .env("WEBCTP_USER", user)
+        .env("WEBCTP_PASSWORD", "123456")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Dropping stdin after the write is the end of the input.
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 fn exec(dir: &TempDir, args: &[&str]) -> (i32, String, String) {
     let out = common::webctp()
         .args(["--data-dir", dir.path().to_str().unwrap(), "exec"])
@@ -218,23 +239,17 @@ fn exec_buy_then_positions_in_a_second_process() {
     // CTP answers a refusal twice (RspOrderInsert, ErrRtnOrderInsert); it is said once.
     assert_eq!(out.matches("(CTP 30)").count(), 1, "{out}");
     // Commands from stdin, one per line.
-    let mut child = common::webctp()
-        .args(["--data-dir", dir.path().to_str().unwrap(), "exec", "-"])
-        .env("WEBCTP_USER", "exec-user")
-        .env("WEBCTP_PASSWORD", "123456")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"sell m2605 1 close\npositions\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = with_input(
+        &["--data-dir", dir.path().to_str().unwrap(), "exec", "-"],
+        "exec-user",
+        "sell m2605 1 close\npositions\n",
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         text.contains("AllTraded") && text.contains("m2605"),
         "{text}"
@@ -623,24 +638,19 @@ fn flatten_closes_yesterday_and_today_on_shfe() {
 fn attach_drives_a_running_gateway() {
     let dir = TempDir::new("attach");
     let (_gateway, base) = gateway(&dir);
+    let terminal = dir.path().join("t");
     let attach = |lines: &str| {
-        let mut child = common::webctp()
-            .args(["--data-dir", dir.path().join("t").to_str().unwrap()])
-            .args(["attach", "--url", &base])
-            .env("WEBCTP_USER", "attach-user")
-            .env("WEBCTP_PASSWORD", "123456")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(lines.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = with_input(
+            &[
+                "--data-dir",
+                terminal.to_str().unwrap(),
+                "attach",
+                "--url",
+                &base,
+            ],
+            "attach-user",
+            lines,
+        );
         (
             out.status.success(),
             String::from_utf8_lossy(&out.stdout).into_owned(),

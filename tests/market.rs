@@ -13,24 +13,18 @@ use webctp::protocol::errors::ctp;
 /// `webctp exec instruments --json` on `date`: the Instrument records.
 fn instruments_on(date: &str) -> Vec<Value> {
     let dir = common::TempDir::new("instruments");
-    let out = common::webctp()
-        .args(["--data-dir", dir.path().to_str().unwrap()])
-        .args(["exec", "instruments", "--json"])
-        .env("WEBCTP_SIM_START_DATE", date)
-        .env("WEBCTP_USER", "lister")
-        .env("WEBCTP_PASSWORD", "123456")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("one JSON message a line"))
-        .map(|v| v["Instrument"].clone())
-        .collect()
+    common::succeeds(
+        common::webctp()
+            .args(["--data-dir", dir.path().to_str().unwrap()])
+            .args(["exec", "instruments", "--json"])
+            .env("WEBCTP_SIM_START_DATE", date)
+            .env("WEBCTP_USER", "lister")
+            .env("WEBCTP_PASSWORD", "123456"),
+    )
+    .lines()
+    .map(|l| serde_json::from_str::<Value>(l).expect("one JSON message a line"))
+    .map(|v| v["Instrument"].clone())
+    .collect()
 }
 
 fn ids(list: &[Value]) -> BTreeSet<String> {

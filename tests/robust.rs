@@ -133,16 +133,24 @@ async fn token_is_required_when_configured() {
     req.headers_mut()
         .insert("authorization", "Bearer s3cret-token".parse().unwrap());
     let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let pong = answer_to(&mut ws, r#"{"MsgType":"Ping"}"#).await;
+    assert!(pong.contains("Pong"), "{pong}");
+}
+
+/// Sends `text` on a WebSocket of any transport (plain, TLS) and returns the first
+/// text message that comes back.
+async fn answer_to<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>, text: &str) -> String
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     use futures_util::{SinkExt, StreamExt};
-    ws.send(Message::text(r#"{"MsgType":"Ping"}"#))
-        .await
-        .unwrap();
+    ws.send(Message::text(text)).await.unwrap();
     let m = tokio::time::timeout(common::WAIT, ws.next())
         .await
-        .unwrap()
-        .unwrap()
+        .expect("an answer within the wait")
+        .expect("the connection still open")
         .unwrap();
-    assert!(m.to_text().unwrap().contains("Pong"));
+    m.to_text().unwrap().to_string()
 }
 
 #[tokio::test]
@@ -464,16 +472,10 @@ async fn tls_serves_wss() {
     let (mut ws, _) = tokio_tungstenite::client_async(format!("wss://localhost:{port}/md/"), tls)
         .await
         .unwrap();
-    use futures_util::{SinkExt, StreamExt};
-    ws.send(Message::text(r#"{"MsgType":"Ping","Timestamp":7}"#))
-        .await
-        .unwrap();
-    let m = tokio::time::timeout(common::WAIT, ws.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    assert_eq!(m.to_text().unwrap(), r#"{"MsgType":"Pong","Timestamp":7}"#);
+    assert_eq!(
+        answer_to(&mut ws, r#"{"MsgType":"Ping","Timestamp":7}"#).await,
+        r#"{"MsgType":"Pong","Timestamp":7}"#
+    );
     // Plain ws:// to the same port is refused.
     assert!(
         tokio_tungstenite::connect_async(gw.md_url.as_str())

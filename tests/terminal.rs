@@ -422,26 +422,21 @@ fn depth_is_live_in_place_until_q_or_ctrl_c() {
     assert_eq!(moved.matches("Ask 5").count(), 1, "{moved}");
     assert_eq!(moved.matches(LIVE_HINT).count(), 1, "{moved}");
     // A push (the same user's order from another process) prints above the book.
-    let out = common::webctp()
-        .args([
-            "--data-dir",
-            dir.path().join("other").to_str().unwrap(),
-            "exec",
-            "--url",
-            &url,
-            "buy",
-            "rb2605",
-            "1",
-            "@3000",
-        ])
-        .env("WEBCTP_USER", "depth-user")
-        .env("WEBCTP_PASSWORD", "123456")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::succeeds(
+        common::webctp()
+            .args([
+                "--data-dir",
+                dir.path().join("other").to_str().unwrap(),
+                "exec",
+                "--url",
+                &url,
+                "buy",
+                "rb2605",
+                "1",
+                "@3000",
+            ])
+            .env("WEBCTP_USER", "depth-user")
+            .env("WEBCTP_PASSWORD", "123456"),
     );
     let s = t.wait_for("NoTradeQueueing");
     let push = s.find("NoTradeQueueing").unwrap();

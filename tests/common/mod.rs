@@ -106,6 +106,20 @@ pub fn webctp() -> Command {
     cmd
 }
 
+/// Runs a `webctp` command to its end; it must exit 0 (else the test fails with its
+/// stderr). Returns its stdout.
+pub fn succeeds(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("webctp runs");
+    assert!(
+        out.status.success(),
+        "{:?} exited with {:?}: {}",
+        cmd.get_args().collect::<Vec<_>>(),
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A fresh temporary directory, removed on drop.
 pub struct TempDir(pub PathBuf);
 
