@@ -236,9 +236,11 @@ async fn no_filter_prints_a_secret_and_clients_cannot_forge_log_lines() {
     let mut md = Client::connect(&format!("{}?token=tok-s3cret-XYZ", gw.md_url)).await;
     md.md_login().await;
     drop(md);
-    // Let the gateway write its last lines.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let log = gw.stderr();
+    // Everything above is in the log once both clients' disconnections are.
+    let log = common::wait_for("both clients' disconnections in the log", || {
+        let log = gw.stderr();
+        (log.matches("client disconnected").count() >= 2).then_some(log)
+    });
     assert!(
         log.contains("TRACE") || log.contains("DEBUG"),
         "trace logging is on: {log}"
