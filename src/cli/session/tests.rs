@@ -307,3 +307,42 @@ fn json_output_is_the_message_as_compact_json() {
     // Relabelled, the body no longer fits the kind's key: the edit says so.
     assert!(relabelled.is_ok_and(|r| r.kind == MsgKind::RtnOrder && r.body.is_none()));
 }
+
+/// A FOK order is final as soon as it is matched: the terminal answers with its final
+/// state, not with the "queueing" push that comes a moment before the fill.
+#[tokio::test(start_paused = true)]
+async fn an_immediate_order_is_answered_with_its_final_state() {
+    let mut h = harness();
+    {
+        let mut st = h.session.lock();
+        st.user = Some("u1".into());
+        st.front_session = Some((1, 5));
+    }
+    let Ok(Some(cmd)) = crate::cli::commands::parse("buy rb2605 1 @3170 fok") else {
+        panic!("the order parses")
+    };
+    let s = h.session.clone();
+    let run = tokio::spawn(async move { s.run(cmd).await });
+    let (rid, msg_type) = next_request(&mut h.td).await;
+    assert_eq!(msg_type, "ReqOrderInsert");
+    let mut o = order("100003");
+    o.RequestID = rid;
+    o.TimeCondition = codes::time_condition::IOC;
+    o.VolumeCondition = codes::volume_condition::COMPLETE_VOLUME;
+    let queueing = Reply::push("RtnOrder", "Order", Some(o.clone().into()), None);
+    h.to_session.send(incoming(&queueing.to_json())).unwrap();
+    // The fill comes later (a loaded machine, a slow front): the answer waits for it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!run.is_finished(), "answered before the order was final");
+    o.OrderStatus = codes::order_status::ALL_TRADED;
+    o.VolumeTraded = 1;
+    let traded = Reply::push("RtnOrder", "Order", Some(o.into()), None);
+    h.to_session.send(incoming(&traded.to_json())).unwrap();
+    assert_eq!(run.await.unwrap(), Outcome::Ok);
+    let lines = h.lines.all();
+    assert!(
+        lines.iter().any(|l| l.contains("AllTraded"))
+            && !lines.iter().any(|l| l.contains("NoTradeQueueing")),
+        "{lines:?}"
+    );
+}

@@ -101,6 +101,9 @@ impl Session {
             RequestID: rid,
             ..InputOrder::default()
         };
+        // FAK/FOK orders are final as soon as they are matched: the terminal waits for
+        // that rather than printing them "queueing" a moment before they fill.
+        let immediate_order = body.TimeCondition == time_condition::IOC;
         let msg = td_request_json(&TdRequest::ReqOrderInsert(body), rid);
         let rid64 = i64::from(rid);
         // The order's exchange number, once known, claims its trades too: they print
@@ -163,7 +166,10 @@ impl Session {
                 seen.push(v);
                 let done = rejected
                     || matches!(status, order_status::ALL_TRADED | order_status::CANCELED)
-                    || (!self.wait_final && status.is_set() && status != order_status::UNKNOWN);
+                    || (!self.wait_final
+                        && !immediate_order
+                        && status.is_set()
+                        && status != order_status::UNKNOWN);
                 if done {
                     // What has already arrived belongs to this answer too: the table
                     // shows the order's latest state.
