@@ -156,13 +156,22 @@ pub fn front_status(connected: bool, reason: i32, detail: &str) -> String {
         })
         .to_string()
     } else {
-        json!({
-            "MsgType": "OnFrontDisconnected",
-            "RspInfo": {"ErrorID": reason, "ErrorMsg": front_reason(reason)},
-            "Detail": detail,
-        })
-        .to_string()
+        front_down(Some(reason), detail)
     }
+}
+
+/// `OnFrontDisconnected` with CTP's reason, or with none (ErrorID 0) for a front that
+/// never connected: "unreachable or not answering".
+pub fn front_down(reason: Option<i32>, detail: &str) -> String {
+    json!({
+        "MsgType": "OnFrontDisconnected",
+        "RspInfo": {
+            "ErrorID": reason.unwrap_or(0),
+            "ErrorMsg": reason.map_or("unreachable or not answering", front_reason),
+        },
+        "Detail": detail,
+    })
+    .to_string()
 }
 
 /// CTP's `OnFrontDisconnected` reason codes in words.

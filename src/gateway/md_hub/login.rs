@@ -91,20 +91,7 @@ impl Machine {
         tracing::warn!(client = id, "market-data login answered at once: {detail}");
         a.send.push((
             id,
-            Bytes::from(
-                serde_json::json!({
-                    "MsgType": "OnFrontDisconnected",
-                    "RspInfo": {
-                        "ErrorID": reason.unwrap_or(0),
-                        "ErrorMsg": match reason {
-                            Some(r) => crate::protocol::message::front_reason(r),
-                            None => "unreachable or not answering",
-                        },
-                    },
-                    "Detail": down,
-                })
-                .to_string(),
-            ),
+            Bytes::from(crate::protocol::message::front_down(reason, &down)),
         ));
         a.send.push((
             id,

@@ -77,20 +77,10 @@ impl Machine {
         tracing::warn!("login answered at once: {detail}");
         let down = format!("{name} is down; webctp keeps retrying it");
         self.told_down = true;
-        a.send.push(Bytes::from(
-            serde_json::json!({
-                "MsgType": "OnFrontDisconnected",
-                "RspInfo": {
-                    "ErrorID": reason.unwrap_or(0),
-                    "ErrorMsg": match reason {
-                        Some(r) => crate::protocol::message::front_reason(r),
-                        None => "unreachable or not answering",
-                    },
-                },
-                "Detail": down,
-            })
-            .to_string(),
-        ));
+        a.send
+            .push(Bytes::from(crate::protocol::message::front_down(
+                reason, &down,
+            )));
         a.send.push(Bytes::from(
             serde_json::json!({
                 "MsgType": "RspUserLogin",
